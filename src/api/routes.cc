@@ -1,0 +1,24 @@
+#include "api/routes.h"
+
+#include <array>
+
+namespace oc::api {
+namespace {
+constexpr std::array<RouteSpec, 11> kRoutes = {{
+    {RouteId::kDashboard, "GET", "/", false},
+    {RouteId::kHealthz, "GET", "/healthz", false},
+    {RouteId::kReadyz, "GET", "/readyz", false},
+    {RouteId::kMetrics, "GET", "/metrics", false},
+    {RouteId::kOpenApi, "GET", "/openapi.yaml", false},
+    {RouteId::kCreateOrder, "POST", "/v1/orders", true},
+    {RouteId::kListOrders, "GET", "/v1/orders", true},
+    {RouteId::kGetOrder, "GET", "/v1/orders/{id}", true},
+    {RouteId::kTransitionOrder, "POST", "/v1/orders/{id}/transitions", true},
+    {RouteId::kAssignOrder, "POST", "/v1/orders/{id}/assign", true},
+    {RouteId::kCreateKey, "POST", "/v1/keys", true},
+}};
+}  // namespace
+
+std::span<const RouteSpec> AllRoutes() { return kRoutes; }
+
+}  // namespace oc::api

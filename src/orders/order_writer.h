@@ -1,0 +1,136 @@
+// OrderWriter: the single writer through which every order change goes (DESIGN.md, write path).
+//
+// HTTP threads validate input and Submit() a command; one writer thread takes every command
+// waiting (up to kBatchSizeMax), applies each in order inside one store transaction (a savepoint
+// per command, so a refused command leaves no trace), commits once — one fsync for the whole
+// batch — and only then completes the callbacks. Hence: a completion with an ok result means the
+// change and its outbox event are durable; concurrent requests share fsyncs; and there are no
+// read-modify-write races because only this thread writes. Idempotency keys and
+// (channel, channel_order_id) uniqueness are checked here, inside the same transaction.
+// Submit() is thread-safe and never blocks: a full queue is refused (503) rather than waited on.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/order.h"
+#include "core/principal.h"
+#include "store/store.h"
+
+namespace oc::orders {
+
+inline constexpr size_t kQueueDepthMax = 65536;
+inline constexpr size_t kBatchSizeMax = 2048;
+
+struct CommandOutcome {
+  Order order;
+  bool created = false;  // a new order (201) rather than an existing one (200)
+  std::optional<OrderStatus> previous_status;  // set by a transition
+  // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
+  std::optional<store::IdempotencyRecord> replay;
+};
+
+// What the writer stores for an Idempotency-Key: the first response, rendered on the writer
+// thread right after the command succeeds (so a repeat gets the very same bytes).
+struct Idempotency {
+  std::string principal_id;
+  std::string key;
+  std::string request_hash;
+  std::function<store::IdempotencyRecord(const CommandOutcome&)> render;
+};
+
+struct CreateOrder {
+  Order order;  // validated input; id, version, status, timestamps are assigned by the writer
+};
+
+struct Transition {
+  std::string order_id;
+  OrderStatus to;
+  std::optional<int64_t> expected_version;
+  std::string reason;
+};
+
+struct Assign {
+  std::string order_id;
+  std::string agent;
+  std::optional<int64_t> expected_version;
+};
+
+struct Command {
+  std::variant<CreateOrder, Transition, Assign> action;
+  Principal actor;
+  std::optional<Idempotency> idempotency;
+};
+
+using Completion = std::function<void(Result<CommandOutcome>)>;
+
+class OrderWriter {
+ public:
+  // Starts the writer thread. `store`, `clock` and `ids` must outlive the writer.
+  static Result<std::unique_ptr<OrderWriter>> Start(store::Store& store, const Clock& clock,
+                                                    IdGenerator& ids);
+  ~OrderWriter();  // Stop()s
+  OrderWriter(const OrderWriter&) = delete;
+  OrderWriter& operator=(const OrderWriter&) = delete;
+
+  // Queues `command`; `done` runs later on the writer thread with the outcome. Returns
+  // Unavailable (and never calls `done`) when the queue is full or the writer is stopping.
+  Status Submit(Command command, Completion done);
+
+  // Finishes every queued command, then stops the thread. Idempotent.
+  void Stop();
+
+  // Orders per status as of the last committed batch (for /metrics).
+  std::array<int64_t, 9> OrderCountsByStatus() const;
+  size_t QueueDepth() const;
+  int64_t BatchesCommitted() const { return batches_committed_.load(); }
+
+ private:
+  struct Pending {
+    Command command;
+    Completion done;
+  };
+
+  OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids);
+  void Run();
+  void ApplyBatch(std::vector<Pending>& batch);
+  Result<CommandOutcome> Apply(store::WriteTransaction& txn, Command& command);
+  Result<CommandOutcome> ApplyCreate(store::WriteTransaction& txn, const Principal& actor,
+                                     CreateOrder& create);
+  Result<CommandOutcome> ApplyTransition(store::WriteTransaction& txn, const Principal& actor,
+                                         const Transition& t);
+  Result<CommandOutcome> ApplyAssign(store::WriteTransaction& txn, const Principal& actor,
+                                     const Assign& a);
+  Result<Order> LoadForChange(store::WriteTransaction& txn, const Principal& actor,
+                              const std::string& order_id,
+                              const std::optional<int64_t>& expected_version);
+  Status AppendEvent(store::WriteTransaction& txn, const Order& order, std::string_view type,
+                     std::optional<OrderStatus> previous);
+
+  store::Store& store_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  std::array<std::atomic<int64_t>, 9> status_counts_{};
+  std::atomic<int64_t> batches_committed_{0};
+};
+
+}  // namespace oc::orders

@@ -1,0 +1,15 @@
+// Hashing primitives over OpenSSL EVP: SHA-256 and HMAC-SHA256, hex encoded.
+// Never hand-rolled; stateless and thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace oc::privacy {
+
+std::string Sha256Hex(std::string_view data);
+std::string HmacSha256Hex(std::string_view key, std::string_view data);
+std::string HexEncode(const unsigned char* data, size_t len);
+std::string Base32Encode(const unsigned char* data, size_t len);  // RFC 4648, no padding
+
+}  // namespace oc::privacy

@@ -1,0 +1,67 @@
+#include "privacy/masking.h"
+
+#include <vector>
+
+namespace oc::privacy {
+namespace {
+
+// Splits UTF-8 into code points; invalid bytes count as one unit each (input was validated
+// at the API boundary, this only has to be safe).
+std::vector<std::string_view> CodePoints(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    if (i + n > s.size()) n = 1;
+    out.push_back(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string KeepEnds(std::string_view s, size_t head, size_t tail) {
+  auto cps = CodePoints(s);
+  if (cps.size() <= head + tail) {
+    // Too short to keep both ends and still hide something: hide all but the first.
+    std::string out = cps.empty() ? "" : std::string(cps[0]);
+    for (size_t i = 1; i < cps.size(); ++i) out += '*';
+    return out;
+  }
+  std::string out;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (i < head || i >= cps.size() - tail) {
+      out += cps[i];
+    } else {
+      out += '*';
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string MaskPhone(std::string_view phone) {
+  auto cps = CodePoints(phone);
+  if (cps.size() >= 11) {
+    std::string out;
+    for (size_t i = 0; i < 3; ++i) out += cps[i];
+    out += "****";
+    for (size_t i = cps.size() - 4; i < cps.size(); ++i) out += cps[i];
+    return out;
+  }
+  return KeepEnds(phone, 2, 2);
+}
+
+std::string MaskName(std::string_view name) { return KeepEnds(name, 1, 0); }
+
+std::string MaskIdNumber(std::string_view id) { return KeepEnds(id, 6, 2); }
+
+std::string MaskAddressDetail(std::string_view d) {
+  auto cps = CodePoints(d);
+  std::string out;
+  for (size_t i = 0; i < cps.size() && i < 2; ++i) out += cps[i];
+  return out + "****";
+}
+
+}  // namespace oc::privacy

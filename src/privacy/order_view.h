@@ -1,0 +1,26 @@
+// Role views of an order: the only code that turns an Order into JSON for a caller.
+//
+// API.md's role table lives here and nowhere else. A field a role may not see is absent from
+// the object (never null, never a placeholder); personal data is masked for every role, and
+// plaintext leaves the server only through the audited reveal endpoint. Scope rules decide
+// whether a principal may know an order exists: out-of-scope reads answer 404 (so ids cannot be
+// probed), and roles with no order access at all answer 403. Pure functions: thread-safe.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include "core/order.h"
+#include "core/principal.h"
+#include "core/status.h"
+
+namespace oc::privacy {
+
+// Whether `viewer` may read single orders or lists at all (operations may not: 403).
+Status CheckOrderReadAccess(const Principal& viewer);
+
+// Whether `order` is inside `viewer`'s scope; a NotFound status when it is not.
+Status CheckOrderScope(const Order& order, const Principal& viewer);
+
+boost::json::object RenderOrder(const Order& order, const Principal& viewer);
+
+}  // namespace oc::privacy

@@ -1,0 +1,563 @@
+// SQLite backend of Store. WAL journal with synchronous=FULL: a commit returns after the WAL is
+// fsync'd, which is what lets the writer acknowledge a batch as durable. Readers use a pool of
+// read-only connections that WAL lets run beside the writer.
+#include <boost/json.hpp>
+#include <condition_variable>
+#include <mutex>
+
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace oc::store {
+namespace {
+
+namespace bj = boost::json;
+
+// Schema migrations, applied in order; the index + 1 is the schema version. Never edit an
+// entry that has shipped: append a new one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE orders (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  channel TEXT NOT NULL,
+  channel_order_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  refund_origin TEXT,
+  version INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  total INTEGER NOT NULL,
+  payment_method TEXT NOT NULL,
+  assigned_agent TEXT NOT NULL DEFAULT '',
+  reservation_id TEXT NOT NULL DEFAULT '',
+  customer_nickname TEXT NOT NULL DEFAULT '',
+  province TEXT NOT NULL DEFAULT '',
+  city TEXT NOT NULL DEFAULT '',
+  district TEXT NOT NULL DEFAULT '',
+  pii TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  risk_flags TEXT NOT NULL DEFAULT '[]',
+  health_score INTEGER,
+  placed_at INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  UNIQUE (channel, channel_order_id)
+);
+CREATE INDEX orders_status ON orders(status, seq);
+CREATE INDEX orders_channel ON orders(channel, seq);
+CREATE INDEX orders_agent ON orders(assigned_agent, seq);
+CREATE TABLE order_lines (
+  order_seq INTEGER NOT NULL,
+  line_no INTEGER NOT NULL,
+  sku TEXT NOT NULL,
+  name TEXT NOT NULL,
+  qty INTEGER NOT NULL,
+  unit_price INTEGER NOT NULL,
+  PRIMARY KEY (order_seq, line_no)
+) WITHOUT ROWID;
+CREATE TABLE outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  order_version INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE idempotency_keys (
+  principal_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  status_code INTEGER NOT NULL,
+  response_body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (principal_id, key)
+) WITHOUT ROWID;
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  key_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  channel TEXT NOT NULL DEFAULT '',
+  totp_secret TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+)sql",
+};
+
+constexpr const char* kOrderColumns =
+    "seq, id, channel, channel_order_id, status, refund_origin, version, currency, total, "
+    "payment_method, assigned_agent, reservation_id, customer_nickname, province, city, district, "
+    "pii, tags, risk_flags, health_score, placed_at, created_at, updated_at, created_by";
+
+std::string StringsToJson(const std::vector<std::string>& v) {
+  bj::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return bj::serialize(a);
+}
+
+std::vector<std::string> StringsFromJson(const std::string& text) {
+  std::vector<std::string> out;
+  bj::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.get_array()) {
+    if (e.is_string()) out.emplace_back(e.get_string());
+  }
+  return out;
+}
+
+// PII is kept in one column so privacy/ can replace its encoding (field encryption) in one
+// place; today it is JSON.
+std::string PiiToJson(const Order& o) {
+  bj::object pii;
+  pii["name"] = o.customer.name;
+  pii["phone"] = o.customer.phone;
+  if (o.customer.id_number) pii["id_number"] = *o.customer.id_number;
+  pii["detail"] = o.shipping_address.detail;
+  return bj::serialize(pii);
+}
+
+void PiiFromJson(const std::string& text, Order* o) {
+  bj::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_object()) return;
+  const auto& pii = v.get_object();
+  auto str = [&](const char* k) -> std::string {
+    auto it = pii.find(k);
+    return it != pii.end() && it->value().is_string() ? std::string(it->value().get_string())
+                                                     : std::string();
+  };
+  o->customer.name = str("name");
+  o->customer.phone = str("phone");
+  if (pii.contains("id_number")) o->customer.id_number = str("id_number");
+  o->shipping_address.detail = str("detail");
+}
+
+Order OrderFromRow(const Statement& s) {
+  Order o;
+  o.id = s.Text(1);
+  o.channel = s.Text(2);
+  o.channel_order_id = s.Text(3);
+  o.status = ParseOrderStatus(s.Text(4)).value_or(OrderStatus::kPendingPayment);
+  if (!s.IsNull(5)) o.refund_origin = ParseOrderStatus(s.Text(5));
+  o.version = s.Int(6);
+  o.currency = s.Text(7);
+  o.total = s.Int(8);
+  o.payment_method = s.Text(9);
+  o.assigned_agent = s.Text(10);
+  o.reservation_id = s.Text(11);
+  o.customer.nickname = s.Text(12);
+  o.shipping_address.province = s.Text(13);
+  o.shipping_address.city = s.Text(14);
+  o.shipping_address.district = s.Text(15);
+  PiiFromJson(s.Text(16), &o);
+  o.tags = StringsFromJson(s.Text(17));
+  o.risk_flags = StringsFromJson(s.Text(18));
+  if (!s.IsNull(19)) o.health_score = s.Int(19);
+  if (!s.IsNull(20)) o.placed_at_ms = s.Int(20);
+  o.created_at_ms = s.Int(21);
+  o.updated_at_ms = s.Int(22);
+  o.created_by = s.Text(23);
+  return o;
+}
+
+Status LoadLines(Connection& c, int64_t seq, Order* o) {
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
+      "SELECT sku, name, qty, unit_price FROM order_lines WHERE order_seq = ? ORDER BY line_no"));
+  st.Bind(1, seq);
+  while (true) {
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    o->lines.push_back(OrderLine{st.Text(0), st.Text(1), st.Int(2), st.Int(3)});
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Order>> FindOrderOn(Connection& c, std::string_view id) {
+  static const std::string sql =
+      std::string("SELECT ") + kOrderColumns + " FROM orders WHERE id = ?";
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql.c_str()));
+  st.Bind(1, id);
+  OC_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<Order>();
+  Order o = OrderFromRow(st);
+  int64_t seq = st.Int(0);
+  OC_RETURN_IF_ERROR(LoadLines(c, seq, &o));
+  return std::optional<Order>(std::move(o));
+}
+
+Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql,
+                                              std::string_view arg) {
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.Bind(1, arg);
+  OC_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<ApiKeyRecord>();
+  ApiKeyRecord r;
+  r.principal.id = st.Text(0);
+  r.key_hash = st.Text(1);
+  r.principal.name = st.Text(2);
+  auto role = ParseRole(st.Text(3));
+  if (!role) return Status::IOError("api key " + r.principal.id + " has an unknown role");
+  r.principal.role = *role;
+  r.principal.channel = st.Text(4);
+  r.totp_secret = st.Text(5);
+  r.created_at_ms = st.Int(6);
+  return std::optional<ApiKeyRecord>(std::move(r));
+}
+
+Status Migrate(Connection& c) {
+  OC_RETURN_IF_ERROR(c.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+      "applied_at INTEGER NOT NULL)"));
+  int64_t current = 0;
+  {
+    OC_ASSIGN_OR_RETURN(Statement st,
+                        c.Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) current = st.Int(0);
+  }
+  constexpr int64_t kLatest = static_cast<int64_t>(std::size(kMigrations));
+  if (current > kLatest) {
+    return Status::IOError("database schema version " + std::to_string(current) +
+                           " is newer than this binary understands (" + std::to_string(kLatest) +
+                           ")");
+  }
+  for (int64_t v = current + 1; v <= kLatest; ++v) {
+    OC_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+    Status s = c.Exec(kMigrations[v - 1]);
+    if (s.ok()) {
+      s = c.Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(v) +
+                 ", CAST(strftime('%s','now') AS INTEGER) * 1000)");
+    }
+    if (!s.ok()) {
+      (void)c.Exec("ROLLBACK");
+      return s;
+    }
+    OC_RETURN_IF_ERROR(c.Exec("COMMIT"));
+  }
+  return Status::Ok();
+}
+
+class SqliteStore;
+
+class SqliteWriteTransaction final : public WriteTransaction {
+ public:
+  SqliteWriteTransaction(Connection& c, std::unique_lock<std::mutex> lock)
+      : c_(c), lock_(std::move(lock)) {}
+  ~SqliteWriteTransaction() override {
+    if (!finished_) (void)c_.Exec("ROLLBACK");
+  }
+
+  Status BeginCommand() override { return c_.Exec("SAVEPOINT cmd"); }
+  Status EndCommand() override { return c_.Exec("RELEASE cmd"); }
+  void AbortCommand() override {
+    (void)c_.Exec("ROLLBACK TO cmd");
+    (void)c_.Exec("RELEASE cmd");
+  }
+
+  Result<std::optional<Order>> FindOrder(std::string_view id) override {
+    return FindOrderOn(c_, id);
+  }
+
+  Result<std::optional<std::string>> FindOrderIdByChannelRef(
+      std::string_view channel, std::string_view channel_order_id) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "SELECT id FROM orders WHERE channel = ? AND channel_order_id = ?"));
+    st.Bind(1, channel).Bind(2, channel_order_id);
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(st.Text(0));
+  }
+
+  Status InsertOrder(const Order& o) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT INTO orders (id, channel, channel_order_id, status, refund_origin, version, "
+        "currency, total, payment_method, assigned_agent, reservation_id, customer_nickname, "
+        "province, city, district, pii, tags, risk_flags, health_score, placed_at, created_at, "
+        "updated_at, created_by) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+    st.Bind(1, o.id).Bind(2, o.channel).Bind(3, o.channel_order_id).Bind(4, ToString(o.status));
+    if (o.refund_origin) st.Bind(5, ToString(*o.refund_origin)); else st.BindNull(5);
+    st.Bind(6, o.version).Bind(7, o.currency).Bind(8, o.total).Bind(9, o.payment_method);
+    st.Bind(10, o.assigned_agent).Bind(11, o.reservation_id).Bind(12, o.customer.nickname);
+    st.Bind(13, o.shipping_address.province).Bind(14, o.shipping_address.city);
+    st.Bind(15, o.shipping_address.district).Bind(16, PiiToJson(o));
+    st.Bind(17, StringsToJson(o.tags)).Bind(18, StringsToJson(o.risk_flags));
+    st.Bind(19, o.health_score).Bind(20, o.placed_at_ms).Bind(21, o.created_at_ms);
+    st.Bind(22, o.updated_at_ms).Bind(23, o.created_by);
+    OC_RETURN_IF_ERROR(st.Run());
+    int64_t seq = sqlite3_last_insert_rowid(c_.raw());
+    OC_ASSIGN_OR_RETURN(Statement line, c_.Prepare(
+        "INSERT INTO order_lines (order_seq, line_no, sku, name, qty, unit_price) "
+        "VALUES (?,?,?,?,?,?)"));
+    for (size_t i = 0; i < o.lines.size(); ++i) {
+      const OrderLine& l = o.lines[i];
+      line.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, l.sku).Bind(4, l.name);
+      line.Bind(5, l.qty).Bind(6, l.unit_price);
+      OC_RETURN_IF_ERROR(line.Run());
+      line.Reset();
+    }
+    return Status::Ok();
+  }
+
+  Status UpdateOrder(const Order& o) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "UPDATE orders SET status = ?, refund_origin = ?, version = ?, assigned_agent = ?, "
+        "tags = ?, risk_flags = ?, health_score = ?, updated_at = ? WHERE id = ?"));
+    st.Bind(1, ToString(o.status));
+    if (o.refund_origin) st.Bind(2, ToString(*o.refund_origin)); else st.BindNull(2);
+    st.Bind(3, o.version).Bind(4, o.assigned_agent).Bind(5, StringsToJson(o.tags));
+    st.Bind(6, StringsToJson(o.risk_flags)).Bind(7, o.health_score).Bind(8, o.updated_at_ms);
+    st.Bind(9, o.id);
+    OC_RETURN_IF_ERROR(st.Run());
+    if (sqlite3_changes(c_.raw()) != 1) return Status::Internal("update of a missing order");
+    return Status::Ok();
+  }
+
+  Status AppendOutbox(const OutboxEvent& e) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT INTO outbox (id, type, order_id, order_version, payload, created_at) "
+        "VALUES (?,?,?,?,?,?)"));
+    st.Bind(1, e.id).Bind(2, e.type).Bind(3, e.order_id).Bind(4, e.order_version);
+    st.Bind(5, e.payload_json).Bind(6, e.created_at_ms);
+    return st.Run();
+  }
+
+  Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
+                                                           std::string_view key) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "SELECT request_hash, status_code, response_body FROM idempotency_keys "
+        "WHERE principal_id = ? AND key = ?"));
+    st.Bind(1, principal_id).Bind(2, key);
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<IdempotencyRecord>();
+    return std::optional<IdempotencyRecord>(
+        IdempotencyRecord{st.Text(0), static_cast<int>(st.Int(1)), st.Text(2)});
+  }
+
+  Status PutIdempotency(std::string_view principal_id, std::string_view key,
+                        const IdempotencyRecord& r, int64_t now_ms) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT INTO idempotency_keys (principal_id, key, request_hash, status_code, "
+        "response_body, created_at) VALUES (?,?,?,?,?,?)"));
+    st.Bind(1, principal_id).Bind(2, key).Bind(3, r.request_hash).Bind(4, int64_t{r.status_code});
+    st.Bind(5, r.response_body).Bind(6, now_ms);
+    return st.Run();
+  }
+
+  Status Commit() override {
+    finished_ = true;
+    Status s = c_.Exec("COMMIT");
+    if (!s.ok()) (void)c_.Exec("ROLLBACK");
+    return s;
+  }
+
+ private:
+  Connection& c_;
+  std::unique_lock<std::mutex> lock_;
+  bool finished_ = false;
+};
+
+// A fixed pool of read-only connections; a reader borrows one for the duration of a call.
+class ReadPool {
+ public:
+  class Lease {
+   public:
+    Lease(ReadPool& pool, std::unique_ptr<Connection> c) : pool_(pool), c_(std::move(c)) {}
+    ~Lease() { pool_.Return(std::move(c_)); }
+    Connection& operator*() { return *c_; }
+
+   private:
+    ReadPool& pool_;
+    std::unique_ptr<Connection> c_;
+  };
+
+  void Add(std::unique_ptr<Connection> c) { free_.push_back(std::move(c)); }
+  Lease Borrow() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !free_.empty(); });
+    auto c = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(c));
+  }
+
+ private:
+  void Return(std::unique_ptr<Connection> c) {
+    {
+      std::lock_guard lock(mu_);
+      free_.push_back(std::move(c));
+    }
+    cv_.notify_one();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> free_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const SqliteOptions& opt) {
+    OC_ASSIGN_OR_RETURN(auto writer, Connection::Open(opt.path, false, opt.busy_timeout_ms));
+    OC_RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
+    OC_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=FULL"));
+    OC_RETURN_IF_ERROR(writer->Exec("PRAGMA foreign_keys=ON"));
+    OC_RETURN_IF_ERROR(Migrate(*writer));
+    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer)));
+    for (size_t i = 0; i < std::max<size_t>(1, opt.read_connections); ++i) {
+      OC_ASSIGN_OR_RETURN(auto r, Connection::Open(opt.path, true, opt.busy_timeout_ms));
+      store->readers_.Add(std::move(r));
+    }
+    return std::unique_ptr<Store>(std::move(store));
+  }
+
+  Result<std::unique_ptr<WriteTransaction>> BeginWrite() override {
+    std::unique_lock lock(write_mu_);
+    OC_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    return std::unique_ptr<WriteTransaction>(
+        new SqliteWriteTransaction(*writer_, std::move(lock)));
+  }
+
+  Result<std::optional<Order>> GetOrder(std::string_view id) override {
+    auto lease = readers_.Borrow();
+    OC_RETURN_IF_ERROR((*lease).Exec("BEGIN"));
+    auto r = FindOrderOn(*lease, id);
+    (void)(*lease).Exec("COMMIT");
+    return r;
+  }
+
+  Result<OrderPage> ListOrders(const OrderQuery& q) override {
+    std::string sql = std::string("SELECT ") + kOrderColumns + " FROM orders WHERE 1=1";
+    std::vector<std::string> text_args;
+    if (q.status) sql += " AND status = ?1";
+    if (q.channel) sql += " AND channel = ?2";
+    if (q.assigned_agent) sql += " AND assigned_agent = ?3";
+    if (q.tag) sql += " AND EXISTS (SELECT 1 FROM json_each(orders.tags) WHERE value = ?4)";
+    if (q.since_ms) sql += " AND created_at >= ?5";
+    if (q.before_seq > 0) sql += " AND seq < ?6";
+    sql += " ORDER BY seq DESC LIMIT ?7";
+    size_t limit = std::min(q.limit == 0 ? kListLimitDefault : q.limit, kListLimitMax);
+
+    auto lease = readers_.Borrow();
+    Connection& c = *lease;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(c.raw(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+      return c.Error("prepare list");
+    }
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owner(raw, sqlite3_finalize);
+    Statement st(raw);
+    if (q.status) st.Bind(1, ToString(*q.status));
+    if (q.channel) st.Bind(2, *q.channel);
+    if (q.assigned_agent) st.Bind(3, *q.assigned_agent);
+    if (q.tag) st.Bind(4, *q.tag);
+    if (q.since_ms) st.Bind(5, *q.since_ms);
+    if (q.before_seq > 0) st.Bind(6, q.before_seq);
+    st.Bind(7, static_cast<int64_t>(limit + 1));
+
+    OC_RETURN_IF_ERROR(c.Exec("BEGIN"));
+    OrderPage page;
+    std::vector<int64_t> seqs;
+    Status status;
+    while (true) {
+      auto row = st.Step();
+      if (!row.ok()) {
+        status = row.status();
+        break;
+      }
+      if (!*row) break;
+      if (page.items.size() == limit) {
+        page.next_before_seq = seqs.back();
+        break;
+      }
+      page.items.push_back(OrderFromRow(st));
+      seqs.push_back(st.Int(0));
+    }
+    for (size_t i = 0; status.ok() && i < page.items.size(); ++i) {
+      status = LoadLines(c, seqs[i], &page.items[i]);
+    }
+    (void)c.Exec("COMMIT");
+    if (!status.ok()) return status;
+    return page;
+  }
+
+  Result<std::vector<std::pair<OrderStatus, int64_t>>> CountOrdersByStatus() override {
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st,
+                        (*lease).Prepare("SELECT status, count(*) FROM orders GROUP BY status"));
+    std::vector<std::pair<OrderStatus, int64_t>> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      if (auto s = ParseOrderStatus(st.Text(0))) out.emplace_back(*s, st.Int(1));
+    }
+    return out;
+  }
+
+  Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) override {
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
+        "WHERE seq > ? ORDER BY seq LIMIT ?"));
+    st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
+    std::vector<OutboxEvent> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
+                                st.Text(5), st.Int(6)});
+    }
+    return out;
+  }
+
+  Status InsertApiKey(const ApiKeyRecord& r) override {
+    // Keys are rare writes; they share the writer connection under its lock, so a key insert
+    // and an order batch never interleave inside one transaction.
+    std::lock_guard lock(write_mu_);
+    OC_ASSIGN_OR_RETURN(Statement st, writer_->Prepare(
+        "INSERT INTO api_keys (id, key_hash, name, role, channel, totp_secret, created_at) "
+        "VALUES (?,?,?,?,?,?,?)"));
+    st.Bind(1, r.principal.id).Bind(2, r.key_hash).Bind(3, r.principal.name);
+    st.Bind(4, ToString(r.principal.role)).Bind(5, r.principal.channel);
+    st.Bind(6, r.totp_secret).Bind(7, r.created_at_ms);
+    return st.Run();
+  }
+
+  Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) override {
+    auto lease = readers_.Borrow();
+    return FindKeyOn(*lease,
+                     "SELECT id, key_hash, name, role, channel, totp_secret, created_at "
+                     "FROM api_keys WHERE key_hash = ?",
+                     key_hash);
+  }
+
+  Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) override {
+    auto lease = readers_.Borrow();
+    return FindKeyOn(*lease,
+                     "SELECT id, key_hash, name, role, channel, totp_secret, created_at "
+                     "FROM api_keys WHERE id = ?",
+                     id);
+  }
+
+  Status Ping() override {
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare("SELECT 1 FROM schema_migrations LIMIT 1"));
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    (void)row;
+    return Status::Ok();
+  }
+
+ private:
+  explicit SqliteStore(std::unique_ptr<Connection> writer) : writer_(std::move(writer)) {}
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  ReadPool readers_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
+  return SqliteStore::Open(options);
+}
+
+}  // namespace oc::store

@@ -1,0 +1,135 @@
+// Store: the durable home of orders, their outbox events, idempotency records and API keys.
+//
+// One interface, two backends (SQLite embedded default; PostgreSQL for scale-out, later). The
+// write side is a WriteTransaction owned by exactly one writer at a time (orders/OrderWriter):
+// it groups many commands into one transaction, with a savepoint per command so a failing
+// command leaves no trace, and Commit() returns only once the batch is durable (fsync'd). The
+// read side is thread-safe and never waits for the writer (WAL readers). Order changes and the
+// outbox events they cause are written through the same transaction, so an event exists if and
+// only if its change does.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/order.h"
+#include "core/principal.h"
+#include "core/status.h"
+
+namespace oc::store {
+
+// An event waiting in (or drained from) the transactional outbox.
+struct OutboxEvent {
+  int64_t seq = 0;  // assigned by the store; total order of events
+  std::string id;   // "evt_…", stable across redeliveries
+  std::string type; // "order.created", "order.status_changed"
+  std::string order_id;
+  int64_t order_version = 0;
+  std::string payload_json;  // the event object as subscribers receive it
+  int64_t created_at_ms = 0;
+};
+
+// The first response to a request carrying an Idempotency-Key, replayed for repeats.
+struct IdempotencyRecord {
+  std::string request_hash;  // hex SHA-256 of method, path and body
+  int status_code = 0;
+  std::string response_body;
+};
+
+struct ApiKeyRecord {
+  Principal principal;
+  std::string key_hash;     // hex SHA-256 of the secret key; the key itself is never stored
+  std::string totp_secret;  // base32, admins only
+  int64_t created_at_ms = 0;
+};
+
+inline constexpr size_t kListLimitDefault = 50;
+inline constexpr size_t kListLimitMax = 500;
+
+struct OrderQuery {
+  std::optional<OrderStatus> status;
+  std::optional<std::string> channel;
+  std::optional<std::string> tag;
+  std::optional<std::string> assigned_agent;
+  std::optional<int64_t> since_ms;
+  int64_t before_seq = 0;  // cursor: only orders older than this row (0 = from the newest)
+  size_t limit = kListLimitDefault;
+};
+
+struct OrderPage {
+  std::vector<Order> items;
+  std::optional<int64_t> next_before_seq;  // cursor for the next page, absent on the last page
+};
+
+class WriteTransaction {
+ public:
+  virtual ~WriteTransaction() = default;  // rolls back unless committed
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+  // Brackets one command inside the batch: AbortCommand undoes only that command's writes.
+  virtual Status BeginCommand() = 0;
+  virtual Status EndCommand() = 0;
+  virtual void AbortCommand() = 0;
+
+  virtual Result<std::optional<Order>> FindOrder(std::string_view id) = 0;
+  virtual Result<std::optional<std::string>> FindOrderIdByChannelRef(
+      std::string_view channel, std::string_view channel_order_id) = 0;
+  virtual Status InsertOrder(const Order& order) = 0;
+  // Persists the mutable part of an order: status, refund_origin, version, assigned_agent,
+  // tags, risk_flags, health_score, updated_at.
+  virtual Status UpdateOrder(const Order& order) = 0;
+  virtual Status AppendOutbox(const OutboxEvent& event) = 0;
+  virtual Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
+                                                                   std::string_view key) = 0;
+  virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
+                                const IdempotencyRecord& record, int64_t now_ms) = 0;
+
+  // Durable when it returns ok. After a failed Commit the transaction is rolled back.
+  virtual Status Commit() = 0;
+
+ protected:
+  WriteTransaction() = default;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // At most one open write transaction per Store; the caller (the writer) guarantees it.
+  virtual Result<std::unique_ptr<WriteTransaction>> BeginWrite() = 0;
+
+  virtual Result<std::optional<Order>> GetOrder(std::string_view id) = 0;
+  virtual Result<OrderPage> ListOrders(const OrderQuery& query) = 0;
+  virtual Result<std::vector<std::pair<OrderStatus, int64_t>>> CountOrdersByStatus() = 0;
+  virtual Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) = 0;
+
+  // API keys are written outside the order writer: `orderctl keys create` may run beside orderd.
+  virtual Status InsertApiKey(const ApiKeyRecord& record) = 0;
+  virtual Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) = 0;
+  virtual Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) = 0;
+
+  // Cheap round trip to the database, for /readyz.
+  virtual Status Ping() = 0;
+
+ protected:
+  Store() = default;
+};
+
+struct SqliteOptions {
+  std::string path;             // database file; created with its schema if absent
+  size_t read_connections = 4;  // pool for concurrent readers
+  int busy_timeout_ms = 5000;   // waits for another process (orderctl) holding the write lock
+};
+
+// Opens (creating and migrating as needed) the SQLite store in WAL mode with synchronous=FULL.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace oc::store
