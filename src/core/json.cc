@@ -139,7 +139,10 @@ Result<bj::value> ParseStrict(std::string_view body) {
   }
   bj::value v = parser.handler().st.release();
   size_t next = 0;
-  if (!SizesMatch(v, parser.handler().object_sizes, &next)) {
+  // Every object the parser closed must be walked: a duplicate key whose dropped value held
+  // objects leaves some sizes unvisited even when the visited ones all match.
+  if (!SizesMatch(v, parser.handler().object_sizes, &next) ||
+      next != parser.handler().object_sizes.size()) {
     return Status::InvalidArgument("JSON object has a duplicate key");
   }
   return v;

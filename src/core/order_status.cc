@@ -70,7 +70,11 @@ bool CanTransition(OrderStatus from, OrderStatus to, std::optional<OrderStatus> 
 }
 
 StockEffect StockEffectOf(OrderStatus from, OrderStatus to) {
-  if (to == OrderStatus::kShipped) return StockEffect::kConvertToSold;
+  // Only packed -> shipped ships; refunding -> shipped is a rejected refund of an order whose
+  // stock was already sold when it first shipped.
+  if (to == OrderStatus::kShipped && from == OrderStatus::kPacked) {
+    return StockEffect::kConvertToSold;
+  }
   if (to == OrderStatus::kCancelled && IsBeforeShipping(from)) return StockEffect::kRelease;
   // A refund completes before shipping only when the refund started from `paid`; the caller
   // passes the origin as `from` for that case.

@@ -24,6 +24,7 @@ enum class ErrorKind {
   kUnauthenticated,     // 401
   kPermissionDenied,    // 403
   kNotFound,            // 404
+  kMethodNotAllowed,    // 405
   kConflict,            // 409: state does not allow it (out of stock, version, transition)
   kTooLarge,            // 413
   kUnsupportedMedia,    // 415

@@ -23,9 +23,10 @@ std::vector<std::string_view> CodePoints(std::string_view s) {
 std::string KeepEnds(std::string_view s, size_t head, size_t tail) {
   auto cps = CodePoints(s);
   if (cps.size() <= head + tail) {
-    // Too short to keep both ends and still hide something: hide all but the first.
-    std::string out = cps.empty() ? "" : std::string(cps[0]);
-    for (size_t i = 1; i < cps.size(); ++i) out += '*';
+    // Too short to keep both ends and still hide something: hide all but the first, and a
+    // single code point entirely (keeping it would hide nothing).
+    std::string out = cps.size() < 2 ? "" : std::string(cps[0]);
+    for (size_t i = cps.size() < 2 ? 0 : 1; i < cps.size(); ++i) out += '*';
     return out;
   }
   std::string out;
@@ -58,6 +59,7 @@ std::string MaskName(std::string_view name) { return KeepEnds(name, 1, 0); }
 std::string MaskIdNumber(std::string_view id) { return KeepEnds(id, 6, 2); }
 
 std::string MaskAddressDetail(std::string_view d) {
+  if (d.empty()) return "";
   auto cps = CodePoints(d);
   std::string out;
   for (size_t i = 0; i < cps.size() && i < 2; ++i) out += cps[i];

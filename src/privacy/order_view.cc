@@ -139,7 +139,7 @@ bj::object RenderOrder(const Order& o, const Principal& viewer) {
       j["shipping_address"] = Address(o, /*detail_plain=*/false);
       j["lines"] = Lines(o, kLineItem | kLinePrice);
       Money(o, j);
-      j["risk_flags"] = Strings(o.risk_flags);
+      // No tags, health_score, risk_flags or assigned_agent: the channel sees what it wrote.
       if (o.placed_at_ms) j["placed_at"] = FormatRfc3339(*o.placed_at_ms);
       break;
     }

@@ -1,0 +1,48 @@
+#include "api/metrics.h"
+
+#include <fmt/format.h>
+
+namespace oc::api {
+
+void Metrics::RecordRequest(std::string_view route, unsigned status, int64_t latency_us) {
+  double seconds = static_cast<double>(latency_us) / 1e6;
+  std::lock_guard lock(mu_);
+  auto key = std::make_pair(std::string(route), status);
+  ++requests_[key];
+  auto it = latency_.find(route);
+  if (it == latency_.end()) it = latency_.emplace(std::string(route), Histogram{}).first;
+  Histogram& h = it->second;
+  for (size_t i = 0; i < kLatencyBucketsSeconds.size(); ++i) {
+    if (seconds <= kLatencyBucketsSeconds[i]) ++h.buckets[i];
+  }
+  ++h.count;
+  h.sum_seconds += seconds;
+}
+
+void Metrics::Render(std::string* out) const {
+  std::lock_guard lock(mu_);
+  out->append("# HELP ordercenter_http_requests_total HTTP requests by route and status.\n");
+  out->append("# TYPE ordercenter_http_requests_total counter\n");
+  for (const auto& [key, n] : requests_) {
+    out->append(fmt::format("ordercenter_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                            key.first, key.second, n));
+  }
+  out->append("# HELP ordercenter_http_request_duration_seconds Request latency by route.\n");
+  out->append("# TYPE ordercenter_http_request_duration_seconds histogram\n");
+  for (const auto& [route, h] : latency_) {
+    for (size_t i = 0; i < kLatencyBucketsSeconds.size(); ++i) {
+      out->append(fmt::format(
+          "ordercenter_http_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", route,
+          kLatencyBucketsSeconds[i], h.buckets[i]));
+    }
+    out->append(fmt::format(
+        "ordercenter_http_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", route,
+        h.count));
+    out->append(fmt::format("ordercenter_http_request_duration_seconds_sum{{route=\"{}\"}} {}\n",
+                            route, h.sum_seconds));
+    out->append(fmt::format("ordercenter_http_request_duration_seconds_count{{route=\"{}\"}} {}\n",
+                            route, h.count));
+  }
+}
+
+}  // namespace oc::api

@@ -1,0 +1,507 @@
+#include "api/order_center_api.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <boost/url/params_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <chrono>
+
+#include "api/router.h"
+#include "core/json.h"
+#include "orders/order_input.h"
+#include "orders/permissions.h"
+#include "privacy/hashing.h"
+#include "privacy/key_issuer.h"
+#include "privacy/order_view.h"
+
+namespace oc::api {
+namespace {
+
+namespace bj = boost::json;
+
+inline constexpr size_t kIdempotencyKeyBytesMax = 255;
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Response JsonResponse(unsigned status, std::string body, const Request& req) {
+  Response res{static_cast<http::status>(status), req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  return res;
+}
+
+Response TextResponse(unsigned status, std::string_view content_type, std::string body,
+                      const Request& req) {
+  Response res{static_cast<http::status>(status), req.version()};
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  return res;
+}
+
+std::string EncodeCursor(int64_t seq) { return "c" + std::to_string(seq); }
+
+Result<int64_t> DecodeCursor(std::string_view cursor) {
+  if (cursor.size() < 2 || cursor.size() > 20 || cursor[0] != 'c') {
+    return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
+  }
+  int64_t v = 0;
+  for (char c : cursor.substr(1)) {
+    if (c < '0' || c > '9') {
+      return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
+    }
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool IsJsonContentType(std::string_view ct) {
+  auto semi = ct.find(';');
+  std::string_view media = ct.substr(0, semi);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (media.size() != 16) return false;
+  constexpr std::string_view kJson = "application/json";
+  for (size_t i = 0; i < media.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(media[i])) != kJson[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// One request in flight: what the handlers need, and the single way to answer.
+struct OrderCenterApi::Exchange {
+  Request request;
+  std::string remote_ip;
+  Responder respond;
+  OrderCenterApi* api = nullptr;
+  int64_t start_us = 0;
+  const RouteSpec* route = nullptr;
+  std::string path_id;
+  std::string path;
+  std::string query;
+  Principal principal;
+  bool answered = false;
+
+  void Reply(Response res) {
+    if (answered) return;
+    answered = true;
+    api->metrics_.RecordRequest(route ? route->path_template : std::string_view("unmatched"),
+                                res.result_int(), NowMicros() - start_us);
+    respond(std::move(res));
+  }
+  void Fail(const Status& s) { Reply(MakeProblem(s, request.version(), request.keep_alive())); }
+  void Json(unsigned status, const bj::value& v) {
+    Reply(JsonResponse(status, bj::serialize(v), request));
+  }
+};
+
+OrderCenterApi::OrderCenterApi(ApiDeps deps) : deps_(deps), auth_(deps.store) {}
+OrderCenterApi::~OrderCenterApi() = default;
+
+void OrderCenterApi::AttachExecutor(boost::asio::any_io_executor executor) {
+  executor_ = std::make_unique<boost::asio::any_io_executor>(std::move(executor));
+}
+
+void OrderCenterApi::OnRejected(unsigned status) {
+  metrics_.RecordRequest("rejected", status, 0);
+}
+
+void OrderCenterApi::Handle(Request request, std::string remote_ip, Responder respond) {
+  auto ex = std::make_shared<Exchange>();
+  ex->start_us = NowMicros();
+  ex->request = std::move(request);
+  ex->remote_ip = std::move(remote_ip);
+  ex->respond = std::move(respond);
+  ex->api = this;
+  std::string_view target = ex->request.target();
+  auto qpos = target.find('?');
+  ex->path = std::string(target.substr(0, qpos));
+  if (qpos != std::string_view::npos) ex->query = std::string(target.substr(qpos + 1));
+  Dispatch(ex);
+}
+
+void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
+  auto match = MatchRoute(ex->request.method_string(), ex->path);
+  if (!match.ok()) {
+    if (match.status().kind() == ErrorKind::kMethodNotAllowed) {
+      Response res = MakeProblem(match.status(), ex->request.version(), ex->request.keep_alive());
+      ex->Reply(std::move(res));
+      return;
+    }
+    ex->Fail(match.status());
+    return;
+  }
+  ex->route = match->route;
+  ex->path_id = std::move(match->id);
+  if (ex->route->authenticated) {
+    auto principal = auth_.Authenticate(ex->request[http::field::authorization]);
+    if (!principal.ok()) {
+      ex->Fail(principal.status());
+      return;
+    }
+    ex->principal = std::move(*principal);
+  }
+  if (ex->request.method() == http::verb::post && !ex->request.body().empty() &&
+      !IsJsonContentType(ex->request[http::field::content_type])) {
+    ex->Fail(Status::Make(ErrorKind::kUnsupportedMedia, "unsupported_media_type",
+                          "request bodies must be application/json"));
+    return;
+  }
+  switch (ex->route->id) {
+    case RouteId::kDashboard:
+      ex->Reply(TextResponse(200, "text/html; charset=utf-8", std::string(deps_.dashboard_html),
+                             ex->request));
+      return;
+    case RouteId::kHealthz:
+      ex->Json(200, bj::object{{"status", "ok"}});
+      return;
+    case RouteId::kReadyz: {
+      Status s = deps_.store.Ping();
+      if (!s.ok()) {
+        ex->Fail(Status::Unavailable("store not reachable: " + s.detail()));
+        return;
+      }
+      ex->Json(200, bj::object{{"status", "ready"}});
+      return;
+    }
+    case RouteId::kMetrics:
+      GetMetrics(ex);
+      return;
+    case RouteId::kOpenApi:
+      ex->Reply(TextResponse(200, "application/yaml", std::string(deps_.openapi_yaml), ex->request));
+      return;
+    case RouteId::kCreateOrder:
+      CreateOrder(ex);
+      return;
+    case RouteId::kListOrders:
+      ListOrders(ex);
+      return;
+    case RouteId::kGetOrder:
+      GetOrder(ex);
+      return;
+    case RouteId::kTransitionOrder:
+      TransitionOrder(ex);
+      return;
+    case RouteId::kAssignOrder:
+      AssignOrder(ex);
+      return;
+    case RouteId::kCreateKey:
+      CreateKey(ex);
+      return;
+  }
+  ex->Fail(Status::Internal("route without a handler"));
+}
+
+void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
+  std::string out;
+  out.reserve(16 * 1024);
+  metrics_.Render(&out);
+  out.append("# HELP ordercenter_orders Orders by status.\n# TYPE ordercenter_orders gauge\n");
+  auto counts = deps_.writer.OrderCountsByStatus();
+  for (OrderStatus s : kAllOrderStatuses) {
+    out.append("ordercenter_orders{status=\"");
+    out.append(ToString(s));
+    out.append("\"} ");
+    out.append(std::to_string(counts[static_cast<size_t>(s)]));
+    out.push_back('\n');
+  }
+  out.append("# HELP ordercenter_writer_queue_depth Commands waiting for the order writer.\n");
+  out.append("# TYPE ordercenter_writer_queue_depth gauge\n");
+  out.append("ordercenter_writer_queue_depth " + std::to_string(deps_.writer.QueueDepth()) + "\n");
+  out.append("# HELP ordercenter_writer_batches_total Batches committed (one fsync each).\n");
+  out.append("# TYPE ordercenter_writer_batches_total counter\n");
+  out.append("ordercenter_writer_batches_total " +
+             std::to_string(deps_.writer.BatchesCommitted()) + "\n");
+  ex->Reply(TextResponse(200, "text/plain; version=0.0.4", std::move(out), ex->request));
+}
+
+void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
+                                    orders::Command command) {
+  std::string_view idem_key = ex->request["Idempotency-Key"];
+  if (!idem_key.empty()) {
+    if (idem_key.size() > kIdempotencyKeyBytesMax) {
+      ex->Fail(Status::InvalidArgument("Idempotency-Key is longer than 255 bytes"));
+      return;
+    }
+    orders::Idempotency idem;
+    idem.principal_id = ex->principal.id;
+    idem.key = std::string(idem_key);
+    idem.request_hash = privacy::Sha256Hex(std::string(ex->request.method_string()) + " " +
+                                           ex->path + "\n" + ex->request.body());
+    Principal viewer = ex->principal;
+    idem.render = [viewer](const orders::CommandOutcome& out) {
+      store::IdempotencyRecord r;
+      r.status_code = out.created ? 201 : 200;
+      r.response_body = bj::serialize(privacy::RenderOrder(out.order, viewer));
+      return r;
+    };
+    command.idempotency = std::move(idem);
+  }
+  auto executor = *executor_;
+  Status submitted = deps_.writer.Submit(
+      std::move(command), [ex, executor](Result<orders::CommandOutcome> result) {
+        // Completions arrive on the writer thread; rendering happens on an HTTP thread.
+        boost::asio::post(executor, [ex, result = std::move(result)]() {
+          if (!result.ok()) {
+            ex->Fail(result.status());
+            return;
+          }
+          if (result->replay) {
+            Response res = JsonResponse(static_cast<unsigned>(result->replay->status_code),
+                                        result->replay->response_body, ex->request);
+            res.set("Idempotent-Replayed", "true");
+            ex->Reply(std::move(res));
+            return;
+          }
+          ex->Json(result->created ? 201 : 200,
+                   privacy::RenderOrder(result->order, ex->principal));
+        });
+      });
+  if (!submitted.ok()) ex->Fail(submitted);
+}
+
+void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
+  if (ex->principal.role != Role::kAdmin && ex->principal.role != Role::kChannel) {
+    ex->Fail(Status::PermissionDenied("only channel and admin keys create orders"));
+    return;
+  }
+  auto body = json::ParseStrict(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  auto order = orders::ParseCreateOrder(*body);
+  if (!order.ok()) {
+    ex->Fail(order.status());
+    return;
+  }
+  Status may = orders::CheckMayCreate(ex->principal, *order);
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  orders::Command cmd{orders::CreateOrder{std::move(*order)}, ex->principal, std::nullopt};
+  SubmitToWriter(ex, std::move(cmd));
+}
+
+void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
+  Status access = privacy::CheckOrderReadAccess(ex->principal);
+  if (!access.ok()) {
+    ex->Fail(access);
+    return;
+  }
+  if (!LooksLikeId(ex->path_id, "ord")) {
+    ex->Fail(Status::NotFound("order not found"));
+    return;
+  }
+  auto found = deps_.store.GetOrder(ex->path_id);
+  if (!found.ok()) {
+    ex->Fail(found.status());
+    return;
+  }
+  if (!*found) {
+    ex->Fail(Status::NotFound("order not found"));
+    return;
+  }
+  Status scope = privacy::CheckOrderScope(**found, ex->principal);
+  if (!scope.ok()) {
+    ex->Fail(scope);
+    return;
+  }
+  ex->Json(200, privacy::RenderOrder(**found, ex->principal));
+}
+
+void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
+  Status access = privacy::CheckOrderReadAccess(ex->principal);
+  if (!access.ok()) {
+    ex->Fail(access);
+    return;
+  }
+  if (!boost::urls::parse_query(ex->query)) {
+    ex->Fail(Status::InvalidArgument("malformed query string"));
+    return;
+  }
+  boost::urls::encoding_opts decoding;
+  decoding.space_as_plus = true;
+  boost::urls::params_view params(ex->query, decoding);
+  store::OrderQuery q;
+  for (auto p : params) {
+    std::string key = p.key;
+    std::string value = p.value;
+    if (key == "limit") {
+      char* end = nullptr;
+      long long n = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1 || n > static_cast<long long>(store::kListLimitMax)) {
+        ex->Fail(Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 500"));
+        return;
+      }
+      q.limit = static_cast<size_t>(n);
+    } else if (key == "cursor") {
+      auto seq = DecodeCursor(value);
+      if (!seq.ok()) {
+        ex->Fail(seq.status());
+        return;
+      }
+      q.before_seq = *seq;
+    } else if (key == "status") {
+      auto s = ParseOrderStatus(value);
+      if (!s) {
+        ex->Fail(Status::InvalidArgument("query parameter 'status': unknown status '" + value + "'"));
+        return;
+      }
+      q.status = s;
+    } else if (key == "channel") {
+      q.channel = value;
+    } else if (key == "tag") {
+      q.tag = value;
+    } else if (key == "since") {
+      int64_t ms = 0;
+      if (!ParseRfc3339(value, &ms)) {
+        ex->Fail(Status::InvalidArgument("query parameter 'since' must be an RFC 3339 time"));
+        return;
+      }
+      q.since_ms = ms;
+    } else {
+      ex->Fail(Status::InvalidArgument("unknown query parameter '" + key + "'"));
+      return;
+    }
+  }
+  // Scope is a filter the caller cannot widen.
+  if (ex->principal.role == Role::kChannel) {
+    if (q.channel && *q.channel != ex->principal.channel) {
+      ex->Json(200, bj::object{{"items", bj::array{}}, {"next_cursor", nullptr}});
+      return;
+    }
+    q.channel = ex->principal.channel;
+  }
+  if (ex->principal.role == Role::kCustomerService) q.assigned_agent = ex->principal.id;
+  auto page = deps_.store.ListOrders(q);
+  if (!page.ok()) {
+    ex->Fail(page.status());
+    return;
+  }
+  bj::array items;
+  items.reserve(page->items.size());
+  for (const Order& o : page->items) items.emplace_back(privacy::RenderOrder(o, ex->principal));
+  bj::object out;
+  out["items"] = std::move(items);
+  out["next_cursor"] = page->next_before_seq ? bj::value(EncodeCursor(*page->next_before_seq))
+                                             : bj::value(nullptr);
+  ex->Json(200, out);
+}
+
+void OrderCenterApi::TransitionOrder(const std::shared_ptr<Exchange>& ex) {
+  auto body = json::ParseStrict(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  if (!body->is_object()) {
+    ex->Fail(Status::InvalidArgument("the request body must be a JSON object"));
+    return;
+  }
+  json::ObjectReader r(body->get_object(), "");
+  orders::Transition t;
+  Status s = r.OnlyKeys({"to", "expected_version", "reason"});
+  auto to = s.ok() ? r.RequiredString("to", kShortTextMax) : Result<std::string>(s);
+  if (!to.ok()) {
+    ex->Fail(to.status());
+    return;
+  }
+  auto version = r.OptionalInt("expected_version");
+  auto reason = r.OptionalString("reason", kLongTextMax);
+  if (!version.ok() || !reason.ok()) {
+    ex->Fail(!version.ok() ? version.status() : reason.status());
+    return;
+  }
+  auto status = ParseOrderStatus(*to);
+  if (!status) {
+    ex->Fail(Status::Unprocessable("field 'to': unknown status '" + *to + "'"));
+    return;
+  }
+  if (!LooksLikeId(ex->path_id, "ord")) {
+    ex->Fail(Status::NotFound("order not found"));
+    return;
+  }
+  t.order_id = ex->path_id;
+  t.to = *status;
+  t.expected_version = *version;
+  t.reason = reason->value_or("");
+  SubmitToWriter(ex, orders::Command{std::move(t), ex->principal, std::nullopt});
+}
+
+void OrderCenterApi::AssignOrder(const std::shared_ptr<Exchange>& ex) {
+  Status may = orders::CheckMayAssign(ex->principal);
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  auto body = json::ParseStrict(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  if (!body->is_object()) {
+    ex->Fail(Status::InvalidArgument("the request body must be a JSON object"));
+    return;
+  }
+  json::ObjectReader r(body->get_object(), "");
+  Status s = r.OnlyKeys({"agent", "expected_version"});
+  auto agent = s.ok() ? r.RequiredString("agent", kShortTextMax) : Result<std::string>(s);
+  if (!agent.ok()) {
+    ex->Fail(agent.status());
+    return;
+  }
+  auto version = r.OptionalInt("expected_version");
+  if (!version.ok()) {
+    ex->Fail(version.status());
+    return;
+  }
+  if (!LooksLikeId(ex->path_id, "ord")) {
+    ex->Fail(Status::NotFound("order not found"));
+    return;
+  }
+  orders::Assign a{ex->path_id, std::move(*agent), *version};
+  SubmitToWriter(ex, orders::Command{std::move(a), ex->principal, std::nullopt});
+}
+
+void OrderCenterApi::CreateKey(const std::shared_ptr<Exchange>& ex) {
+  if (ex->principal.role != Role::kAdmin) {
+    ex->Fail(Status::PermissionDenied("only admin keys create keys"));
+    return;
+  }
+  auto body = json::ParseStrict(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  if (!body->is_object()) {
+    ex->Fail(Status::InvalidArgument("the request body must be a JSON object"));
+    return;
+  }
+  json::ObjectReader r(body->get_object(), "");
+  Status s = r.OnlyKeys({"role", "name", "channel"});
+  auto role = s.ok() ? r.RequiredString("role", kShortTextMax) : Result<std::string>(s);
+  auto name = r.OptionalString("name", kShortTextMax);
+  auto channel = r.OptionalString("channel", kShortTextMax);
+  if (!role.ok() || !name.ok() || !channel.ok()) {
+    ex->Fail(!role.ok() ? role.status() : !name.ok() ? name.status() : channel.status());
+    return;
+  }
+  privacy::KeyRequest req{*role, name->value_or(""), channel->value_or("")};
+  auto issued = privacy::IssueApiKey(deps_.store, deps_.ids, deps_.random, deps_.clock, req);
+  if (!issued.ok()) {
+    ex->Fail(issued.status());
+    return;
+  }
+  ex->Json(201, *issued);
+}
+
+}  // namespace oc::api

@@ -1,0 +1,62 @@
+// OrderCenterApi: the HTTP application — routing, authentication, validation, role views —
+// sitting between HttpServer and the domain (OrderWriter for writes, Store for reads).
+//
+// Every request is answered exactly once, with JSON or problem+json; no input can crash it or
+// leave a half-written order (writes are single commands to the OrderWriter, which is atomic per
+// command). Reads go straight to the store's reader pool and never wait for the writer.
+// Thread-safe: Handle() runs concurrently on all HTTP threads.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/auth.h"
+#include "api/http_server.h"
+#include "api/metrics.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "orders/order_writer.h"
+#include "store/store.h"
+
+namespace oc::api {
+
+struct ApiDeps {
+  store::Store& store;
+  orders::OrderWriter& writer;
+  IdGenerator& ids;
+  Random& random;
+  const Clock& clock;
+  std::string_view dashboard_html;
+  std::string_view openapi_yaml;
+};
+
+class OrderCenterApi final : public RequestHandler {
+ public:
+  explicit OrderCenterApi(ApiDeps deps);
+  ~OrderCenterApi() override;
+
+  // Must be called once the server runs: writer completions are rendered on its threads.
+  void AttachExecutor(boost::asio::any_io_executor executor);
+
+  void Handle(Request request, std::string remote_ip, Responder respond) override;
+  void OnRejected(unsigned status) override;
+
+ private:
+  struct Exchange;
+  void Dispatch(const std::shared_ptr<Exchange>& ex);
+  void GetMetrics(const std::shared_ptr<Exchange>& ex);
+  void CreateOrder(const std::shared_ptr<Exchange>& ex);
+  void GetOrder(const std::shared_ptr<Exchange>& ex);
+  void ListOrders(const std::shared_ptr<Exchange>& ex);
+  void TransitionOrder(const std::shared_ptr<Exchange>& ex);
+  void AssignOrder(const std::shared_ptr<Exchange>& ex);
+  void CreateKey(const std::shared_ptr<Exchange>& ex);
+  void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command command);
+
+  ApiDeps deps_;
+  Authenticator auth_;
+  Metrics metrics_;
+  std::unique_ptr<boost::asio::any_io_executor> executor_;
+};
+
+}  // namespace oc::api

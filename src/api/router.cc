@@ -1,0 +1,50 @@
+#include "api/router.h"
+
+namespace oc::api {
+namespace {
+
+// Matches "/v1/orders/{id}/transitions" against a concrete path, capturing one {param}.
+bool MatchTemplate(std::string_view tmpl, std::string_view path, std::string* param) {
+  while (!tmpl.empty() || !path.empty()) {
+    size_t brace = tmpl.find('{');
+    if (brace == std::string_view::npos) return tmpl == path;
+    if (path.substr(0, brace) != tmpl.substr(0, brace)) return false;
+    tmpl.remove_prefix(brace);
+    path.remove_prefix(brace);
+    size_t close = tmpl.find('}');
+    tmpl.remove_prefix(close + 1);
+    size_t slash = path.find('/');
+    std::string_view value = path.substr(0, slash);
+    if (value.empty()) return false;
+    *param = std::string(value);
+    path.remove_prefix(value.size());
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path) {
+  RouteMatch m;
+  bool path_known = false;
+  for (const RouteSpec& r : AllRoutes()) {
+    std::string param;
+    if (!MatchTemplate(r.path_template, path, &param)) continue;
+    path_known = true;
+    if (!m.allowed_methods.empty()) m.allowed_methods += ", ";
+    m.allowed_methods += r.method;
+    if (r.method == method || (method == "HEAD" && r.method == "GET")) {
+      m.route = &r;
+      m.id = std::move(param);
+    }
+  }
+  if (m.route != nullptr) return m;
+  if (path_known) {
+    return Status::Make(ErrorKind::kMethodNotAllowed, "method_not_allowed",
+                        std::string(method) + " is not allowed here; allowed: " +
+                            m.allowed_methods);
+  }
+  return Status::NotFound("no such route");
+}
+
+}  // namespace oc::api

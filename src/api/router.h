@@ -1,0 +1,22 @@
+// Router: matches a method and path against the route table (routes.h).
+// A path that matches no template is 404 not_found; a known path with another method is
+// 405 method_not_allowed. Stateless: thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "api/routes.h"
+#include "core/status.h"
+
+namespace oc::api {
+
+struct RouteMatch {
+  const RouteSpec* route = nullptr;
+  std::string id;  // the {id} path parameter, when the template has one
+  std::string allowed_methods;  // for 405 responses
+};
+
+Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path);
+
+}  // namespace oc::api

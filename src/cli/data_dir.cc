@@ -1,0 +1,49 @@
+#include "cli/data_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace oc::cli {
+
+Result<DataDir> PrepareDataDir(const std::string& root) {
+  if (root.empty()) return Status::InvalidArgument("--data-dir must not be empty");
+  if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::IOError("create data dir " + root + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::IOError(root + " is not a directory");
+  }
+  return DataDir{root};
+}
+
+Result<DataDirLock> DataDirLock::Acquire(const DataDir& dir) {
+  int fd = open(dir.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("open " + dir.LockPath() + ": " + std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return Status::Conflict("data_dir_locked",
+                            "another orderd is already serving " + dir.root);
+  }
+  return DataDirLock(fd);
+}
+
+bool DataDirLock::IsHeld(const DataDir& dir) {
+  int fd = open(dir.LockPath().c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = flock(fd, LOCK_EX | LOCK_NB) != 0;
+  if (!held) flock(fd, LOCK_UN);
+  close(fd);
+  return held;
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
+}  // namespace oc::cli

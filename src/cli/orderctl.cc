@@ -1,0 +1,96 @@
+#include "cli/orderctl.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/data_dir.h"
+#include "cli/demo.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "privacy/key_issuer.h"
+#include "store/store.h"
+
+namespace oc::cli {
+namespace {
+
+constexpr int64_t kDemoOrdersDefault = 300;
+
+int Fail(const Status& s) {
+  std::cerr << "orderctl: " << s.ToString() << "\n";
+  return 1;
+}
+
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& root) {
+  OC_ASSIGN_OR_RETURN(DataDir dir, PrepareDataDir(root));
+  return store::OpenSqliteStore({.path = dir.DatabasePath(), .read_connections = 1});
+}
+
+int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
+  auto store = OpenStore(root);
+  if (!store.ok()) return Fail(store.status());
+  IdGenerator ids(Clock::System(), Random::Secure());
+  auto issued = privacy::IssueApiKey(**store, ids, Random::Secure(), Clock::System(), request);
+  if (!issued.ok()) return Fail(issued.status());
+  std::cout << boost::json::serialize(*issued) << std::endl;
+  return 0;
+}
+
+int Demo(const std::string& root, int64_t orders) {
+  auto dir = PrepareDataDir(root);
+  if (!dir.ok()) return Fail(dir.status());
+  // The demo goes through an in-process writer; a running orderd owns the writer role.
+  auto lock = DataDirLock::Acquire(*dir);
+  if (!lock.ok()) {
+    return Fail(Status::Conflict(
+        "data_dir_locked", "orderd is running on " + root +
+                               "; stop it, load the demo, then start it again (scripts/run.sh "
+                               "does this for you)"));
+  }
+  auto store = OpenStore(root);
+  if (!store.ok()) return Fail(store.status());
+  IdGenerator ids(Clock::System(), Random::Secure());
+  auto writer = orders::OrderWriter::Start(**store, Clock::System(), ids);
+  if (!writer.ok()) return Fail(writer.status());
+  std::cerr << "loading " << orders << " demo orders into " << dir->DatabasePath() << "\n";
+  auto report = LoadDemo(**writer, orders, [](int64_t done, int64_t total) {
+    std::cerr << "  " << done << "/" << total << " orders\n";
+  });
+  (*writer)->Stop();
+  if (!report.ok()) return Fail(report.status());
+  boost::json::object out{{"orders_created", report->orders_created},
+                          {"orders_existing", report->orders_existing},
+                          {"transitions", report->transitions}};
+  std::cout << boost::json::serialize(out) << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int RunOrderctl(int argc, char** argv) {
+  CLI::App app{"orderctl: the OrderCenter command line"};
+  app.require_subcommand(1);
+  std::string data_dir;
+  app.add_option("--data-dir", data_dir, "the directory orderd serves")->required();
+
+  auto* keys = app.add_subcommand("keys", "manage API keys");
+  keys->require_subcommand(1);
+  auto* create = keys->add_subcommand("create", "create an API key and print it once");
+  privacy::KeyRequest request;
+  create->add_option("--role", request.role,
+                     "admin | channel | customer_service | warehouse | finance | operations")
+      ->required();
+  create->add_option("--name", request.name, "a label for the key's holder");
+  create->add_option("--channel", request.channel, "the channel a channel key acts for");
+
+  auto* demo = app.add_subcommand("demo", "load the demo data set");
+  int64_t demo_orders = kDemoOrdersDefault;
+  demo->add_option("--orders", demo_orders, "how many demo orders")->check(CLI::Range(1, 100000));
+
+  CLI11_PARSE(app, argc, argv);
+  if (create->parsed()) return KeysCreate(data_dir, request);
+  if (demo->parsed()) return Demo(data_dir, demo_orders);
+  return Fail(Status::InvalidArgument("no command given"));
+}
+
+}  // namespace oc::cli

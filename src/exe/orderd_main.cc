@@ -1,0 +1,115 @@
+// orderd: the OrderCenter server. Wiring only; everything else is a library the tests link.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/http_server.h"
+#include "api/order_center_api.h"
+#include "cli/data_dir.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "orders/order_writer.h"
+#include "store/store.h"
+#include "web/assets.h"
+
+namespace {
+
+constexpr std::chrono::seconds kDrainDeadline{20};
+
+bool SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = listen.substr(0, colon);
+  char* end = nullptr;
+  long p = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535 || colon + 1 == listen.size()) return false;
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+int Fail(const oc::Status& s) {
+  spdlog::critical("{}", s.ToString());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"orderd: the OrderCenter server"};
+  std::string data_dir;
+  std::string listen = "127.0.0.1:8080";
+  std::string config;
+  bool allow_private_webhooks = std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS") != nullptr &&
+                                std::string(std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS")) == "1";
+  app.add_option("--data-dir", data_dir, "directory for the database and keyring")->required();
+  app.add_option("--listen", listen, "host:port to listen on (port 0 picks a free one)");
+  app.add_option("--config", config, "configuration file (scale-out backends)");
+  app.add_flag("--allow-private-webhooks", allow_private_webhooks,
+               "let subscriptions target loopback/private addresses");
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("orderd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+
+  if (!config.empty()) {
+    return Fail(oc::Status::InvalidArgument(
+        "--config: scale-out backends are not available in this build; omit --config for the "
+        "embedded default (SQLite)"));
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!SplitListen(listen, &host, &port)) {
+    return Fail(oc::Status::InvalidArgument("--listen must be host:port, got '" + listen + "'"));
+  }
+
+  // Block the stop signals in every thread; main waits for them with sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto dir = oc::cli::PrepareDataDir(data_dir);
+  if (!dir.ok()) return Fail(dir.status());
+  auto lock = oc::cli::DataDirLock::Acquire(*dir);
+  if (!lock.ok()) return Fail(lock.status());
+  auto store = oc::store::OpenSqliteStore({.path = dir->DatabasePath()});
+  if (!store.ok()) return Fail(store.status());
+
+  oc::IdGenerator ids(oc::Clock::System(), oc::Random::Secure());
+  auto writer = oc::orders::OrderWriter::Start(**store, oc::Clock::System(), ids);
+  if (!writer.ok()) return Fail(writer.status());
+
+  oc::api::OrderCenterApi api({.store = **store,
+                               .writer = **writer,
+                               .ids = ids,
+                               .random = oc::Random::Secure(),
+                               .clock = oc::Clock::System(),
+                               .dashboard_html = oc::web::DashboardHtml(),
+                               .openapi_yaml = oc::web::OpenApiYaml()});
+  auto server = oc::api::HttpServer::Start({.host = host, .port = port}, api);
+  if (!server.ok()) return Fail(server.status());
+  api.AttachExecutor((*server)->executor());
+
+  std::string url = "http://" + host + ":" + std::to_string((*server)->port());
+  std::ofstream(dir->UrlPath(), std::ios::trunc) << url << "\n";
+  spdlog::info("serving {} from {} (embedded: SQLite WAL, in-process writer)", url, data_dir);
+  std::printf("listening on %s\n", url.c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("signal {} received: draining", sig);
+  (*server)->Drain(kDrainDeadline);
+  (*writer)->Stop();
+  (*server)->Stop();
+  std::remove(dir->UrlPath().c_str());
+  spdlog::info("stopped cleanly");
+  return 0;
+}
