@@ -33,6 +33,8 @@ PACKAGES=(
   libfmt-dev
   libcli11-dev              # orderd / orderctl command lines
   zlib1g-dev                # compressed batch pushes
+  libjemalloc-dev           # orderd's allocator (cross-thread alloc/free on the order path)
+  clang-format              # .clang-format is the style
   # Tests and benchmarks
   libgtest-dev
   libgmock-dev

@@ -22,6 +22,10 @@ inline constexpr size_t kNestingDepthMax = 16;
 
 Result<boost::json::value> ParseStrict(std::string_view body);
 
+// Appends `s` as a JSON string literal (quoted, escaped) for hand-built documents on hot paths.
+// `s` must be valid UTF-8 (everything from ParseStrict is).
+void AppendQuoted(std::string* out, std::string_view s);
+
 // Field readers over an object. `path` is the field's name as the client sees it
 // ("lines[2].qty") and appears in the error detail. Missing required fields and wrong types are
 // 400 invalid_request.

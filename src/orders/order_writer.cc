@@ -1,7 +1,6 @@
 #include "orders/order_writer.h"
 
-#include <boost/json.hpp>
-
+#include "core/json.h"
 #include "orders/permissions.h"
 
 namespace oc::orders {
@@ -190,7 +189,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
   OC_RETURN_IF_ERROR(txn.InsertOrder(o));
   OC_RETURN_IF_ERROR(AppendEvent(txn, o, "order.created", std::nullopt));
   CommandOutcome out;
-  out.order = o;
+  out.order = std::move(o);
   out.created = true;
   return out;
 }
@@ -269,17 +268,30 @@ Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o,
   e.order_id = o.id;
   e.order_version = o.version;
   e.created_at_ms = o.updated_at_ms;
-  boost::json::object p;
-  p["id"] = e.id;
-  p["type"] = e.type;
-  p["order_id"] = o.id;
-  p["order_version"] = o.version;
-  p["status"] = ToString(o.status);
-  if (previous) p["previous_status"] = ToString(*previous);
-  p["channel"] = o.channel;
-  p["channel_order_id"] = o.channel_order_id;
-  p["occurred_at"] = FormatRfc3339(o.updated_at_ms);
-  e.payload_json = boost::json::serialize(p);
+  // Built by hand: this runs for every change on the single writer thread.
+  std::string& p = e.payload_json;
+  p.reserve(320);
+  p += "{\"id\":";
+  json::AppendQuoted(&p, e.id);
+  p += ",\"type\":";
+  json::AppendQuoted(&p, e.type);
+  p += ",\"order_id\":";
+  json::AppendQuoted(&p, o.id);
+  p += ",\"order_version\":";
+  p += std::to_string(o.version);
+  p += ",\"status\":";
+  json::AppendQuoted(&p, ToString(o.status));
+  if (previous) {
+    p += ",\"previous_status\":";
+    json::AppendQuoted(&p, ToString(*previous));
+  }
+  p += ",\"channel\":";
+  json::AppendQuoted(&p, o.channel);
+  p += ",\"channel_order_id\":";
+  json::AppendQuoted(&p, o.channel_order_id);
+  p += ",\"occurred_at\":";
+  json::AppendQuoted(&p, FormatRfc3339(o.updated_at_ms));
+  p += '}';
   return txn.AppendOutbox(e);
 }
 
