@@ -29,8 +29,8 @@ class Metrics {
     double sum_seconds = 0;
   };
   mutable std::mutex mu_;
-  std::map<std::pair<std::string, unsigned>, uint64_t, std::less<>> requests_;
-  std::map<std::string, Histogram, std::less<>> latency_;
+  // Keyed by (route template, HTTP status); the request count is the histogram's count.
+  std::map<std::pair<std::string, unsigned>, Histogram> requests_;
 };
 
 }  // namespace oc::api

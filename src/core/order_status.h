@@ -40,7 +40,9 @@ bool IsTerminal(OrderStatus status);
 bool CanTransition(OrderStatus from, OrderStatus to,
                    std::optional<OrderStatus> refund_origin = std::nullopt);
 
-// Stock effects of a move, decided here so inventory never re-derives them.
+// Stock effects of a move, decided here so inventory never re-derives them. For
+// refunding -> refunded, pass the refund's origin as `from`: a refund that began before shipping
+// releases the reservation, one that began after shipping leaves the sale as it is.
 enum class StockEffect { kNone, kRelease, kConvertToSold };
 StockEffect StockEffectOf(OrderStatus from, OrderStatus to);
 

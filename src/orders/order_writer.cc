@@ -8,6 +8,17 @@ namespace {
 
 size_t Index(OrderStatus s) { return static_cast<size_t>(s); }
 
+// Checked after permissions, so a caller without the right learns nothing from a version.
+Status CheckVersion(const Order& o, const std::optional<int64_t>& expected_version) {
+  if (expected_version && *expected_version != o.version) {
+    return Status::Conflict("version_conflict", "expected version " +
+                                                    std::to_string(*expected_version) +
+                                                    " but the order is at version " +
+                                                    std::to_string(o.version));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, const Clock& clock,
@@ -38,6 +49,7 @@ Status OrderWriter::Submit(Command command, Completion done) {
 }
 
 void OrderWriter::Stop() {
+  std::lock_guard stop_lock(stop_mu_);  // concurrent Stop() calls must not both join
   {
     std::lock_guard lock(mu_);
     if (stopping_ && !thread_.joinable()) return;
@@ -194,31 +206,25 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
   return out;
 }
 
-Result<Order> OrderWriter::LoadForChange(store::WriteTransaction& txn, const Principal& actor,
-                                         const std::string& order_id,
-                                         const std::optional<int64_t>& expected_version) {
+Result<Order> OrderWriter::LoadInScope(store::WriteTransaction& txn, const Principal& actor,
+                                       const std::string& order_id) {
   OC_ASSIGN_OR_RETURN(auto found, txn.FindOrder(order_id));
   if (!found) return Status::NotFound("order not found");
-  Order o = std::move(*found);
-  if (actor.role == Role::kChannel && o.channel != actor.channel) {
+  if (actor.role == Role::kChannel && found->channel != actor.channel) {
     return Status::NotFound("order not found");
   }
-  if (actor.role == Role::kCustomerService && o.assigned_agent != actor.id) {
+  if (actor.role == Role::kCustomerService && found->assigned_agent != actor.id) {
     return Status::NotFound("order not found");
   }
-  if (expected_version && *expected_version != o.version) {
-    return Status::Conflict("version_conflict", "expected version " +
-                                                    std::to_string(*expected_version) +
-                                                    " but the order is at version " +
-                                                    std::to_string(o.version));
-  }
-  return o;
+  return std::move(*found);
 }
+
 
 Result<CommandOutcome> OrderWriter::ApplyTransition(store::WriteTransaction& txn,
                                                     const Principal& actor, const Transition& t) {
-  OC_ASSIGN_OR_RETURN(Order o, LoadForChange(txn, actor, t.order_id, t.expected_version));
+  OC_ASSIGN_OR_RETURN(Order o, LoadInScope(txn, actor, t.order_id));
   OC_RETURN_IF_ERROR(CheckMayTransition(actor, o, t.to));
+  OC_RETURN_IF_ERROR(CheckVersion(o, t.expected_version));
   if (!CanTransition(o.status, t.to, o.refund_origin)) {
     return Status::Conflict("invalid_transition", "an order in '" +
                                                       std::string(ToString(o.status)) +
@@ -245,7 +251,8 @@ Result<CommandOutcome> OrderWriter::ApplyTransition(store::WriteTransaction& txn
 Result<CommandOutcome> OrderWriter::ApplyAssign(store::WriteTransaction& txn,
                                                 const Principal& actor, const Assign& a) {
   OC_RETURN_IF_ERROR(CheckMayAssign(actor));
-  OC_ASSIGN_OR_RETURN(Order o, LoadForChange(txn, actor, a.order_id, a.expected_version));
+  OC_ASSIGN_OR_RETURN(Order o, LoadInScope(txn, actor, a.order_id));
+  OC_RETURN_IF_ERROR(CheckVersion(o, a.expected_version));
   OC_ASSIGN_OR_RETURN(auto agent, store_.FindApiKeyById(a.agent));
   if (!agent || agent->principal.role != Role::kCustomerService) {
     return Status::Unprocessable("agent '" + a.agent +

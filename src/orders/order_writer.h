@@ -113,9 +113,9 @@ class OrderWriter {
                                          const Transition& t);
   Result<CommandOutcome> ApplyAssign(store::WriteTransaction& txn, const Principal& actor,
                                      const Assign& a);
-  Result<Order> LoadForChange(store::WriteTransaction& txn, const Principal& actor,
-                              const std::string& order_id,
-                              const std::optional<int64_t>& expected_version);
+  // The order, if `actor` may know it exists (404 otherwise, like reads).
+  Result<Order> LoadInScope(store::WriteTransaction& txn, const Principal& actor,
+                            const std::string& order_id);
   Status AppendEvent(store::WriteTransaction& txn, const Order& order, std::string_view type,
                      std::optional<OrderStatus> previous);
 
@@ -123,6 +123,7 @@ class OrderWriter {
   const Clock& clock_;
   IdGenerator& ids_;
 
+  std::mutex stop_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;

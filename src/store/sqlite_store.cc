@@ -357,6 +357,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     finished_ = true;
     Status s = c_.Exec("COMMIT");
     if (!s.ok()) (void)c_.Exec("ROLLBACK");
+    lock_.unlock();  // the connection is free for the next writer as soon as the batch is done
     return s;
   }
 

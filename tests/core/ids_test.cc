@@ -1,0 +1,159 @@
+#include "core/ids.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.h"
+
+namespace oc {
+namespace {
+
+constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+// Fills every request with one byte value; deterministic.
+class ConstantRandom final : public Random {
+ public:
+  explicit ConstantRandom(unsigned char byte) : byte_(byte) {}
+  void Fill(unsigned char* out, size_t len) override { std::memset(out, byte_, len); }
+  unsigned char byte_;
+};
+
+// A counter spread over the buffer: each Fill differs from every other.
+class CountingRandom final : public Random {
+ public:
+  void Fill(unsigned char* out, size_t len) override {
+    std::memset(out, 0, len);
+    uint64_t n = ++counter_;
+    for (size_t i = 0; i < len && i < 8; ++i) {
+      out[len - 1 - i] = static_cast<unsigned char>(n >> (8 * i));
+    }
+  }
+  uint64_t counter_ = 0;
+};
+
+bool IsCrockford(char c) { return std::strchr(kCrockford, c) != nullptr && c != '\0'; }
+
+TEST(IdsTest, ShapeIsPrefixUnderscoreAnd26Crockford) {
+  IdGenerator ids(Clock::System(), Random::Secure());
+  for (const char* prefix : {"ord", "evt", "key"}) {
+    std::string id = ids.Next(prefix);
+    ASSERT_EQ(id.size(), std::strlen(prefix) + 1 + 26) << id;
+    EXPECT_EQ(id.substr(0, std::strlen(prefix) + 1), std::string(prefix) + "_") << id;
+    for (char c : id.substr(std::strlen(prefix) + 1)) EXPECT_TRUE(IsCrockford(c)) << id;
+    EXPECT_TRUE(LooksLikeId(id, prefix)) << id;
+  }
+}
+
+TEST(IdsTest, TimePrefixEncodesMillisecondsBigEndianBase32) {
+  ConstantRandom zero(0);
+  ManualClock clock(0);
+  IdGenerator ids(clock, zero);
+  EXPECT_EQ(ids.Next("ord"), "ord_" + std::string(26, '0'));
+  clock.Set(1);
+  EXPECT_EQ(ids.Next("ord").substr(4, 10), "0000000001");
+  clock.Set(31);
+  EXPECT_EQ(ids.Next("ord").substr(4, 10), "000000000Z");
+  clock.Set(32);
+  EXPECT_EQ(ids.Next("ord").substr(4, 10), "0000000010");
+  clock.Set((int64_t{1} << 48) - 1);  // the largest 48-bit time: 7 then nine Z
+  EXPECT_EQ(ids.Next("ord").substr(4, 10), "7ZZZZZZZZZ");
+}
+
+TEST(IdsTest, RandomPartCarriesAll80Bits) {
+  ManualClock clock(0);
+  ConstantRandom ones(0xFF);
+  EXPECT_EQ(IdGenerator(clock, ones).Next("x").substr(12), std::string(16, 'Z'));
+  ConstantRandom pattern(0x84);  // 10000100 x5 = 10000 10010 00010 01000 01001 00001 00100 00100
+  std::string body = IdGenerator(clock, pattern).Next("x").substr(12);
+  EXPECT_EQ(body.size(), 16u);
+  EXPECT_EQ(body.substr(0, 8), "GJ289144");
+  EXPECT_EQ(body.substr(8), "GJ289144");
+}
+
+TEST(IdsTest, UniqueOver100k) {
+  IdGenerator ids(Clock::System(), Random::Secure());
+  std::unordered_set<std::string> seen;
+  seen.reserve(100'000);
+  for (int i = 0; i < 100'000; ++i) {
+    ASSERT_TRUE(seen.insert(ids.Next("ord")).second) << "duplicate at " << i;
+  }
+  EXPECT_EQ(seen.size(), 100'000u);
+}
+
+TEST(IdsTest, UniqueWithinOneMillisecond) {
+  ManualClock clock(1'794'355'201'000);
+  IdGenerator ids(clock, Random::Secure());
+  std::unordered_set<std::string> seen;
+  for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(seen.insert(ids.Next("evt")).second);
+}
+
+TEST(IdsTest, SortByCreationTime) {
+  // Random bits that *decrease* from id to id: only the time prefix can make them sort.
+  class Decreasing final : public Random {
+   public:
+    void Fill(unsigned char* out, size_t len) override { std::memset(out, next_--, len); }
+    unsigned char next_ = 0xFF;
+  } random;
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, random);
+  std::vector<std::string> made;
+  for (int i = 0; i < 200; ++i) {
+    made.push_back(ids.Next("ord"));
+    clock.Advance(i % 3 == 0 ? 1 : 997);
+  }
+  EXPECT_TRUE(std::is_sorted(made.begin(), made.end()));
+  for (size_t i = 1; i < made.size(); ++i) EXPECT_LT(made[i - 1], made[i]) << i;
+}
+
+TEST(IdsTest, LaterTimeSortsAfterAcrossDigitCarry) {
+  CountingRandom random;
+  ManualClock clock(31);
+  IdGenerator ids(clock, random);
+  std::string a = ids.Next("ord");
+  clock.Set(32);
+  std::string b = ids.Next("ord");
+  EXPECT_LT(a, b);
+}
+
+TEST(IdsTest, LooksLikeIdAcceptsGeneratedIds) {
+  CountingRandom random;
+  ManualClock clock(1'794'355'201'000);
+  IdGenerator ids(clock, random);
+  for (int i = 0; i < 100; ++i) {
+    std::string id = ids.Next("ord");
+    EXPECT_TRUE(LooksLikeId(id, "ord")) << id;
+    EXPECT_FALSE(LooksLikeId(id, "evt")) << id;
+    EXPECT_FALSE(LooksLikeId(id, "or")) << id;
+  }
+}
+
+TEST(IdsTest, LooksLikeIdRefusesOtherShapes) {
+  const std::string good = "ord_" + std::string("01JC0Q7Z8K5W3M2N4P6R8T9V0X");
+  ASSERT_EQ(good.size(), 30u);
+  ASSERT_TRUE(LooksLikeId(good, "ord"));
+  std::vector<std::string> bad = {
+      "",
+      "ord",
+      "ord_",
+      good.substr(0, 29),                     // one short
+      good + "0",                             // one long
+      "ordx" + good.substr(4),                // no underscore
+      "evt_" + good.substr(4),                // other prefix
+      "ORD_" + good.substr(4),                // prefix is case-sensitive
+      "ord_" + std::string("01jc0q7z8k5w3m2n4p6r8t9v0x"),  // lowercase body
+  };
+  for (char c : std::string("ILOU-_ *\xC3")) {
+    std::string s = good;
+    s[10] = c;
+    bad.push_back(s);
+  }
+  for (const auto& s : bad) EXPECT_FALSE(LooksLikeId(s, "ord")) << "'" << s << "'";
+}
+
+}  // namespace
+}  // namespace oc

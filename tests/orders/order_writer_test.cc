@@ -1,0 +1,754 @@
+// OrderWriter against a real SQLite store in a temp dir: outbox rows per change, refusals that
+// leave no trace, uniqueness and idempotency, batches with failures, a 32-thread race with exact
+// counts afterwards, and draining on Stop(). No sleeps: ordering is forced with promises.
+#include "orders/order_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <cstring>
+#include <future>
+#include <latch>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/ids.h"
+#include "store/scoped_temp_dir.h"
+#include "store/store.h"
+
+namespace oc::orders {
+namespace {
+
+namespace bj = boost::json;
+using S = OrderStatus;
+using oc::testing::ScopedTempDir;
+
+constexpr int64_t kStart = 1'794'355'201'000;
+
+// Secure randomness, or a constant byte pattern on demand (to force id collisions).
+class SwitchableRandom final : public Random {
+ public:
+  void Fill(unsigned char* out, size_t len) override {
+    if (constant_.load()) {
+      std::memset(out, 0x5A, len);
+    } else {
+      Random::Secure().Fill(out, len);
+    }
+  }
+  std::atomic<bool> constant_{false};
+};
+
+Principal Admin() { return Principal{"key_ADMIN", "admin", Role::kAdmin, ""}; }
+Principal ChannelKey(const std::string& ch) {
+  return Principal{"key_CH_" + ch, ch, Role::kChannel, ch};
+}
+Principal Warehouse() { return Principal{"key_WH", "wh", Role::kWarehouse, ""}; }
+Principal Cs(const std::string& id) { return Principal{id, "cs", Role::kCustomerService, ""}; }
+
+Order Input(const std::string& channel, const std::string& ref) {
+  Order o;
+  o.channel = channel;
+  o.channel_order_id = ref;
+  o.currency = "CNY";
+  o.customer = Customer{"小李", "李四", "13812345678", std::nullopt};
+  o.shipping_address = Address{"浙江省", "杭州市", "西湖区", "文三路 1 号"};
+  o.lines = {OrderLine{"SKU-1", "净化器", 2, 1000}};
+  o.total = 2000;
+  o.payment_method = "alipay";
+  return o;
+}
+
+Command Create(const std::string& channel, const std::string& ref, Principal actor = Admin()) {
+  return Command{CreateOrder{Input(channel, ref)}, std::move(actor), std::nullopt};
+}
+
+Command Move(const std::string& id, S to, std::optional<int64_t> expected = std::nullopt,
+             Principal actor = Admin()) {
+  return Command{Transition{id, to, expected, "test"}, std::move(actor), std::nullopt};
+}
+
+Idempotency Idem(const std::string& principal, const std::string& key, const std::string& hash) {
+  Idempotency i;
+  i.principal_id = principal;
+  i.key = key;
+  i.request_hash = hash;
+  i.render = [](const CommandOutcome& out) {
+    store::IdempotencyRecord r;
+    r.status_code = out.created ? 201 : 200;
+    r.response_body = R"({"id":")" + out.order.id + R"("})";
+    return r;
+  };
+  return i;
+}
+
+using Future = std::future<Result<CommandOutcome>>;
+
+class OrderWriterTest : public ::testing::Test {
+ protected:
+  OrderWriterTest() : clock_(kStart), ids_(clock_, random_) {}
+
+  void SetUp() override {
+    store::SqliteOptions opt;
+    opt.path = dir_.File("orders.db");
+    opt.read_connections = 4;
+    auto s = store::OpenSqliteStore(opt);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    StartWriter();
+  }
+
+  void TearDown() override {
+    if (writer_) writer_->Stop();
+    writer_.reset();
+  }
+
+  void StartWriter() {
+    auto w = OrderWriter::Start(*store_, clock_, ids_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    writer_ = std::move(w).value();
+  }
+
+  // Submits and returns a future of the outcome (an Unavailable status if Submit refused).
+  Future SubmitAsync(Command c) {
+    auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
+    Future f = p->get_future();
+    Status s = writer_->Submit(std::move(c), [p](Result<CommandOutcome> r) {
+      p->set_value(std::move(r));
+    });
+    if (!s.ok()) p->set_value(s);
+    return f;
+  }
+
+  Result<CommandOutcome> Run(Command c) { return SubmitAsync(std::move(c)).get(); }
+
+  std::string CreateOk(const std::string& channel, const std::string& ref) {
+    auto r = Run(Create(channel, ref));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r.ok() && r->created);
+    return r.ok() ? r->order.id : "";
+  }
+
+  void MoveOk(const std::string& id, S to) {
+    auto r = Run(Move(id, to));
+    ASSERT_TRUE(r.ok()) << ToString(to) << ": " << r.status().ToString();
+  }
+
+  Order Get(const std::string& id) {
+    auto r = store_->GetOrder(id);
+    EXPECT_TRUE(r.ok() && r->has_value()) << id;
+    return r.ok() && r->has_value() ? **r : Order{};
+  }
+
+  std::vector<store::OutboxEvent> Outbox() {
+    auto r = store_->ReadOutbox(0, 1'000'000);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<store::OutboxEvent>{};
+  }
+
+  size_t OrderCount() {
+    auto counts = store_->CountOrdersByStatus();
+    EXPECT_TRUE(counts.ok());
+    size_t n = 0;
+    for (const auto& [s, c] : *counts) n += static_cast<size_t>(c);
+    return n;
+  }
+
+  std::array<int64_t, 9> DbCounts() {
+    std::array<int64_t, 9> out{};
+    auto counts = store_->CountOrdersByStatus();
+    EXPECT_TRUE(counts.ok());
+    for (const auto& [s, c] : *counts) out[static_cast<size_t>(s)] = c;
+    return out;
+  }
+
+  // Blocks the writer thread inside the completion of a command, so that whatever is submitted
+  // next queues up and is taken as one batch once Release() is called.
+  struct Gate {
+    std::promise<void> entered;
+    std::promise<void> release;
+  };
+  std::unique_ptr<Gate> BlockWriter() {
+    auto gate = std::make_unique<Gate>();
+    auto release = gate->release.get_future().share();
+    Gate* g = gate.get();
+    Status s = writer_->Submit(Move("ord_none", S::kPaid), [g, release](Result<CommandOutcome>) {
+      g->entered.set_value();
+      release.wait();
+    });
+    EXPECT_TRUE(s.ok());
+    gate->entered.get_future().wait();
+    return gate;
+  }
+
+  ScopedTempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  ManualClock clock_;
+  SwitchableRandom random_;
+  IdGenerator ids_;
+  std::unique_ptr<OrderWriter> writer_;
+};
+
+TEST_F(OrderWriterTest, CreateWritesTheOrderAndExactlyOneOutboxRow) {
+  auto r = Run(Create("douyin", "DY1", ChannelKey("douyin")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->created);
+  EXPECT_FALSE(r->replay.has_value());
+  EXPECT_FALSE(r->previous_status.has_value());
+  const Order& o = r->order;
+  EXPECT_TRUE(LooksLikeId(o.id, "ord")) << o.id;
+  EXPECT_EQ(o.status, S::kPendingPayment);
+  EXPECT_EQ(o.version, 1);
+  EXPECT_EQ(o.created_at_ms, kStart);
+  EXPECT_EQ(o.created_by, "key_CH_douyin");
+
+  Order stored = Get(o.id);
+  EXPECT_EQ(stored.channel_order_id, "DY1");
+  EXPECT_EQ(stored.version, 1);
+  EXPECT_EQ(stored.total, 2000);
+  EXPECT_EQ(stored.lines.size(), 1u);
+
+  auto events = Outbox();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "order.created");
+  EXPECT_EQ(events[0].order_id, o.id);
+  EXPECT_EQ(events[0].order_version, 1);
+  EXPECT_TRUE(LooksLikeId(events[0].id, "evt")) << events[0].id;
+  auto payload = bj::parse(events[0].payload_json).as_object();
+  EXPECT_EQ(payload.at("id").as_string(), events[0].id);
+  EXPECT_EQ(payload.at("type").as_string(), "order.created");
+  EXPECT_EQ(payload.at("order_id").as_string(), o.id);
+  EXPECT_EQ(payload.at("order_version").as_int64(), 1);
+  EXPECT_EQ(payload.at("status").as_string(), "pending_payment");
+  EXPECT_FALSE(payload.contains("previous_status"));
+  EXPECT_EQ(payload.at("occurred_at").as_string(), FormatRfc3339(kStart));
+  // The event carries no personal data.
+  EXPECT_EQ(events[0].payload_json.find("13812345678"), std::string::npos);
+  EXPECT_EQ(events[0].payload_json.find("李四"), std::string::npos);
+}
+
+TEST_F(OrderWriterTest, TransitionWritesExactlyOneOutboxRow) {
+  std::string id = CreateOk("douyin", "DY1");
+  clock_.Advance(1500);
+  auto r = Run(Move(id, S::kPaid, 1));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->previous_status, S::kPendingPayment);
+  EXPECT_EQ(r->order.status, S::kPaid);
+  EXPECT_EQ(r->order.version, 2);
+  EXPECT_FALSE(r->created);
+
+  Order stored = Get(id);
+  EXPECT_EQ(stored.status, S::kPaid);
+  EXPECT_EQ(stored.version, 2);
+  EXPECT_EQ(stored.updated_at_ms, kStart + 1500);
+  EXPECT_EQ(stored.created_at_ms, kStart);
+
+  auto events = Outbox();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "order.status_changed");
+  EXPECT_EQ(events[1].order_id, id);
+  EXPECT_EQ(events[1].order_version, 2);
+  auto payload = bj::parse(events[1].payload_json).as_object();
+  EXPECT_EQ(payload.at("status").as_string(), "paid");
+  EXPECT_EQ(payload.at("previous_status").as_string(), "pending_payment");
+  EXPECT_EQ(payload.at("order_version").as_int64(), 2);
+  EXPECT_EQ(payload.at("occurred_at").as_string(), FormatRfc3339(kStart + 1500));
+}
+
+TEST_F(OrderWriterTest, InvalidTransitionLeavesNoTrace) {
+  std::string id = CreateOk("douyin", "DY1");
+  clock_.Advance(10);
+  for (S to : {S::kShipped, S::kPacked, S::kDelivered, S::kCompleted, S::kRefunded,
+               S::kRefunding, S::kPendingPayment}) {
+    auto r = Run(Move(id, to));
+    ASSERT_FALSE(r.ok()) << ToString(to);
+    EXPECT_EQ(r.status().kind(), ErrorKind::kConflict) << ToString(to);
+    EXPECT_EQ(r.status().code(), "invalid_transition") << ToString(to);
+  }
+  Order stored = Get(id);
+  EXPECT_EQ(stored.version, 1);
+  EXPECT_EQ(stored.status, S::kPendingPayment);
+  EXPECT_EQ(stored.updated_at_ms, kStart);
+  EXPECT_EQ(Outbox().size(), 1u);
+  EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
+}
+
+TEST_F(OrderWriterTest, TerminalOrdersRefuseEverything) {
+  std::string id = CreateOk("douyin", "DY1");
+  MoveOk(id, S::kCancelled);
+  for (S to : kAllOrderStatuses) {
+    auto r = Run(Move(id, to));
+    ASSERT_FALSE(r.ok()) << ToString(to);
+    EXPECT_EQ(r.status().code(), "invalid_transition");
+  }
+  EXPECT_EQ(Get(id).version, 2);
+  EXPECT_EQ(Outbox().size(), 2u);
+}
+
+TEST_F(OrderWriterTest, VersionConflictLeavesNoTrace) {
+  std::string id = CreateOk("douyin", "DY1");
+  for (int64_t stale : {int64_t{0}, int64_t{2}, int64_t{7}}) {
+    auto r = Run(Move(id, S::kPaid, stale));
+    ASSERT_FALSE(r.ok()) << stale;
+    EXPECT_EQ(r.status().kind(), ErrorKind::kConflict);
+    EXPECT_EQ(r.status().code(), "version_conflict");
+  }
+  EXPECT_EQ(Get(id).version, 1);
+  EXPECT_EQ(Get(id).status, S::kPendingPayment);
+  EXPECT_EQ(Outbox().size(), 1u);
+  auto ok = Run(Move(id, S::kPaid, 1));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  auto again = Run(Move(id, S::kPacked, 1));  // the version moved on
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), "version_conflict");
+  EXPECT_EQ(Get(id).version, 2);
+  EXPECT_EQ(Outbox().size(), 2u);
+}
+
+TEST_F(OrderWriterTest, UnknownOrderIsNotFound) {
+  auto r = Run(Move("ord_missing", S::kPaid));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kNotFound);
+  EXPECT_TRUE(Outbox().empty());
+}
+
+TEST_F(OrderWriterTest, RepeatChannelOrderReturnsTheExistingOrder) {
+  std::string id = CreateOk("douyin", "DY1");
+  MoveOk(id, S::kPaid);
+  Command again = Create("douyin", "DY1", ChannelKey("douyin"));
+  std::get<CreateOrder>(again.action).order.currency = "USD";  // ignored: the order exists
+  auto r = Run(std::move(again));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->created);
+  EXPECT_EQ(r->order.id, id);
+  EXPECT_EQ(r->order.status, S::kPaid);
+  EXPECT_EQ(r->order.version, 2);
+  EXPECT_EQ(r->order.currency, "CNY");
+  EXPECT_EQ(Outbox().size(), 2u);
+  EXPECT_EQ(OrderCount(), 1u);
+  // The same channel_order_id on another channel is a new order.
+  auto other = Run(Create("taobao", "DY1"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->created);
+  EXPECT_NE(other->order.id, id);
+  EXPECT_EQ(Outbox().size(), 3u);
+}
+
+TEST_F(OrderWriterTest, RepeatInsideOneBatchCreatesOnce) {
+  auto gate = BlockWriter();
+  std::vector<Future> fs;
+  for (int i = 0; i < 5; ++i) fs.push_back(SubmitAsync(Create("douyin", "SAME")));
+  EXPECT_EQ(writer_->QueueDepth(), 5u);
+  gate->release.set_value();
+  std::set<std::string> ids;
+  int created = 0;
+  for (auto& f : fs) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    created += r->created ? 1 : 0;
+    ids.insert(r->order.id);
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(Outbox().size(), 1u);
+}
+
+TEST_F(OrderWriterTest, IdempotencyKeyReplaysOrRefuses) {
+  Command first = Create("douyin", "DY1");
+  first.idempotency = Idem("key_ADMIN", "k1", "hash-1");
+  auto r1 = Run(std::move(first));
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  ASSERT_TRUE(r1->created);
+  EXPECT_FALSE(r1->replay.has_value());
+  std::string id = r1->order.id;
+
+  // Same key, same request hash: the recorded response, and nothing done (even though this
+  // command would otherwise create a different order).
+  Command repeat = Create("douyin", "DY2");
+  repeat.idempotency = Idem("key_ADMIN", "k1", "hash-1");
+  auto r2 = Run(std::move(repeat));
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  ASSERT_TRUE(r2->replay.has_value());
+  EXPECT_EQ(r2->replay->status_code, 201);
+  EXPECT_EQ(r2->replay->response_body, R"({"id":")" + id + R"("})");
+  EXPECT_EQ(r2->replay->request_hash, "hash-1");
+  EXPECT_EQ(OrderCount(), 1u);
+  EXPECT_EQ(Outbox().size(), 1u);
+
+  // Same key, different request: refused.
+  Command reused = Create("douyin", "DY3");
+  reused.idempotency = Idem("key_ADMIN", "k1", "hash-2");
+  auto r3 = Run(std::move(reused));
+  ASSERT_FALSE(r3.ok());
+  EXPECT_EQ(r3.status().code(), "idempotency_key_reused");
+  EXPECT_EQ(r3.status().kind(), ErrorKind::kUnprocessable);
+  EXPECT_EQ(OrderCount(), 1u);
+  EXPECT_EQ(Outbox().size(), 1u);
+
+  // Keys belong to a principal: another principal's "k1" is unrelated.
+  Command other = Create("douyin", "DY4", ChannelKey("douyin"));
+  other.idempotency = Idem("key_CH_douyin", "k1", "hash-2");
+  auto r4 = Run(std::move(other));
+  ASSERT_TRUE(r4.ok()) << r4.status().ToString();
+  EXPECT_TRUE(r4->created);
+  EXPECT_FALSE(r4->replay.has_value());
+  EXPECT_EQ(OrderCount(), 2u);
+  EXPECT_EQ(Outbox().size(), 2u);
+}
+
+TEST_F(OrderWriterTest, IdempotencyOnTransitions) {
+  std::string id = CreateOk("douyin", "DY1");
+  Command pay = Move(id, S::kPaid);
+  pay.idempotency = Idem("key_ADMIN", "pay-1", "h");
+  ASSERT_TRUE(Run(std::move(pay)).ok());
+  Command again = Move(id, S::kPaid);  // would be invalid_transition if executed
+  again.idempotency = Idem("key_ADMIN", "pay-1", "h");
+  auto r = Run(std::move(again));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->replay.has_value());
+  EXPECT_EQ(Get(id).version, 2);
+  EXPECT_EQ(Outbox().size(), 2u);
+}
+
+TEST_F(OrderWriterTest, AFailedCommandRecordsNoIdempotencyKey) {
+  Command bad = Create("taobao", "TB1", ChannelKey("douyin"));  // foreign channel: 403
+  bad.idempotency = Idem("key_CH_douyin", "k", "h");
+  auto r = Run(std::move(bad));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kPermissionDenied);
+  // The key is still free: the next command under it runs for real.
+  Command good = Create("douyin", "DY1", ChannelKey("douyin"));
+  good.idempotency = Idem("key_CH_douyin", "k", "h");
+  auto r2 = Run(std::move(good));
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  EXPECT_TRUE(r2->created);
+  EXPECT_FALSE(r2->replay.has_value());
+}
+
+TEST_F(OrderWriterTest, OneFailingCommandInABatchDoesNotDisturbTheOthers) {
+  std::string x = CreateOk("douyin", "X");
+  auto gate = BlockWriter();
+  int64_t batches_before = writer_->BatchesCommitted();
+  size_t events_before = Outbox().size();
+  std::vector<Future> fs;
+  fs.push_back(SubmitAsync(Create("douyin", "A")));
+  fs.push_back(SubmitAsync(Move(x, S::kShipped)));        // invalid_transition
+  fs.push_back(SubmitAsync(Create("douyin", "B")));
+  fs.push_back(SubmitAsync(Move(x, S::kPaid, 5)));        // version_conflict
+  fs.push_back(SubmitAsync(Move(x, S::kPaid, 1)));        // ok
+  fs.push_back(SubmitAsync(Move(x, S::kPacked, 1)));      // stale after the previous one
+  fs.push_back(SubmitAsync(Move(x, S::kPacked, 2)));      // ok
+  ASSERT_EQ(writer_->QueueDepth(), fs.size());
+  gate->release.set_value();
+  std::vector<Result<CommandOutcome>> rs;
+  for (auto& f : fs) rs.push_back(f.get());
+
+  EXPECT_EQ(writer_->BatchesCommitted(), batches_before + 1);  // one batch, one commit
+  ASSERT_TRUE(rs[0].ok());
+  EXPECT_EQ(rs[1].status().code(), "invalid_transition");
+  ASSERT_TRUE(rs[2].ok());
+  EXPECT_EQ(rs[3].status().code(), "version_conflict");
+  ASSERT_TRUE(rs[4].ok()) << rs[4].status().ToString();
+  EXPECT_EQ(rs[5].status().code(), "version_conflict");
+  ASSERT_TRUE(rs[6].ok()) << rs[6].status().ToString();
+
+  EXPECT_EQ(Get(rs[0]->order.id).channel_order_id, "A");
+  EXPECT_EQ(Get(rs[2]->order.id).channel_order_id, "B");
+  Order xs = Get(x);
+  EXPECT_EQ(xs.status, S::kPacked);
+  EXPECT_EQ(xs.version, 3);
+  EXPECT_EQ(Outbox().size(), events_before + 4);  // A, B, x paid, x packed
+}
+
+TEST_F(OrderWriterTest, ACommandFailingAfterItsFirstWriteIsUndone) {
+  // With a constant random source and a frozen clock, the transition's event id equals the
+  // creation event's id: UpdateOrder succeeds, then AppendOutbox hits the unique index.
+  random_.constant_ = true;
+  std::string id = CreateOk("douyin", "DY1");
+  auto r = Run(Move(id, S::kPaid));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), "constraint");
+  Order stored = Get(id);
+  EXPECT_EQ(stored.status, S::kPendingPayment);  // the UpdateOrder was rolled back
+  EXPECT_EQ(stored.version, 1);
+  EXPECT_EQ(Outbox().size(), 1u);
+  EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
+  random_.constant_ = false;
+  MoveOk(id, S::kPaid);
+  EXPECT_EQ(Get(id).version, 2);
+  EXPECT_EQ(Outbox().size(), 2u);
+}
+
+TEST_F(OrderWriterTest, RolesAreEnforcedAndRefusalsLeaveNoTrace) {
+  std::string id = CreateOk("douyin", "DY1");
+  auto wh = Run(Move(id, S::kPaid, std::nullopt, Warehouse()));
+  ASSERT_FALSE(wh.ok());
+  EXPECT_EQ(wh.status().kind(), ErrorKind::kPermissionDenied);
+  auto foreign = Run(Move(id, S::kPaid, std::nullopt, ChannelKey("taobao")));
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.status().kind(), ErrorKind::kNotFound);
+  auto cs = Run(Move(id, S::kPaid, std::nullopt, Cs("key_CS")));
+  ASSERT_FALSE(cs.ok());
+  EXPECT_EQ(cs.status().kind(), ErrorKind::kNotFound);
+  auto finance = Run(Move(id, S::kPaid, std::nullopt,
+                          Principal{"key_FIN", "f", Role::kFinance, ""}));
+  ASSERT_FALSE(finance.ok());
+  EXPECT_EQ(finance.status().kind(), ErrorKind::kPermissionDenied);
+  auto create = Run(Create("taobao", "T", ChannelKey("douyin")));
+  ASSERT_FALSE(create.ok());
+  EXPECT_EQ(create.status().kind(), ErrorKind::kPermissionDenied);
+  EXPECT_EQ(Get(id).version, 1);
+  EXPECT_EQ(Outbox().size(), 1u);
+  EXPECT_EQ(OrderCount(), 1u);
+  // The moves each role may make do go through.
+  ASSERT_TRUE(Run(Move(id, S::kPaid, 1, ChannelKey("douyin"))).ok());
+  ASSERT_TRUE(Run(Move(id, S::kPacked, 2, Warehouse())).ok());
+  ASSERT_TRUE(Run(Move(id, S::kShipped, 3, Warehouse())).ok());
+  EXPECT_EQ(Get(id).version, 4);
+  EXPECT_EQ(Outbox().size(), 4u);
+}
+
+TEST_F(OrderWriterTest, RefundRejectionReturnsToItsOriginOnly) {
+  std::string id = CreateOk("douyin", "DY1");
+  MoveOk(id, S::kPaid);
+  MoveOk(id, S::kPacked);
+  MoveOk(id, S::kShipped);
+  MoveOk(id, S::kRefunding);
+  EXPECT_EQ(Get(id).refund_origin, S::kShipped);  // persisted, not just in memory
+  for (S wrong : {S::kPaid, S::kDelivered, S::kPacked}) {
+    auto r = Run(Move(id, wrong));
+    ASSERT_FALSE(r.ok()) << ToString(wrong);
+    EXPECT_EQ(r.status().code(), "invalid_transition");
+  }
+  MoveOk(id, S::kShipped);  // refund rejected
+  Order back = Get(id);
+  EXPECT_EQ(back.status, S::kShipped);
+  EXPECT_FALSE(back.refund_origin.has_value());
+  EXPECT_EQ(back.version, 6);
+  MoveOk(id, S::kDelivered);
+  MoveOk(id, S::kRefunding);
+  EXPECT_EQ(Get(id).refund_origin, S::kDelivered);
+  MoveOk(id, S::kRefunded);
+  EXPECT_EQ(Get(id).status, S::kRefunded);
+  EXPECT_EQ(Get(id).version, 9);
+  EXPECT_EQ(Outbox().size(), 9u);
+}
+
+TEST_F(OrderWriterTest, AssignmentScopesCustomerService) {
+  store::ApiKeyRecord cs;
+  cs.principal = Cs("key_CS1");
+  cs.key_hash = std::string(64, '1');
+  ASSERT_TRUE(store_->InsertApiKey(cs).ok());
+  store::ApiKeyRecord wh;
+  wh.principal = Warehouse();
+  wh.key_hash = std::string(64, '2');
+  ASSERT_TRUE(store_->InsertApiKey(wh).ok());
+
+  std::string id = CreateOk("douyin", "DY1");
+  MoveOk(id, S::kPaid);
+  auto not_admin = Run(Command{Assign{id, "key_CS1", std::nullopt}, Warehouse(), std::nullopt});
+  ASSERT_FALSE(not_admin.ok());
+  EXPECT_EQ(not_admin.status().kind(), ErrorKind::kPermissionDenied);
+  auto not_cs = Run(Command{Assign{id, "key_WH", std::nullopt}, Admin(), std::nullopt});
+  ASSERT_FALSE(not_cs.ok());
+  EXPECT_EQ(not_cs.status().kind(), ErrorKind::kUnprocessable);
+  auto stale = Run(Command{Assign{id, "key_CS1", 1}, Admin(), std::nullopt});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), "version_conflict");
+  EXPECT_EQ(Get(id).assigned_agent, "");
+
+  // Before assignment the agent cannot see the order at all.
+  auto early = Run(Move(id, S::kRefunding, std::nullopt, Cs("key_CS1")));
+  EXPECT_EQ(early.status().kind(), ErrorKind::kNotFound);
+
+  auto ok = Run(Command{Assign{id, "key_CS1", 2}, Admin(), std::nullopt});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->order.assigned_agent, "key_CS1");
+  EXPECT_EQ(Get(id).assigned_agent, "key_CS1");
+  EXPECT_EQ(Get(id).version, 3);
+  EXPECT_EQ(Outbox().size(), 2u);  // assignment is not a status change
+
+  auto cancel = Run(Move(id, S::kCancelled, std::nullopt, Cs("key_CS1")));
+  EXPECT_EQ(cancel.status().kind(), ErrorKind::kPermissionDenied);
+  auto other_agent = Run(Move(id, S::kRefunding, std::nullopt, Cs("key_CS2")));
+  EXPECT_EQ(other_agent.status().kind(), ErrorKind::kNotFound);
+  auto refund = Run(Move(id, S::kRefunding, 3, Cs("key_CS1")));
+  ASSERT_TRUE(refund.ok()) << refund.status().ToString();
+  EXPECT_EQ(Get(id).status, S::kRefunding);
+}
+
+TEST_F(OrderWriterTest, ThirtyTwoThreadsRaceAndTheCountsAreExact) {
+  constexpr int kThreads = 32;
+  constexpr int kOwnOrders = 4;
+  constexpr int kShared = 6;
+  std::vector<std::string> shared;
+  for (int i = 0; i < kShared; ++i) shared.push_back(CreateOk("douyin", "SH" + std::to_string(i)));
+  const size_t events_before = Outbox().size();
+
+  std::mutex mu;
+  std::map<std::string, int64_t> accepted;  // order id -> accepted transitions
+  std::map<std::string, std::vector<S>> winners;
+  int created = 0;
+  std::map<std::string, int> unexpected;  // error codes other than the expected refusals
+  auto record = [&](const std::string& id, const Result<CommandOutcome>& r) {
+    std::lock_guard lock(mu);
+    if (r.ok()) {
+      ++accepted[id];
+      winners[id].push_back(r->order.status);
+    } else if (r.status().code() != "version_conflict" &&
+               r.status().code() != "invalid_transition") {
+      ++unexpected[r.status().ToString()];
+    }
+  };
+
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      std::vector<std::string> own;
+      for (int i = 0; i < kOwnOrders; ++i) {
+        auto r = Run(Create("jd", "T" + std::to_string(t) + "-" + std::to_string(i)));
+        std::lock_guard lock(mu);
+        if (r.ok() && r->created) {
+          ++created;
+          own.push_back(r->order.id);
+        } else {
+          ++unexpected[r.ok() ? "not created" : r.status().ToString()];
+        }
+      }
+      {
+        auto r = Run(Create("jd", "EVERYONE"));  // the same reference from every thread
+        std::lock_guard lock(mu);
+        if (!r.ok()) ++unexpected[r.status().ToString()];
+        if (r.ok() && r->created) ++created;
+      }
+      for (const auto& id : shared) {
+        record(id, Run(Move(id, S::kPaid, 1)));  // exactly one thread can win version 1
+        record(id, Run(Move(id, S::kPacked)));   // exactly one thread can make paid -> packed
+      }
+      for (const auto& id : own) {
+        for (S to : {S::kPaid, S::kPacked, S::kShipped}) record(id, Run(Move(id, to)));
+      }
+      if (!own.empty()) record(own[0], Run(Move(own[0], S::kDelivered)));
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  EXPECT_TRUE(unexpected.empty()) << unexpected.begin()->first;
+  EXPECT_EQ(created, kThreads * kOwnOrders + 1);
+  int64_t transitions = 0;
+  for (const auto& [id, n] : accepted) transitions += n;
+  for (const auto& id : shared) {
+    EXPECT_EQ(accepted[id], 2) << id;
+    EXPECT_EQ(winners[id], (std::vector<S>{S::kPaid, S::kPacked})) << id;
+    Order o = Get(id);
+    EXPECT_EQ(o.status, S::kPacked);
+    EXPECT_EQ(o.version, 3);
+  }
+  EXPECT_EQ(transitions, kShared * 2 + kThreads * (kOwnOrders * 3 + 1));
+
+  // Exactly one outbox row per create and per accepted transition, nothing else.
+  auto events = Outbox();
+  EXPECT_EQ(events.size(), events_before + static_cast<size_t>(created) +
+                               static_cast<size_t>(transitions));
+  // Per order: versions 1..v, each once, in commit order, and v is the stored version.
+  std::map<std::string, std::vector<int64_t>> versions;
+  std::set<std::string> event_ids;
+  for (const auto& e : events) {
+    versions[e.order_id].push_back(e.order_version);
+    EXPECT_TRUE(event_ids.insert(e.id).second) << "duplicate event id " << e.id;
+  }
+  EXPECT_EQ(versions.size(), static_cast<size_t>(kShared + created));
+  for (const auto& [id, vs] : versions) {
+    Order o = Get(id);
+    ASSERT_EQ(static_cast<int64_t>(vs.size()), o.version) << id;
+    for (size_t i = 0; i < vs.size(); ++i) EXPECT_EQ(vs[i], static_cast<int64_t>(i) + 1) << id;
+    if (accepted.count(id)) {
+      EXPECT_EQ(o.version, 1 + accepted[id]) << id;
+    } else {
+      EXPECT_EQ(o.version, 1) << id;  // only the EVERYONE order has no transition
+    }
+  }
+  EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
+  EXPECT_EQ(OrderCount(), static_cast<size_t>(kShared + created));
+}
+
+TEST_F(OrderWriterTest, StopDrainsQueuedCommands) {
+  std::atomic<int> completions{0};
+  std::atomic<int> failures{0};
+  auto count = [&](Result<CommandOutcome> r) {
+    if (!r.ok() && r.status().kind() != ErrorKind::kNotFound) ++failures;
+    ++completions;
+  };
+  auto gate = BlockWriter();
+  constexpr int kQueued = 50;
+  for (int i = 0; i < kQueued; ++i) {
+    ASSERT_TRUE(writer_->Submit(Create("douyin", "Q" + std::to_string(i)), count).ok());
+  }
+  ASSERT_EQ(writer_->QueueDepth(), static_cast<size_t>(kQueued));
+  // Stop() from another thread while commands are queued and the writer is busy.
+  std::thread stopper([&] { writer_->Stop(); });
+  // Once Stop() has begun, Submit refuses. Probes accepted before that are queued as well.
+  int probes = 0;
+  while (writer_->Submit(Move("ord_probe", S::kPaid), count).ok()) {
+    ++probes;
+    std::this_thread::yield();
+  }
+  EXPECT_LT(writer_->QueueDepth(), kQueueDepthMax);  // refused for stopping, not a full queue
+  gate->release.set_value();
+  stopper.join();
+  EXPECT_EQ(completions.load(), kQueued + probes);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(writer_->QueueDepth(), 0u);
+  EXPECT_EQ(OrderCount(), static_cast<size_t>(kQueued));
+  EXPECT_EQ(Outbox().size(), static_cast<size_t>(kQueued));
+}
+
+TEST_F(OrderWriterTest, SubmitAfterStopIsUnavailableAndNeverCompletes) {
+  writer_->Stop();
+  writer_->Stop();  // idempotent
+  bool called = false;
+  Status s = writer_->Submit(Create("douyin", "LATE"), [&](Result<CommandOutcome>) {
+    called = true;
+  });
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
+  EXPECT_FALSE(called);
+  EXPECT_EQ(OrderCount(), 0u);
+}
+
+TEST_F(OrderWriterTest, OrderCountsByStatusMatchTheDatabase) {
+  std::array<int64_t, 9> zero{};
+  EXPECT_EQ(writer_->OrderCountsByStatus(), zero);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(CreateOk("douyin", "C" + std::to_string(i)));
+  MoveOk(ids[0], S::kPaid);
+  MoveOk(ids[1], S::kPaid);
+  MoveOk(ids[1], S::kPacked);
+  MoveOk(ids[2], S::kCancelled);
+  MoveOk(ids[3], S::kPaid);
+  MoveOk(ids[3], S::kRefunding);
+  (void)Run(Move(ids[4], S::kShipped));  // refused: must not count
+  auto counts = writer_->OrderCountsByStatus();
+  EXPECT_EQ(counts, DbCounts());
+  EXPECT_EQ(counts[static_cast<size_t>(S::kPendingPayment)], 2);
+  EXPECT_EQ(counts[static_cast<size_t>(S::kPaid)], 1);
+  EXPECT_EQ(counts[static_cast<size_t>(S::kPacked)], 1);
+  EXPECT_EQ(counts[static_cast<size_t>(S::kCancelled)], 1);
+  EXPECT_EQ(counts[static_cast<size_t>(S::kRefunding)], 1);
+  // A writer started on the same store rebuilds the counts from the database.
+  writer_->Stop();
+  writer_.reset();
+  StartWriter();
+  EXPECT_EQ(writer_->OrderCountsByStatus(), counts);
+  MoveOk(ids[5], S::kPaid);
+  EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
+}
+
+}  // namespace
+}  // namespace oc::orders

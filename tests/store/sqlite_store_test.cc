@@ -1,0 +1,791 @@
+// The SQLite store against a real database file in a temp dir: round trips, constraints,
+// savepoints, rollback, idempotency records, API keys, listing with filters and cursors, the
+// outbox, and durability across reopen.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "store/scoped_temp_dir.h"
+#include "store/store.h"
+
+namespace oc::store {
+namespace {
+
+using oc::testing::ScopedTempDir;
+
+Order MakeOrder(const std::string& id, const std::string& channel, const std::string& ref,
+                OrderStatus status = OrderStatus::kPendingPayment, int64_t created_at = 1000,
+                std::vector<std::string> tags = {}) {
+  Order o;
+  o.id = id;
+  o.channel = channel;
+  o.channel_order_id = ref;
+  o.status = status;
+  o.version = 1;
+  o.customer = Customer{"小李", "李四", "13812345678", std::nullopt};
+  o.shipping_address = Address{"浙江省", "杭州市", "西湖区", "文三路 1 号"};
+  o.lines = {OrderLine{"SKU-A", "空气净化器", 1, 129900},
+             OrderLine{"SKU-B", "滤芯", 3, 100}};
+  o.total = 130200;
+  o.currency = "CNY";
+  o.payment_method = "wechat_pay";
+  o.tags = std::move(tags);
+  o.created_at_ms = created_at;
+  o.updated_at_ms = created_at;
+  o.created_by = "key_CH";
+  return o;
+}
+
+void ExpectSameOrder(const Order& got, const Order& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.channel, want.channel);
+  EXPECT_EQ(got.channel_order_id, want.channel_order_id);
+  EXPECT_EQ(got.status, want.status);
+  EXPECT_EQ(got.refund_origin, want.refund_origin);
+  EXPECT_EQ(got.version, want.version);
+  EXPECT_EQ(got.customer.nickname, want.customer.nickname);
+  EXPECT_EQ(got.customer.name, want.customer.name);
+  EXPECT_EQ(got.customer.phone, want.customer.phone);
+  EXPECT_EQ(got.customer.id_number, want.customer.id_number);
+  EXPECT_EQ(got.shipping_address.province, want.shipping_address.province);
+  EXPECT_EQ(got.shipping_address.city, want.shipping_address.city);
+  EXPECT_EQ(got.shipping_address.district, want.shipping_address.district);
+  EXPECT_EQ(got.shipping_address.detail, want.shipping_address.detail);
+  ASSERT_EQ(got.lines.size(), want.lines.size());
+  for (size_t i = 0; i < got.lines.size(); ++i) {
+    EXPECT_EQ(got.lines[i].sku, want.lines[i].sku) << i;
+    EXPECT_EQ(got.lines[i].name, want.lines[i].name) << i;
+    EXPECT_EQ(got.lines[i].qty, want.lines[i].qty) << i;
+    EXPECT_EQ(got.lines[i].unit_price, want.lines[i].unit_price) << i;
+  }
+  EXPECT_EQ(got.total, want.total);
+  EXPECT_EQ(got.currency, want.currency);
+  EXPECT_EQ(got.payment_method, want.payment_method);
+  EXPECT_EQ(got.tags, want.tags);
+  EXPECT_EQ(got.health_score, want.health_score);
+  EXPECT_EQ(got.risk_flags, want.risk_flags);
+  EXPECT_EQ(got.assigned_agent, want.assigned_agent);
+  EXPECT_EQ(got.reservation_id, want.reservation_id);
+  EXPECT_EQ(got.placed_at_ms, want.placed_at_ms);
+  EXPECT_EQ(got.created_at_ms, want.created_at_ms);
+  EXPECT_EQ(got.updated_at_ms, want.updated_at_ms);
+  EXPECT_EQ(got.created_by, want.created_by);
+}
+
+OutboxEvent MakeEvent(const std::string& id, const std::string& order_id, int64_t version) {
+  OutboxEvent e;
+  e.id = id;
+  e.type = version == 1 ? "order.created" : "order.status_changed";
+  e.order_id = order_id;
+  e.order_version = version;
+  e.payload_json = R"({"id":")" + id + R"(","order_version":)" + std::to_string(version) + "}";
+  e.created_at_ms = 5000 + version;
+  return e;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    store_.reset();
+    SqliteOptions opt;
+    opt.path = DbPath();
+    opt.read_connections = 2;
+    auto s = OpenSqliteStore(opt);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+
+  std::string DbPath() const { return dir_.File("orders.db"); }
+
+  std::unique_ptr<WriteTransaction> Begin() {
+    auto t = store_->BeginWrite();
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return t.ok() ? std::move(t).value() : nullptr;
+  }
+
+  // Inserts each order as its own command and commits.
+  void InsertAll(const std::vector<Order>& orders) {
+    auto txn = Begin();
+    ASSERT_NE(txn, nullptr);
+    for (const auto& o : orders) {
+      ASSERT_TRUE(txn->BeginCommand().ok());
+      Status s = txn->InsertOrder(o);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_TRUE(txn->EndCommand().ok());
+    }
+    Status c = txn->Commit();
+    ASSERT_TRUE(c.ok()) << c.ToString();
+  }
+
+  std::optional<Order> Get(const std::string& id) {
+    auto r = store_->GetOrder(id);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::nullopt;
+  }
+
+  std::vector<OutboxEvent> Outbox() {
+    auto r = store_->ReadOutbox(0, 100000);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<OutboxEvent>{};
+  }
+
+  // Every page of `q` (paged with q.limit), in order.
+  std::vector<std::vector<std::string>> AllPages(OrderQuery q) {
+    std::vector<std::vector<std::string>> pages;
+    for (int guard = 0; guard < 10000; ++guard) {
+      auto r = store_->ListOrders(q);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (!r.ok()) break;
+      std::vector<std::string> ids;
+      for (const auto& o : r->items) ids.push_back(o.id);
+      pages.push_back(ids);
+      if (!r->next_before_seq) break;
+      EXPECT_GT(*r->next_before_seq, 0);
+      q.before_seq = *r->next_before_seq;
+    }
+    return pages;
+  }
+
+  static std::vector<std::string> Flatten(const std::vector<std::vector<std::string>>& pages) {
+    std::vector<std::string> out;
+    for (const auto& p : pages) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  }
+
+  int64_t QueryInt(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(DbPath().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  }
+
+  ScopedTempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(SqliteStoreTest, PingAndEmptyStore) {
+  EXPECT_TRUE(store_->Ping().ok());
+  EXPECT_FALSE(Get("ord_missing").has_value());
+  EXPECT_TRUE(Outbox().empty());
+  auto counts = store_->CountOrdersByStatus();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_TRUE(counts->empty());
+  auto page = store_->ListOrders(OrderQuery{});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_FALSE(page->next_before_seq.has_value());
+}
+
+TEST_F(SqliteStoreTest, InsertAndFindOrderWithLines) {
+  Order o = MakeOrder("ord_1", "douyin", "DY1");
+  o.customer.id_number = "330106199001011234";
+  o.tags = {"vip", "flash"};
+  o.risk_flags = {"brushing"};
+  o.health_score = 77;
+  o.assigned_agent = "key_AGENT";
+  o.reservation_id = "rsv_9";
+  o.placed_at_ms = 999;
+  o.status = OrderStatus::kRefunding;
+  o.refund_origin = OrderStatus::kShipped;
+  o.version = 4;
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertOrder(o).ok());
+  auto inside = txn->FindOrder("ord_1");
+  ASSERT_TRUE(inside.ok());
+  ASSERT_TRUE(inside->has_value());
+  ExpectSameOrder(**inside, o);
+  ASSERT_TRUE(txn->Commit().ok());
+  auto got = Get("ord_1");
+  ASSERT_TRUE(got.has_value());
+  ExpectSameOrder(*got, o);
+}
+
+TEST_F(SqliteStoreTest, OrderWithoutOptionalFieldsRoundTrips) {
+  Order o = MakeOrder("ord_min", "pos", "P1");
+  o.customer = Customer{};
+  o.shipping_address = Address{};
+  o.lines = {OrderLine{"ONLY", "", 1, 0}};
+  o.total = 0;
+  o.payment_method = "";
+  InsertAll({o});
+  auto got = Get("ord_min");
+  ASSERT_TRUE(got.has_value());
+  ExpectSameOrder(*got, o);
+  EXPECT_FALSE(got->customer.id_number.has_value());
+  EXPECT_FALSE(got->health_score.has_value());
+}
+
+TEST_F(SqliteStoreTest, UncommittedWritesAreInvisibleToReaders) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY1")).ok());
+  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_1", "ord_1", 1)).ok());
+  // Readers run beside the open write transaction (WAL) and do not see it.
+  EXPECT_FALSE(Get("ord_1").has_value());
+  EXPECT_TRUE(Outbox().empty());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_TRUE(Get("ord_1").has_value());
+  EXPECT_EQ(Outbox().size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, UniqueChannelOrderIdIsConstraintConflict) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY1")).ok());
+  Status dup = txn->InsertOrder(MakeOrder("ord_2", "douyin", "DY1"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.kind(), ErrorKind::kConflict);
+  EXPECT_EQ(dup.code(), "constraint");
+  // The same channel order id on another channel is a different order.
+  EXPECT_TRUE(txn->InsertOrder(MakeOrder("ord_3", "taobao", "DY1")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_TRUE(Get("ord_1").has_value());
+  EXPECT_FALSE(Get("ord_2").has_value());
+  EXPECT_TRUE(Get("ord_3").has_value());
+}
+
+TEST_F(SqliteStoreTest, DuplicateOrderIdIsConstraintConflict) {
+  InsertAll({MakeOrder("ord_1", "douyin", "DY1")});
+  auto txn = Begin();
+  Status dup = txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY2"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.code(), "constraint");
+}
+
+TEST_F(SqliteStoreTest, FindOrderIdByChannelRef) {
+  InsertAll({MakeOrder("ord_1", "douyin", "DY1"), MakeOrder("ord_2", "taobao", "DY1")});
+  auto txn = Begin();
+  auto a = txn->FindOrderIdByChannelRef("douyin", "DY1");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, std::optional<std::string>("ord_1"));
+  auto b = txn->FindOrderIdByChannelRef("taobao", "DY1");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b, std::optional<std::string>("ord_2"));
+  auto none = txn->FindOrderIdByChannelRef("jd", "DY1");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto none2 = txn->FindOrderIdByChannelRef("douyin", "dy1");
+  ASSERT_TRUE(none2.ok());
+  EXPECT_FALSE(none2->has_value());
+}
+
+TEST_F(SqliteStoreTest, AbortCommandUndoesOnlyThatCommand) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->BeginCommand().ok());
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_a", "douyin", "A")).ok());
+  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_a", "ord_a", 1)).ok());
+  ASSERT_TRUE(txn->EndCommand().ok());
+
+  ASSERT_TRUE(txn->BeginCommand().ok());
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_b", "douyin", "B")).ok());
+  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_b", "ord_b", 1)).ok());
+  IdempotencyRecord rec{"hash", 201, "{}"};
+  ASSERT_TRUE(txn->PutIdempotency("key_P", "idem-b", rec, 1).ok());
+  Order a2 = MakeOrder("ord_a", "douyin", "A");
+  a2.version = 2;
+  a2.status = OrderStatus::kPaid;
+  ASSERT_TRUE(txn->UpdateOrder(a2).ok());  // touches the earlier command's row too
+  txn->AbortCommand();
+  // Inside the transaction the aborted command is already gone.
+  auto b_inside = txn->FindOrder("ord_b");
+  ASSERT_TRUE(b_inside.ok());
+  EXPECT_FALSE(b_inside->has_value());
+
+  ASSERT_TRUE(txn->BeginCommand().ok());
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_c", "douyin", "C")).ok());
+  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_c", "ord_c", 1)).ok());
+  ASSERT_TRUE(txn->EndCommand().ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn.reset();  // the writer lock is held until the transaction object goes away
+
+  auto a = Get("ord_a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->version, 1);
+  EXPECT_EQ(a->status, OrderStatus::kPendingPayment);
+  EXPECT_FALSE(Get("ord_b").has_value());
+  EXPECT_TRUE(Get("ord_c").has_value());
+  std::vector<std::string> ids;
+  for (const auto& e : Outbox()) ids.push_back(e.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"evt_a", "evt_c"}));
+  auto check = Begin();
+  auto idem = check->FindIdempotency("key_P", "idem-b");
+  ASSERT_TRUE(idem.ok());
+  EXPECT_FALSE(idem->has_value());
+}
+
+TEST_F(SqliteStoreTest, AbortAfterAFailedStatementKeepsTheBatchUsable) {
+  InsertAll({MakeOrder("ord_1", "douyin", "DY1")});
+  auto txn = Begin();
+  ASSERT_TRUE(txn->BeginCommand().ok());
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_x", "douyin", "X")).ok());
+  ASSERT_FALSE(txn->InsertOrder(MakeOrder("ord_y", "douyin", "DY1")).ok());  // half-way failure
+  txn->AbortCommand();
+  ASSERT_TRUE(txn->BeginCommand().ok());
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_z", "douyin", "Z")).ok());
+  ASSERT_TRUE(txn->EndCommand().ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_FALSE(Get("ord_x").has_value());
+  EXPECT_FALSE(Get("ord_y").has_value());
+  EXPECT_TRUE(Get("ord_z").has_value());
+}
+
+TEST_F(SqliteStoreTest, DestroyingTheTransactionWithoutCommitRollsBack) {
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->BeginCommand().ok());
+    ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY1")).ok());
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_1", "ord_1", 1)).ok());
+    ASSERT_TRUE(txn->EndCommand().ok());
+    ASSERT_TRUE(txn->PutIdempotency("key_P", "k", IdempotencyRecord{"h", 201, "{}"}, 1).ok());
+  }
+  EXPECT_FALSE(Get("ord_1").has_value());
+  EXPECT_TRUE(Outbox().empty());
+  // The writer lock was released and the connection is usable again.
+  auto txn = Begin();
+  ASSERT_NE(txn, nullptr);
+  auto idem = txn->FindIdempotency("key_P", "k");
+  ASSERT_TRUE(idem.ok());
+  EXPECT_FALSE(idem->has_value());
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY1")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_TRUE(Get("ord_1").has_value());
+}
+
+TEST_F(SqliteStoreTest, UpdateOrderPersistsTheMutablePart) {
+  Order o = MakeOrder("ord_1", "douyin", "DY1", OrderStatus::kShipped);
+  InsertAll({o});
+  Order changed = o;
+  changed.status = OrderStatus::kRefunding;
+  changed.refund_origin = OrderStatus::kShipped;
+  changed.version = 5;
+  changed.assigned_agent = "key_CS";
+  changed.tags = {"complaint"};
+  changed.risk_flags = {"fraud_pattern"};
+  changed.health_score = 12;
+  changed.updated_at_ms = 77777;
+  // Immutable parts changed in memory are not written by UpdateOrder.
+  changed.customer.phone = "19999999999";
+  changed.total = 1;
+  auto txn = Begin();
+  ASSERT_TRUE(txn->UpdateOrder(changed).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn.reset();
+  auto got = Get("ord_1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->status, OrderStatus::kRefunding);
+  EXPECT_EQ(got->refund_origin, OrderStatus::kShipped);
+  EXPECT_EQ(got->version, 5);
+  EXPECT_EQ(got->assigned_agent, "key_CS");
+  EXPECT_EQ(got->tags, std::vector<std::string>{"complaint"});
+  EXPECT_EQ(got->risk_flags, std::vector<std::string>{"fraud_pattern"});
+  EXPECT_EQ(got->health_score, 12);
+  EXPECT_EQ(got->updated_at_ms, 77777);
+  EXPECT_EQ(got->customer.phone, "13812345678");
+  EXPECT_EQ(got->total, o.total);
+  EXPECT_EQ(got->created_at_ms, o.created_at_ms);
+  // And back: the refund origin clears.
+  changed.status = OrderStatus::kShipped;
+  changed.refund_origin.reset();
+  changed.version = 6;
+  auto txn2 = Begin();
+  ASSERT_TRUE(txn2->UpdateOrder(changed).ok());
+  ASSERT_TRUE(txn2->Commit().ok());
+  EXPECT_FALSE(Get("ord_1")->refund_origin.has_value());
+}
+
+TEST_F(SqliteStoreTest, UpdateOfAMissingOrderFails) {
+  auto txn = Begin();
+  EXPECT_FALSE(txn->UpdateOrder(MakeOrder("ord_nope", "douyin", "N")).ok());
+}
+
+TEST_F(SqliteStoreTest, IdempotencyRecords) {
+  auto txn = Begin();
+  auto none = txn->FindIdempotency("key_P", "k1");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  IdempotencyRecord rec{"abc123", 201, R"({"id":"ord_1"})"};
+  ASSERT_TRUE(txn->PutIdempotency("key_P", "k1", rec, 42).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  txn.reset();
+
+  auto txn2 = Begin();
+  auto got = txn2->FindIdempotency("key_P", "k1");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->request_hash, "abc123");
+  EXPECT_EQ((*got)->status_code, 201);
+  EXPECT_EQ((*got)->response_body, R"({"id":"ord_1"})");
+  // Keys are scoped per principal.
+  auto other = txn2->FindIdempotency("key_Q", "k1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+  auto other_key = txn2->FindIdempotency("key_P", "k2");
+  ASSERT_TRUE(other_key.ok());
+  EXPECT_FALSE(other_key->has_value());
+  // A second record under the same (principal, key) is refused.
+  Status dup = txn2->PutIdempotency("key_P", "k1", IdempotencyRecord{"zzz", 200, "{}"}, 43);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.code(), "constraint");
+  EXPECT_TRUE(txn2->PutIdempotency("key_Q", "k1", rec, 44).ok());
+}
+
+TEST_F(SqliteStoreTest, ApiKeysByHashAndId) {
+  ApiKeyRecord admin;
+  admin.principal = Principal{"key_ADMIN", "ops lead", Role::kAdmin, ""};
+  admin.key_hash = std::string(64, 'a');
+  admin.totp_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+  admin.created_at_ms = 123;
+  ApiKeyRecord channel;
+  channel.principal = Principal{"key_CH", "douyin connector", Role::kChannel, "douyin"};
+  channel.key_hash = std::string(64, 'b');
+  channel.created_at_ms = 456;
+  ASSERT_TRUE(store_->InsertApiKey(admin).ok());
+  ASSERT_TRUE(store_->InsertApiKey(channel).ok());
+
+  auto by_hash = store_->FindApiKeyByHash(std::string(64, 'b'));
+  ASSERT_TRUE(by_hash.ok());
+  ASSERT_TRUE(by_hash->has_value());
+  EXPECT_EQ((*by_hash)->principal.id, "key_CH");
+  EXPECT_EQ((*by_hash)->principal.name, "douyin connector");
+  EXPECT_EQ((*by_hash)->principal.role, Role::kChannel);
+  EXPECT_EQ((*by_hash)->principal.channel, "douyin");
+  EXPECT_EQ((*by_hash)->created_at_ms, 456);
+  EXPECT_EQ((*by_hash)->totp_secret, "");
+
+  auto by_id = store_->FindApiKeyById("key_ADMIN");
+  ASSERT_TRUE(by_id.ok());
+  ASSERT_TRUE(by_id->has_value());
+  EXPECT_EQ((*by_id)->key_hash, std::string(64, 'a'));
+  EXPECT_EQ((*by_id)->principal.role, Role::kAdmin);
+  EXPECT_EQ((*by_id)->totp_secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+
+  auto unknown = store_->FindApiKeyByHash(std::string(64, 'c'));
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
+  auto unknown_id = store_->FindApiKeyById("key_NOPE");
+  ASSERT_TRUE(unknown_id.ok());
+  EXPECT_FALSE(unknown_id->has_value());
+  // A hash is not an id and an id is not a hash.
+  EXPECT_FALSE(store_->FindApiKeyById(std::string(64, 'a'))->has_value());
+  EXPECT_FALSE(store_->FindApiKeyByHash("key_ADMIN")->has_value());
+
+  ApiKeyRecord dup_hash = channel;
+  dup_hash.principal.id = "key_OTHER";
+  Status s = store_->InsertApiKey(dup_hash);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "constraint");
+  ApiKeyRecord dup_id = channel;
+  dup_id.key_hash = std::string(64, 'd');
+  EXPECT_FALSE(store_->InsertApiKey(dup_id).ok());
+}
+
+TEST_F(SqliteStoreTest, ListOrdersNewestFirstWithCursorPaging) {
+  std::vector<Order> orders;
+  for (int i = 0; i < 23; ++i) {
+    orders.push_back(MakeOrder("ord_" + std::to_string(100 + i), "douyin", "R" + std::to_string(i),
+                               OrderStatus::kPendingPayment, 1000 + i));
+  }
+  InsertAll(orders);
+  std::vector<std::string> newest_first;
+  for (auto it = orders.rbegin(); it != orders.rend(); ++it) newest_first.push_back(it->id);
+
+  OrderQuery q;
+  q.limit = 5;
+  auto pages = AllPages(q);
+  ASSERT_EQ(pages.size(), 5u);  // 5 + 5 + 5 + 5 + 3
+  for (size_t i = 0; i + 1 < pages.size(); ++i) EXPECT_EQ(pages[i].size(), 5u) << i;
+  EXPECT_EQ(pages.back().size(), 3u);
+  EXPECT_EQ(Flatten(pages), newest_first);  // no duplicates, no gaps, newest first
+
+  // A limit that divides the count exactly: the last full page has no cursor, no empty page.
+  q.limit = 23;
+  pages = AllPages(q);
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(pages[0], newest_first);
+  q.limit = 1;
+  EXPECT_EQ(Flatten(AllPages(q)), newest_first);
+
+  // Lines come with listed orders.
+  auto first = store_->ListOrders(OrderQuery{});
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->items.size(), 23u);
+  EXPECT_FALSE(first->next_before_seq.has_value());
+  for (const auto& o : first->items) {
+    ASSERT_EQ(o.lines.size(), 2u) << o.id;
+    EXPECT_EQ(o.lines[1].qty, 3);
+  }
+}
+
+TEST_F(SqliteStoreTest, PagingIsStableWhileNewOrdersArrive) {
+  std::vector<Order> orders;
+  for (int i = 0; i < 10; ++i) {
+    orders.push_back(MakeOrder("ord_" + std::to_string(i), "douyin", "R" + std::to_string(i)));
+  }
+  InsertAll(orders);
+  OrderQuery q;
+  q.limit = 4;
+  auto p1 = store_->ListOrders(q);
+  ASSERT_TRUE(p1.ok());
+  ASSERT_TRUE(p1->next_before_seq.has_value());
+  InsertAll({MakeOrder("ord_new", "douyin", "NEW")});  // newer than everything listed
+  q.before_seq = *p1->next_before_seq;
+  std::vector<std::string> seen;
+  for (const auto& o : p1->items) seen.push_back(o.id);
+  for (auto& page : AllPages(q)) seen.insert(seen.end(), page.begin(), page.end());
+  std::vector<std::string> want;
+  for (int i = 9; i >= 0; --i) want.push_back("ord_" + std::to_string(i));
+  EXPECT_EQ(seen, want);
+}
+
+TEST_F(SqliteStoreTest, ListOrdersFilters) {
+  using S = OrderStatus;
+  InsertAll({
+      MakeOrder("ord_0", "douyin", "0", S::kPaid, 1000, {"vip"}),
+      MakeOrder("ord_1", "taobao", "1", S::kPaid, 2000, {"vip2"}),
+      MakeOrder("ord_2", "douyin", "2", S::kShipped, 3000, {"vip", "flash"}),
+      MakeOrder("ord_3", "douyin", "3", S::kPaid, 4000, {}),
+      MakeOrder("ord_4", "jd", "4", S::kCancelled, 5000, {"flash"}),
+      MakeOrder("ord_5", "douyin", "5", S::kPaid, 6000, {"vip"}),
+  });
+  auto ids = [&](OrderQuery q) {
+    q.limit = 2;  // filters must hold across pages too
+    return Flatten(AllPages(q));
+  };
+  OrderQuery q;
+  q.status = S::kPaid;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"ord_5", "ord_3", "ord_1", "ord_0"}));
+  q = {};
+  q.channel = "douyin";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"ord_5", "ord_3", "ord_2", "ord_0"}));
+  q = {};
+  q.tag = "vip";  // exact tag, not a prefix of "vip2"
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"ord_5", "ord_2", "ord_0"}));
+  q = {};
+  q.since_ms = 3000;  // inclusive
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"ord_5", "ord_4", "ord_3", "ord_2"}));
+  q = {};
+  q.status = S::kPaid;
+  q.channel = "douyin";
+  q.tag = "vip";
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"ord_5", "ord_0"}));
+  q.since_ms = 2000;
+  EXPECT_EQ(ids(q), (std::vector<std::string>{"ord_5"}));
+  q = {};
+  q.status = S::kRefunded;
+  EXPECT_TRUE(ids(q).empty());
+  q = {};
+  q.channel = "pdd";
+  EXPECT_TRUE(ids(q).empty());
+  q = {};
+  q.tag = "vi";
+  EXPECT_TRUE(ids(q).empty());
+}
+
+TEST_F(SqliteStoreTest, ListOrdersByAssignedAgent) {
+  Order a = MakeOrder("ord_a", "douyin", "A");
+  a.assigned_agent = "key_CS1";
+  Order b = MakeOrder("ord_b", "douyin", "B");
+  b.assigned_agent = "key_CS2";
+  Order c = MakeOrder("ord_c", "douyin", "C");
+  c.assigned_agent = "key_CS1";
+  InsertAll({a, b, c});
+  OrderQuery q;
+  q.assigned_agent = "key_CS1";
+  EXPECT_EQ(Flatten(AllPages(q)), (std::vector<std::string>{"ord_c", "ord_a"}));
+}
+
+TEST_F(SqliteStoreTest, ListLimitDefaultsTo50AndIsCappedAt500) {
+  std::vector<Order> orders;
+  for (int i = 0; i < 520; ++i) {
+    orders.push_back(MakeOrder("ord_" + std::to_string(i), "douyin", "R" + std::to_string(i)));
+  }
+  InsertAll(orders);
+  OrderQuery q;
+  q.limit = 0;
+  auto def = store_->ListOrders(q);
+  ASSERT_TRUE(def.ok());
+  EXPECT_EQ(def->items.size(), kListLimitDefault);
+  EXPECT_TRUE(def->next_before_seq.has_value());
+  q.limit = 100000;
+  auto capped = store_->ListOrders(q);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->items.size(), kListLimitMax);
+  ASSERT_TRUE(capped->next_before_seq.has_value());
+  q.before_seq = *capped->next_before_seq;
+  auto rest = store_->ListOrders(q);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->items.size(), 20u);
+  EXPECT_FALSE(rest->next_before_seq.has_value());
+  EXPECT_EQ(rest->items.back().id, "ord_0");
+}
+
+TEST_F(SqliteStoreTest, CountOrdersByStatus) {
+  using S = OrderStatus;
+  std::map<S, int64_t> want = {{S::kPaid, 3}, {S::kShipped, 2}, {S::kCancelled, 1}};
+  std::vector<Order> orders;
+  int n = 0;
+  for (const auto& [status, count] : want) {
+    for (int64_t i = 0; i < count; ++i, ++n) {
+      orders.push_back(MakeOrder("ord_" + std::to_string(n), "douyin", std::to_string(n), status));
+    }
+  }
+  InsertAll(orders);
+  auto counts = store_->CountOrdersByStatus();
+  ASSERT_TRUE(counts.ok());
+  std::map<S, int64_t> got(counts->begin(), counts->end());
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(SqliteStoreTest, ReadOutboxInCommitOrder) {
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_c", "ord_1", 1)).ok());
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_a", "ord_1", 2)).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_b", "ord_2", 1)).ok());
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_d", "ord_1", 3)).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto all = Outbox();
+  ASSERT_EQ(all.size(), 4u);
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < all.size(); ++i) {
+    ids.push_back(all[i].id);
+    if (i > 0) {
+      EXPECT_GT(all[i].seq, all[i - 1].seq);
+    }
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"evt_c", "evt_a", "evt_b", "evt_d"}));
+  EXPECT_EQ(all[1].type, "order.status_changed");
+  EXPECT_EQ(all[1].order_id, "ord_1");
+  EXPECT_EQ(all[1].order_version, 2);
+  EXPECT_EQ(all[1].payload_json, MakeEvent("evt_a", "ord_1", 2).payload_json);
+  EXPECT_EQ(all[1].created_at_ms, 5002);
+
+  auto after = store_->ReadOutbox(all[0].seq, 2);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].id, "evt_a");
+  EXPECT_EQ((*after)[1].id, "evt_b");
+  auto tail = store_->ReadOutbox(all[3].seq, 10);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_TRUE(tail->empty());
+}
+
+TEST_F(SqliteStoreTest, OutboxEventIdsAreUnique) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_1", "ord_1", 1)).ok());
+  Status dup = txn->AppendOutbox(MakeEvent("evt_1", "ord_1", 2));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.code(), "constraint");
+}
+
+TEST_F(SqliteStoreTest, CommittedDataSurvivesReopenAndUncommittedDoesNot) {
+  Order o = MakeOrder("ord_1", "douyin", "DY1");
+  o.customer.id_number = "330106199001011234";
+  InsertAll({o});
+  ApiKeyRecord key;
+  key.principal = Principal{"key_1", "k", Role::kWarehouse, ""};
+  key.key_hash = std::string(64, 'e');
+  ASSERT_TRUE(store_->InsertApiKey(key).ok());
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_1", "ord_1", 1)).ok());
+    ASSERT_TRUE(txn->PutIdempotency("key_1", "idem", IdempotencyRecord{"h", 201, "b"}, 1).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  {
+    auto txn = Begin();  // never committed
+    ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_lost", "douyin", "LOST")).ok());
+    ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_lost", "ord_lost", 1)).ok());
+  }
+  store_.reset();
+  Open();
+
+  auto got = Get("ord_1");
+  ASSERT_TRUE(got.has_value());
+  ExpectSameOrder(*got, o);
+  EXPECT_FALSE(Get("ord_lost").has_value());
+  auto events = Outbox();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].id, "evt_1");
+  auto k = store_->FindApiKeyByHash(std::string(64, 'e'));
+  ASSERT_TRUE(k.ok());
+  ASSERT_TRUE(k->has_value());
+  EXPECT_EQ((*k)->principal.role, Role::kWarehouse);
+  auto txn = Begin();
+  auto idem = txn->FindIdempotency("key_1", "idem");
+  ASSERT_TRUE(idem.ok());
+  ASSERT_TRUE(idem->has_value());
+  EXPECT_EQ((*idem)->response_body, "b");
+  // The unique index survived too.
+  EXPECT_FALSE(txn->InsertOrder(MakeOrder("ord_2", "douyin", "DY1")).ok());
+}
+
+TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
+  InsertAll({MakeOrder("ord_1", "douyin", "DY1")});
+  for (int i = 0; i < 3; ++i) {
+    store_.reset();
+    Open();
+  }
+  store_.reset();
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 1);
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
+  Open();
+  EXPECT_TRUE(Get("ord_1").has_value());
+}
+
+TEST_F(SqliteStoreTest, DatabaseIsInWalMode) {
+  InsertAll({MakeOrder("ord_1", "douyin", "DY1")});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(DbPath().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(SqliteStoreTest, ANewerSchemaIsRefused) {
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  SqliteOptions opt;
+  opt.path = DbPath();
+  auto s = OpenSqliteStore(opt);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().kind(), ErrorKind::kIOError);
+}
+
+TEST_F(SqliteStoreTest, OpeningAnUnwritablePathFails) {
+  SqliteOptions opt;
+  opt.path = dir_.File("no/such/dir/orders.db");
+  auto s = OpenSqliteStore(opt);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().kind(), ErrorKind::kIOError);
+}
+
+}  // namespace
+}  // namespace oc::store
