@@ -215,7 +215,7 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# HELP ordercenter_writer_queue_depth Commands waiting for the order writer.\n");
   out.append("# TYPE ordercenter_writer_queue_depth gauge\n");
   out.append("ordercenter_writer_queue_depth " + std::to_string(deps_.writer.QueueDepth()) + "\n");
-  out.append("# HELP ordercenter_writer_batches_total Batches committed (one fsync each).\n");
+  out.append("# HELP ordercenter_writer_batches_total Batches made durable (fsyncs are shared).\n");
   out.append("# TYPE ordercenter_writer_batches_total counter\n");
   out.append("ordercenter_writer_batches_total " +
              std::to_string(deps_.writer.BatchesCommitted()) + "\n");

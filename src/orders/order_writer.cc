@@ -26,6 +26,7 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   std::unique_ptr<OrderWriter> w(new OrderWriter(store, clock, ids));
   OC_ASSIGN_OR_RETURN(auto counts, store.CountOrdersByStatus());
   for (const auto& [status, n] : counts) w->status_counts_[Index(status)] = n;
+  w->syncer_ = std::thread([raw = w.get()] { raw->RunSyncer(); });
   w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
   return w;
 }
@@ -39,6 +40,9 @@ Status OrderWriter::Submit(Command command, Completion done) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Unavailable("the server is shutting down");
+    if (failed_) {
+      return Status::Unavailable("storage failed to sync; writes are stopped until a restart");
+    }
     if (queue_.size() >= kQueueDepthMax) {
       return Status::Unavailable("the write queue is full; retry shortly");
     }
@@ -57,6 +61,12 @@ void OrderWriter::Stop() {
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(sync_mu_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_one();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 std::array<int64_t, 9> OrderWriter::OrderCountsByStatus() const {
@@ -89,56 +99,80 @@ void OrderWriter::Run() {
 }
 
 void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
-  std::vector<Result<CommandOutcome>> results;
-  results.reserve(batch.size());
+  Committed c;
+  c.done.reserve(batch.size());
+  c.results.reserve(batch.size());
+  for (auto& p : batch) c.done.push_back(std::move(p.done));
   auto txn_or = store_.BeginWrite();
   if (!txn_or.ok()) {
-    for (auto& p : batch) p.done(txn_or.status());
+    for (auto& done : c.done) done(txn_or.status());
     return;
   }
   store::WriteTransaction& txn = **txn_or;
-  std::array<int64_t, 9> delta{};
   for (auto& p : batch) {
     Status begun = txn.BeginCommand();
-    if (!begun.ok()) {
-      results.emplace_back(begun);
+    Result<CommandOutcome> r = begun.ok() ? Apply(txn, p.command) : Result<CommandOutcome>(begun);
+    Status ended = r.ok() ? txn.EndCommand() : Status::Ok();
+    if (!r.ok() || !ended.ok()) {
+      if (begun.ok()) txn.AbortCommand();
+      c.results.push_back(r.ok() ? Result<CommandOutcome>(ended) : std::move(r));
       continue;
     }
-    Result<CommandOutcome> r = Apply(txn, p.command);
-    if (!r.ok()) {
-      txn.AbortCommand();
-      results.push_back(std::move(r));
-      continue;
-    }
-    Status ended = txn.EndCommand();
-    if (!ended.ok()) {
-      txn.AbortCommand();
-      results.emplace_back(ended);
-      continue;
-    }
-    results.push_back(std::move(r));
-  }
-  Status committed = txn.Commit();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (!committed.ok() && results[i].ok() && !results[i]->replay) {
-      results[i] = Status::IOError("commit failed; nothing was written: " + committed.detail());
-    }
-  }
-  if (committed.ok()) {
-    // Counts change only for work that is now durable.
-    for (auto& r : results) {
-      if (!r.ok() || r->replay) continue;
-      const Order& o = r->order;
-      if (r->created) ++delta[Index(o.status)];
+    if (!r->replay) {
+      if (r->created) ++c.status_delta[Index(r->order.status)];
       if (r->previous_status) {
-        --delta[Index(*r->previous_status)];
-        ++delta[Index(o.status)];
+        --c.status_delta[Index(*r->previous_status)];
+        ++c.status_delta[Index(r->order.status)];
       }
     }
-    for (size_t i = 0; i < delta.size(); ++i) status_counts_[i] += delta[i];
+    c.results.push_back(std::move(r));
+  }
+  Status committed = txn.Commit();
+  if (!committed.ok()) {
+    // Nothing of this batch was written; refusals computed inside it still stand.
+    for (auto& r : c.results) {
+      if (r.ok()) r = Status::IOError("commit failed; nothing was written: " + committed.detail());
+    }
+    c.status_delta = {};
+  }
+  {
+    std::lock_guard lock(sync_mu_);
+    committed_.push_back(std::move(c));
+  }
+  sync_cv_.notify_one();
+}
+
+void OrderWriter::RunSyncer() {
+  std::vector<Committed> ready;
+  while (true) {
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return writer_done_ || !committed_.empty(); });
+      if (committed_.empty()) return;  // the writer has stopped and everything is answered
+      while (!committed_.empty()) {
+        ready.push_back(std::move(committed_.front()));
+        committed_.pop_front();
+      }
+    }
+    // One fsync for every batch committed so far.
+    Status synced = failed_ ? Status::IOError("an earlier fsync failed") : store_.Sync();
+    if (!synced.ok()) failed_ = true;
+    for (auto& c : ready) Complete(c, synced);
+    ready.clear();
+  }
+}
+
+void OrderWriter::Complete(Committed& c, const Status& sync_status) {
+  if (sync_status.ok()) {
+    for (size_t i = 0; i < c.status_delta.size(); ++i) status_counts_[i] += c.status_delta[i];
     batches_committed_.fetch_add(1);
   }
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  for (size_t i = 0; i < c.done.size(); ++i) {
+    if (!sync_status.ok() && c.results[i].ok()) {
+      c.results[i] = Status::IOError("the write may not be durable: " + sync_status.detail());
+    }
+    c.done[i](std::move(c.results[i]));
+  }
 }
 
 Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command& command) {

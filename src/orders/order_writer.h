@@ -2,10 +2,14 @@
 //
 // HTTP threads validate input and Submit() a command; one writer thread takes every command
 // waiting (up to kBatchSizeMax), applies each in order inside one store transaction (a savepoint
-// per command, so a refused command leaves no trace), commits once — one fsync for the whole
-// batch — and only then completes the callbacks. Hence: a completion with an ok result means the
-// change and its outbox event are durable; concurrent requests share fsyncs; and there are no
-// read-modify-write races because only this thread writes. Idempotency keys and
+// per command, so a refused command leaves no trace) and commits. A second thread, the syncer,
+// fsyncs the log and only then completes the callbacks of every batch committed before that
+// fsync — so the writer applies batch N+1 while batch N reaches the disk, and one fsync serves
+// several batches under load. Hence: no callback runs before its batch is durable (nor does a
+// refusal or an idempotent replay computed from not-yet-durable state), concurrent requests
+// share fsyncs, and there are no read-modify-write races because only one thread writes. If an
+// fsync ever fails the writer stops accepting work (fail-stop): what the disk holds is no longer
+// known, and only a restart, which recovers from the log, can tell. Idempotency keys and
 // (channel, channel_order_id) uniqueness are checked here, inside the same transaction.
 // Submit() is thread-safe and never blocks: a full queue is refused (503) rather than waited on.
 #pragma once
@@ -102,10 +106,18 @@ class OrderWriter {
     Command command;
     Completion done;
   };
+  // A committed batch waiting for the fsync that makes it durable.
+  struct Committed {
+    std::vector<Completion> done;
+    std::vector<Result<CommandOutcome>> results;
+    std::array<int64_t, 9> status_delta{};
+  };
 
   OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids);
   void Run();
+  void RunSyncer();
   void ApplyBatch(std::vector<Pending>& batch);
+  void Complete(Committed& committed, const Status& sync_status);
   Result<CommandOutcome> Apply(store::WriteTransaction& txn, Command& command);
   Result<CommandOutcome> ApplyCreate(store::WriteTransaction& txn, const Principal& actor,
                                      CreateOrder& create);
@@ -129,6 +141,13 @@ class OrderWriter {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   std::thread thread_;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Committed> committed_;
+  bool writer_done_ = false;
+  std::atomic<bool> failed_{false};
+  std::thread syncer_;
 
   std::array<std::atomic<int64_t>, 9> status_counts_{};
   std::atomic<int64_t> batches_committed_{0};

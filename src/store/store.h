@@ -3,7 +3,7 @@
 // One interface, two backends (SQLite embedded default; PostgreSQL for scale-out, later). The
 // write side is a WriteTransaction owned by exactly one writer at a time (orders/OrderWriter):
 // it groups many commands into one transaction, with a savepoint per command so a failing
-// command leaves no trace, and Commit() returns only once the batch is durable (fsync'd). The
+// command leaves no trace; Commit() orders the batch and Sync() makes it durable (fsync). The
 // read side is thread-safe and never waits for the writer (WAL readers). Order changes and the
 // outbox events they cause are written through the same transaction, so an event exists if and
 // only if its change does.
@@ -90,7 +90,9 @@ class WriteTransaction {
   virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
                                 const IdempotencyRecord& record, int64_t now_ms) = 0;
 
-  // Durable when it returns ok. After a failed Commit the transaction is rolled back.
+  // Makes the batch visible and fixes its place in the log. It is durable once a Sync() that
+  // starts after this Commit() returns ok: acknowledge nothing before that. After a failed
+  // Commit the transaction is rolled back.
   virtual Status Commit() = 0;
 
  protected:
@@ -105,6 +107,11 @@ class Store {
 
   // At most one open write transaction per Store; the caller (the writer) guarantees it.
   virtual Result<std::unique_ptr<WriteTransaction>> BeginWrite() = 0;
+
+  // Makes every transaction committed before this call durable (fsync). Separate from Commit()
+  // so the writer can apply the next batch while this one reaches the disk; one Sync() covers
+  // all batches committed before it. Thread-safe; may run beside BeginWrite()/Commit().
+  virtual Status Sync() = 0;
 
   virtual Result<std::optional<Order>> GetOrder(std::string_view id) = 0;
   virtual Result<OrderPage> ListOrders(const OrderQuery& query) = 0;

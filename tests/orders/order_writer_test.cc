@@ -20,6 +20,7 @@
 #include "core/ids.h"
 #include "store/scoped_temp_dir.h"
 #include "store/store.h"
+#include "store/store_wrapper.h"
 
 namespace oc::orders {
 namespace {
@@ -88,6 +89,42 @@ Idempotency Idem(const std::string& principal, const std::string& key, const std
 
 using Future = std::future<Result<CommandOutcome>>;
 
+// Holds the writer inside BeginWrite() while armed, so commands submitted meanwhile pile up and
+// land together in the next batch. Completions run on the syncer thread, so blocking one of them
+// would not stop the writer; the store seam does.
+class GatedStore final : public store::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+
+  // Arms the gate; the next BeginWrite() signals `entered` and waits for `release`.
+  void Arm(std::promise<void>* entered, std::shared_future<void> release) {
+    std::lock_guard lock(mu_);
+    entered_ = entered;
+    release_ = std::move(release);
+  }
+
+  Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
+    std::promise<void>* entered = nullptr;
+    std::shared_future<void> release;
+    {
+      std::lock_guard lock(mu_);
+      std::swap(entered, entered_);
+      release = release_;
+      release_ = {};
+    }
+    if (entered != nullptr) {
+      entered->set_value();
+      release.wait();
+    }
+    return target().BeginWrite();
+  }
+
+ private:
+  std::mutex mu_;
+  std::promise<void>* entered_ = nullptr;
+  std::shared_future<void> release_;
+};
+
 class OrderWriterTest : public ::testing::Test {
  protected:
   OrderWriterTest() : clock_(kStart), ids_(clock_, random_) {}
@@ -99,6 +136,7 @@ class OrderWriterTest : public ::testing::Test {
     auto s = store::OpenSqliteStore(opt);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
+    gated_ = std::make_unique<GatedStore>(*store_);
     StartWriter();
   }
 
@@ -108,7 +146,7 @@ class OrderWriterTest : public ::testing::Test {
   }
 
   void StartWriter() {
-    auto w = OrderWriter::Start(*store_, clock_, ids_);
+    auto w = OrderWriter::Start(*gated_, clock_, ids_);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     writer_ = std::move(w).value();
   }
@@ -172,14 +210,12 @@ class OrderWriterTest : public ::testing::Test {
     std::promise<void> entered;
     std::promise<void> release;
   };
+  // Returns once the writer is parked in BeginWrite() for a batch holding one dummy command;
+  // everything submitted until `release` is set goes into the batch after it.
   std::unique_ptr<Gate> BlockWriter() {
     auto gate = std::make_unique<Gate>();
-    auto release = gate->release.get_future().share();
-    Gate* g = gate.get();
-    Status s = writer_->Submit(Move("ord_none", S::kPaid), [g, release](Result<CommandOutcome>) {
-      g->entered.set_value();
-      release.wait();
-    });
+    gated_->Arm(&gate->entered, gate->release.get_future().share());
+    Status s = writer_->Submit(Move("ord_none", S::kPaid), [](Result<CommandOutcome>) {});
     EXPECT_TRUE(s.ok());
     gate->entered.get_future().wait();
     return gate;
@@ -187,6 +223,7 @@ class OrderWriterTest : public ::testing::Test {
 
   ScopedTempDir dir_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<GatedStore> gated_;
   ManualClock clock_;
   SwitchableRandom random_;
   IdGenerator ids_;
@@ -447,7 +484,8 @@ TEST_F(OrderWriterTest, OneFailingCommandInABatchDoesNotDisturbTheOthers) {
   std::vector<Result<CommandOutcome>> rs;
   for (auto& f : fs) rs.push_back(f.get());
 
-  EXPECT_EQ(writer_->BatchesCommitted(), batches_before + 1);  // one batch, one commit
+  // The parked dummy batch, then these seven together: one batch, one commit.
+  EXPECT_EQ(writer_->BatchesCommitted(), batches_before + 2);
   ASSERT_TRUE(rs[0].ok());
   EXPECT_EQ(rs[1].status().code(), "invalid_transition");
   ASSERT_TRUE(rs[2].ok());
@@ -748,6 +786,93 @@ TEST_F(OrderWriterTest, OrderCountsByStatusMatchTheDatabase) {
   EXPECT_EQ(writer_->OrderCountsByStatus(), counts);
   MoveOk(ids[5], S::kPaid);
   EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
+}
+
+// Sync() parks until released (or fails when told to), to watch what the writer does meanwhile.
+class SyncControlStore final : public store::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::atomic<bool> fail{false};
+  std::atomic<int> syncs{0};
+
+  Status Sync() override {
+    if (syncs.fetch_add(1) == 0) {
+      entered.set_value();
+      release.get_future().wait();
+    }
+    if (fail) return Status::IOError("injected fsync failure");
+    return target().Sync();
+  }
+};
+
+class OrderWriterSyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::SqliteOptions opt;
+    opt.path = dir_.File("orders.db");
+    auto s = store::OpenSqliteStore(opt);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+    control_ = std::make_unique<SyncControlStore>(*store_);
+    auto w = OrderWriter::Start(*control_, clock_, ids_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    writer_ = std::move(w).value();
+  }
+  void TearDown() override { writer_->Stop(); }
+
+  Command CreateCommand(const std::string& channel_order_id) {
+    Order o;
+    o.channel = "douyin";
+    o.channel_order_id = channel_order_id;
+    o.currency = "CNY";
+    o.lines.push_back({"SKU", "thing", 1, 100});
+    o.total = 100;
+    return Command{CreateOrder{std::move(o)}, Principal{"key_admin", "admin", Role::kAdmin, ""},
+                   std::nullopt};
+  }
+
+  ScopedTempDir dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<SyncControlStore> control_;
+  ManualClock clock_{kStart};
+  IdGenerator ids_{clock_, Random::Secure()};
+  std::unique_ptr<OrderWriter> writer_;
+};
+
+TEST_F(OrderWriterSyncTest, NothingCompletesBeforeItsBatchIsSynced) {
+  std::promise<Result<CommandOutcome>> first;
+  ASSERT_TRUE(writer_->Submit(CreateCommand("A"), [&](Result<CommandOutcome> r) { first.set_value(std::move(r)); }).ok());
+  control_->entered.get_future().wait();  // batch A is committed and its fsync has begun
+  // Meanwhile the writer is free: batch B is applied and committed while A's fsync is pending.
+  std::promise<Result<CommandOutcome>> second;
+  ASSERT_TRUE(writer_->Submit(CreateCommand("B"), [&](Result<CommandOutcome> r) { second.set_value(std::move(r)); }).ok());
+  auto first_future = first.get_future();
+  auto second_future = second.get_future();
+  EXPECT_EQ(first_future.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(second_future.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  control_->release.set_value();
+  auto a = first_future.get();
+  auto b = second_future.get();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE(a->created);
+  EXPECT_TRUE(b->created);
+  EXPECT_GE(control_->syncs.load(), 2);  // B's completion waited for a sync that began after it
+}
+
+TEST_F(OrderWriterSyncTest, AFailedSyncFailsTheBatchAndStopsWrites) {
+  control_->fail = true;
+  std::promise<Result<CommandOutcome>> done;
+  ASSERT_TRUE(writer_->Submit(CreateCommand("A"), [&](Result<CommandOutcome> r) { done.set_value(std::move(r)); }).ok());
+  control_->entered.get_future().wait();
+  control_->release.set_value();
+  auto r = done.get_future().get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kIOError);
+  Status later = writer_->Submit(CreateCommand("B"), [](Result<CommandOutcome>) { ADD_FAILURE() << "must not run"; });
+  EXPECT_EQ(later.kind(), ErrorKind::kUnavailable);
 }
 
 }  // namespace
