@@ -1,5 +1,6 @@
 #include "api/http_server.h"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -69,7 +70,10 @@ class Session : public std::enable_shared_from_this<Session> {
 class Server final : public HttpServer {
  public:
   Server(const HttpServerOptions& opt, RequestHandler& handler)
-      : options_(opt), handler_(handler), acceptor_(asio::make_strand(io_)) {}
+      : options_(opt),
+        handler_(handler),
+        work_(asio::make_work_guard(io_)),
+        acceptor_(asio::make_strand(io_)) {}
 
   ~Server() override { Stop(); }
 
@@ -115,6 +119,7 @@ class Server final : public HttpServer {
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
+    work_.reset();
     io_.stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
@@ -155,6 +160,10 @@ class Server final : public HttpServer {
   HttpServerOptions options_;
   RequestHandler& handler_;
   asio::io_context io_;
+  // Keeps run() going while requests wait on the order writer with no socket operation
+  // pending (during a drain, for instance); without it the io threads would exit and the
+  // writer's completions would be posted into a stopped context.
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
@@ -199,6 +208,9 @@ void Session::ReadRequest() {
 }
 
 void Session::OnRead(beast::error_code ec, size_t) {
+  // Drain may have closed this idle connection while a request was arriving: then it must not
+  // be processed, since its answer could no longer be delivered.
+  if (finished_) return;
   if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
       ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
       ec == asio::error::eof) {

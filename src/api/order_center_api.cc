@@ -132,6 +132,7 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
   if (!match.ok()) {
     if (match.status().kind() == ErrorKind::kMethodNotAllowed) {
       Response res = MakeProblem(match.status(), ex->request.version(), ex->request.keep_alive());
+      res.set(http::field::allow, AllowedMethods(ex->path));
       ex->Reply(std::move(res));
       return;
     }

@@ -24,6 +24,17 @@ bool MatchTemplate(std::string_view tmpl, std::string_view path, std::string* pa
 
 }  // namespace
 
+std::string AllowedMethods(std::string_view path) {
+  std::string allowed;
+  for (const RouteSpec& r : AllRoutes()) {
+    std::string param;
+    if (!MatchTemplate(r.path_template, path, &param)) continue;
+    if (!allowed.empty()) allowed += ", ";
+    allowed += r.method;
+  }
+  return allowed;
+}
+
 Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path) {
   RouteMatch m;
   bool path_known = false;

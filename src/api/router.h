@@ -19,4 +19,7 @@ struct RouteMatch {
 
 Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path);
 
+// The methods `path` answers to, comma-separated, for a 405's Allow header ("" if none).
+std::string AllowedMethods(std::string_view path);
+
 }  // namespace oc::api
