@@ -288,6 +288,15 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(may);
     return;
   }
+  // The id is fixed here so personal data can be sealed (bound to it) before the writer sees
+  // the order; a repeat of an existing channel order simply discards both.
+  order->id = deps_.ids.Next("ord");
+  auto sealed = deps_.pii_codec.Seal(*order);
+  if (!sealed.ok()) {
+    ex->Fail(sealed.status());
+    return;
+  }
+  order->sealed_pii = std::move(*sealed);
   orders::Command cmd{orders::CreateOrder{std::move(*order)}, ex->principal, std::nullopt};
   SubmitToWriter(ex, std::move(cmd));
 }

@@ -23,6 +23,7 @@ namespace oc::api {
 struct ApiDeps {
   store::Store& store;
   orders::OrderWriter& writer;
+  store::PiiCodec& pii_codec;  // seals personal data on HTTP threads, off the writer's path
   IdGenerator& ids;
   Random& random;
   const Clock& clock;

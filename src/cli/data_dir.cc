@@ -22,6 +22,17 @@ Result<DataDir> PrepareDataDir(const std::string& root) {
   return DataDir{root};
 }
 
+Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections) {
+  OpenedStore out;
+  OC_ASSIGN_OR_RETURN(out.keys, privacy::FileKeyProvider::OpenOrCreate(dir.KeyringPath(),
+                                                                        Random::Secure()));
+  out.codec = std::make_unique<privacy::EnvelopePiiCodec>(*out.keys, Random::Secure());
+  OC_ASSIGN_OR_RETURN(out.store, store::OpenSqliteStore({.path = dir.DatabasePath(),
+                                                         .read_connections = read_connections,
+                                                         .pii_codec = out.codec.get()}));
+  return out;
+}
+
 Result<DataDirLock> DataDirLock::Acquire(const DataDir& dir) {
   int fd = open(dir.LockPath().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("open " + dir.LockPath() + ": " + std::strerror(errno));

@@ -2,9 +2,12 @@
 // tells whether an orderd is serving it. Both binaries go through here so they agree on paths.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/status.h"
+#include "privacy/field_crypto.h"
+#include "store/store.h"
 
 namespace oc::cli {
 
@@ -13,7 +16,17 @@ struct DataDir {
   std::string DatabasePath() const { return root + "/ordercenter.db"; }
   std::string LockPath() const { return root + "/orderd.lock"; }
   std::string UrlPath() const { return root + "/orderd.url"; }
+  std::string KeyringPath() const { return root + "/keyring.json"; }
 };
+
+// The store as both binaries open it: keyring (created on first use, 0600), the encrypting
+// codec, and the SQLite store wired to it. Members are destroyed store first.
+struct OpenedStore {
+  std::unique_ptr<privacy::FileKeyProvider> keys;
+  std::unique_ptr<privacy::EnvelopePiiCodec> codec;
+  std::unique_ptr<store::Store> store;
+};
+Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections);
 
 // Creates `root` (mode 0700) if needed.
 Result<DataDir> PrepareDataDir(const std::string& root);

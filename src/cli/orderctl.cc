@@ -21,16 +21,17 @@ int Fail(const Status& s) {
   return 1;
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& root) {
+Result<OpenedStore> OpenStore(const std::string& root) {
   OC_ASSIGN_OR_RETURN(DataDir dir, PrepareDataDir(root));
-  return store::OpenSqliteStore({.path = dir.DatabasePath(), .read_connections = 1});
+  return OpenDataDirStore(dir, /*read_connections=*/1);
 }
 
 int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
   auto store = OpenStore(root);
   if (!store.ok()) return Fail(store.status());
   IdGenerator ids(Clock::System(), Random::Secure());
-  auto issued = privacy::IssueApiKey(**store, ids, Random::Secure(), Clock::System(), request);
+  auto issued =
+      privacy::IssueApiKey(*store->store, ids, Random::Secure(), Clock::System(), request);
   if (!issued.ok()) return Fail(issued.status());
   std::cout << boost::json::serialize(*issued) << std::endl;
   return 0;
@@ -50,7 +51,7 @@ int Demo(const std::string& root, int64_t orders) {
   auto store = OpenStore(root);
   if (!store.ok()) return Fail(store.status());
   IdGenerator ids(Clock::System(), Random::Secure());
-  auto writer = orders::OrderWriter::Start(**store, Clock::System(), ids);
+  auto writer = orders::OrderWriter::Start(*store->store, Clock::System(), ids);
   if (!writer.ok()) return Fail(writer.status());
   std::cerr << "loading " << orders << " demo orders into " << dir->DatabasePath() << "\n";
   auto report = LoadDemo(**writer, orders, [](int64_t done, int64_t total) {

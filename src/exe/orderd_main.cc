@@ -79,15 +79,17 @@ int main(int argc, char** argv) {
   if (!dir.ok()) return Fail(dir.status());
   auto lock = oc::cli::DataDirLock::Acquire(*dir);
   if (!lock.ok()) return Fail(lock.status());
-  auto store = oc::store::OpenSqliteStore({.path = dir->DatabasePath()});
-  if (!store.ok()) return Fail(store.status());
+  auto opened = oc::cli::OpenDataDirStore(*dir, /*read_connections=*/4);
+  if (!opened.ok()) return Fail(opened.status());
+  oc::store::Store& store = *opened->store;
 
   oc::IdGenerator ids(oc::Clock::System(), oc::Random::Secure());
-  auto writer = oc::orders::OrderWriter::Start(**store, oc::Clock::System(), ids);
+  auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids);
   if (!writer.ok()) return Fail(writer.status());
 
-  oc::api::OrderCenterApi api({.store = **store,
+  oc::api::OrderCenterApi api({.store = store,
                                .writer = **writer,
+                               .pii_codec = *opened->codec,
                                .ids = ids,
                                .random = oc::Random::Secure(),
                                .clock = oc::Clock::System(),

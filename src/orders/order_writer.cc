@@ -226,7 +226,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
     return out;
   }
   int64_t now = clock_.NowUnixMs();
-  o.id = ids_.Next("ord");
+  if (o.id.empty()) o.id = ids_.Next("ord");
   o.status = OrderStatus::kPendingPayment;
   o.version = 1;
   o.created_at_ms = now;

@@ -118,8 +118,8 @@ std::vector<std::string> StringsFromJson(const std::string& text) {
   return out;
 }
 
-// PII is kept in one column so privacy/ can replace its encoding (field encryption) in one
-// place; today it is JSON.
+// Personal data lives in one column, sealed by the PiiCodec (privacy/'s envelope encryption).
+// Without a codec (store unit tests only) it is plain JSON.
 std::string PiiToJson(const Order& o) {
   bj::object pii;
   pii["name"] = o.customer.name;
@@ -129,10 +129,10 @@ std::string PiiToJson(const Order& o) {
   return bj::serialize(pii);
 }
 
-void PiiFromJson(const std::string& text, Order* o) {
+Status PiiFromJson(const std::string& text, Order* o) {
   bj::error_code ec;
   bj::value v = bj::parse(text, ec);
-  if (ec || !v.is_object()) return;
+  if (ec || !v.is_object()) return Status::IOError("order " + o->id + ": unreadable pii column");
   const auto& pii = v.get_object();
   auto str = [&](const char* k) -> std::string {
     auto it = pii.find(k);
@@ -143,9 +143,21 @@ void PiiFromJson(const std::string& text, Order* o) {
   o->customer.phone = str("phone");
   if (pii.contains("id_number")) o->customer.id_number = str("id_number");
   o->shipping_address.detail = str("detail");
+  return Status::Ok();
 }
 
-Order OrderFromRow(const Statement& s) {
+Result<std::string> SealPii(PiiCodec* codec, const Order& o) {
+  if (!o.sealed_pii.empty()) return o.sealed_pii;
+  if (codec == nullptr) return PiiToJson(o);
+  return codec->Seal(o);
+}
+
+Status OpenPii(PiiCodec* codec, const std::string& stored, Order* o) {
+  if (codec == nullptr) return PiiFromJson(stored, o);
+  return codec->Open(stored, o);
+}
+
+Result<Order> OrderFromRow(const Statement& s, PiiCodec* codec) {
   Order o;
   o.id = s.Text(1);
   o.channel = s.Text(2);
@@ -162,7 +174,7 @@ Order OrderFromRow(const Statement& s) {
   o.shipping_address.province = s.Text(13);
   o.shipping_address.city = s.Text(14);
   o.shipping_address.district = s.Text(15);
-  PiiFromJson(s.Text(16), &o);
+  std::string stored_pii = s.Text(16);
   o.tags = StringsFromJson(s.Text(17));
   o.risk_flags = StringsFromJson(s.Text(18));
   if (!s.IsNull(19)) o.health_score = s.Int(19);
@@ -170,6 +182,7 @@ Order OrderFromRow(const Statement& s) {
   o.created_at_ms = s.Int(21);
   o.updated_at_ms = s.Int(22);
   o.created_by = s.Text(23);
+  OC_RETURN_IF_ERROR(OpenPii(codec, stored_pii, &o));
   return o;
 }
 
@@ -185,14 +198,14 @@ Status LoadLines(Connection& c, int64_t seq, Order* o) {
   return Status::Ok();
 }
 
-Result<std::optional<Order>> FindOrderOn(Connection& c, std::string_view id) {
+Result<std::optional<Order>> FindOrderOn(Connection& c, std::string_view id, PiiCodec* codec) {
   static const std::string sql =
       std::string("SELECT ") + kOrderColumns + " FROM orders WHERE id = ?";
   OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql.c_str()));
   st.Bind(1, id);
   OC_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<Order>();
-  Order o = OrderFromRow(st);
+  OC_ASSIGN_OR_RETURN(Order o, OrderFromRow(st, codec));
   int64_t seq = st.Int(0);
   OC_RETURN_IF_ERROR(LoadLines(c, seq, &o));
   return std::optional<Order>(std::move(o));
@@ -254,8 +267,8 @@ class SqliteStore;
 
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
-  SqliteWriteTransaction(Connection& c, std::unique_lock<std::mutex> lock)
-      : c_(c), lock_(std::move(lock)) {}
+  SqliteWriteTransaction(Connection& c, std::unique_lock<std::mutex> lock, PiiCodec* codec)
+      : c_(c), lock_(std::move(lock)), codec_(codec) {}
   ~SqliteWriteTransaction() override {
     if (!finished_) (void)c_.Exec("ROLLBACK");
   }
@@ -268,7 +281,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Result<std::optional<Order>> FindOrder(std::string_view id) override {
-    return FindOrderOn(c_, id);
+    return FindOrderOn(c_, id, codec_);
   }
 
   Result<std::optional<std::string>> FindOrderIdByChannelRef(
@@ -282,6 +295,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status InsertOrder(const Order& o) override {
+    OC_ASSIGN_OR_RETURN(std::string sealed, SealPii(codec_, o));
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "INSERT INTO orders (id, channel, channel_order_id, status, refund_origin, version, "
         "currency, total, payment_method, assigned_agent, reservation_id, customer_nickname, "
@@ -293,7 +307,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(6, o.version).Bind(7, o.currency).Bind(8, o.total).Bind(9, o.payment_method);
     st.Bind(10, o.assigned_agent).Bind(11, o.reservation_id).Bind(12, o.customer.nickname);
     st.Bind(13, o.shipping_address.province).Bind(14, o.shipping_address.city);
-    st.Bind(15, o.shipping_address.district).Bind(16, PiiToJson(o));
+    st.Bind(15, o.shipping_address.district).Bind(16, sealed);
     st.Bind(17, StringsToJson(o.tags)).Bind(18, StringsToJson(o.risk_flags));
     st.Bind(19, o.health_score).Bind(20, o.placed_at_ms).Bind(21, o.created_at_ms);
     st.Bind(22, o.updated_at_ms).Bind(23, o.created_by);
@@ -374,6 +388,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
  private:
   Connection& c_;
   std::unique_lock<std::mutex> lock_;
+  PiiCodec* codec_;
   bool finished_ = false;
 };
 
@@ -425,7 +440,7 @@ class SqliteStore final : public Store {
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store=MEMORY"));
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-65536"));  // 64 MiB of hot index pages
     OC_RETURN_IF_ERROR(Migrate(*writer));
-    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path));
+    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
     for (size_t i = 0; i < std::max<size_t>(1, opt.read_connections); ++i) {
       OC_ASSIGN_OR_RETURN(auto r, Connection::Open(opt.path, true, opt.busy_timeout_ms));
       store->readers_.Add(std::move(r));
@@ -437,7 +452,7 @@ class SqliteStore final : public Store {
     std::unique_lock lock(write_mu_);
     OC_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<WriteTransaction>(
-        new SqliteWriteTransaction(*writer_, std::move(lock)));
+        new SqliteWriteTransaction(*writer_, std::move(lock), codec_));
   }
 
   Status Sync() override {
@@ -469,7 +484,7 @@ class SqliteStore final : public Store {
   Result<std::optional<Order>> GetOrder(std::string_view id) override {
     auto lease = readers_.Borrow();
     OC_RETURN_IF_ERROR((*lease).Exec("BEGIN"));
-    auto r = FindOrderOn(*lease, id);
+    auto r = FindOrderOn(*lease, id, codec_);
     (void)(*lease).Exec("COMMIT");
     return r;
   }
@@ -517,7 +532,12 @@ class SqliteStore final : public Store {
         page.next_before_seq = seqs.back();
         break;
       }
-      page.items.push_back(OrderFromRow(st));
+      auto order = OrderFromRow(st, codec_);
+      if (!order.ok()) {
+        status = order.status();
+        break;
+      }
+      page.items.push_back(std::move(*order));
       seqs.push_back(st.Int(0));
     }
     for (size_t i = 0; status.ok() && i < page.items.size(); ++i) {
@@ -596,12 +616,13 @@ class SqliteStore final : public Store {
   }
 
  private:
-  SqliteStore(std::unique_ptr<Connection> writer, std::string path)
-      : writer_(std::move(writer)), path_(std::move(path)) {}
+  SqliteStore(std::unique_ptr<Connection> writer, std::string path, PiiCodec* codec)
+      : writer_(std::move(writer)), path_(std::move(path)), codec_(codec) {}
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
   ReadPool readers_;
   std::string path_;
+  PiiCodec* codec_;
   std::mutex sync_mu_;
   int wal_fd_ = -1;
   ino_t wal_ino_ = 0;

@@ -130,10 +130,25 @@ class Store {
   Store() = default;
 };
 
+// PiiCodec: how an order's personal data (customer name, phone, id number, address detail) is
+// sealed before it reaches the database and opened after it is read. privacy/ implements it with
+// envelope encryption; the store never sees a key. Thread-safe.
+class PiiCodec {
+ public:
+  virtual ~PiiCodec() = default;
+  // The sealed form of `order`'s personal data, bound to order.id.
+  virtual Result<std::string> Seal(const Order& order) = 0;
+  // Fills `order`'s personal data from `sealed`; refuses data sealed for another order or field.
+  virtual Status Open(std::string_view sealed, Order* order) = 0;
+};
+
 struct SqliteOptions {
   std::string path;             // database file; created with its schema if absent
   size_t read_connections = 4;  // pool for concurrent readers
   int busy_timeout_ms = 5000;   // waits for another process (orderctl) holding the write lock
+  // Seals personal data. orderd and orderctl always pass privacy's encrypting codec; nullptr
+  // stores it as plain JSON and exists only for store-level unit tests.
+  PiiCodec* pii_codec = nullptr;
 };
 
 // Opens (creating and migrating as needed) the SQLite store in WAL mode with synchronous=FULL.

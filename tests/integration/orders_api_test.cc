@@ -158,8 +158,7 @@ TEST_F(OrdersApiTest, AdminSeesMaskedPiiNeverPlaintext) {
 }
 
 // DESIGN.md invariant: no plaintext phone, name or ID number in the database file.
-// DESIGN.md invariant; enabled by field encryption at rest (issue 5), the next change here.
-TEST_F(OrdersApiTest, DISABLED_DatabaseFilesHoldNoPlaintextPii) {
+TEST_F(OrdersApiTest, DatabaseFilesHoldNoPlaintextPii) {
   for (int i = 0; i < 3; ++i) Create(*admin_, MakeOrder("douyin", "DY-DB-" + std::to_string(i)));
   auto st = server_.Stop();
   ASSERT_TRUE(st.has_value());

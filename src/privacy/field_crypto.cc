@@ -1,0 +1,271 @@
+#include "privacy/field_crypto.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace oc::privacy {
+namespace {
+
+namespace bj = boost::json;
+
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+constexpr int kSealedVersion = 1;
+
+std::string Base64(const unsigned char* data, size_t len) {
+  std::string out(4 * ((len + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Result<std::string> Unbase64(std::string_view text) {
+  if (text.size() % 4 != 0) return Status::IOError("bad base64 length");
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return Status::IOError("bad base64");
+  size_t pad = 0;
+  if (!text.empty() && text.back() == '=') ++pad;
+  if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+
+// nonce || ciphertext || tag
+Result<std::string> GcmSeal(const unsigned char* key, std::string_view plaintext,
+                            std::string_view aad, Random& random) {
+  std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  random.Fill(nonce, kNonceBytes);
+  CipherCtx c;
+  int len = 0;
+  auto* ct = nonce + kNonceBytes;
+  bool ok = c.ctx != nullptr &&
+            EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, key, nonce) == 1 &&
+            EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                              static_cast<int>(aad.size())) == 1 &&
+            EVP_EncryptUpdate(c.ctx, ct, &len,
+                              reinterpret_cast<const unsigned char*>(plaintext.data()),
+                              static_cast<int>(plaintext.size())) == 1 &&
+            EVP_EncryptFinal_ex(c.ctx, ct + len, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                                ct + plaintext.size()) == 1;
+  if (!ok) return Status::Internal("AES-256-GCM encryption failed");
+  return out;
+}
+
+// Fails (IOError) when the tag does not verify: wrong key, wrong row/field, or tampering.
+Result<std::string> GcmOpen(const unsigned char* key, std::string_view sealed,
+                            std::string_view aad) {
+  if (sealed.size() < kNonceBytes + kTagBytes) return Status::IOError("sealed value too short");
+  auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
+  size_t ct_len = sealed.size() - kNonceBytes - kTagBytes;
+  std::string out(ct_len, '\0');
+  CipherCtx c;
+  int len = 0;
+  bool ok = c.ctx != nullptr &&
+            EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, key, in) == 1 &&
+            EVP_DecryptUpdate(c.ctx, nullptr, &len,
+                              reinterpret_cast<const unsigned char*>(aad.data()),
+                              static_cast<int>(aad.size())) == 1 &&
+            EVP_DecryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
+                              in + kNonceBytes, static_cast<int>(ct_len)) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes,
+                                const_cast<unsigned char*>(in + kNonceBytes + ct_len)) == 1 &&
+            EVP_DecryptFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()) + len,
+                                &len) == 1;
+  if (!ok) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return Status::IOError("personal data failed authentication (wrong key, row or field)");
+  }
+  return out;
+}
+
+void Wipe(std::string& s) { OPENSSL_cleanse(s.data(), s.size()); }
+
+std::string DekAad(std::string_view order_id, std::string_view master_id) {
+  return "oc:dek:v1:" + std::string(order_id) + ":" + std::string(master_id);
+}
+
+std::string FieldAad(std::string_view order_id, std::string_view field) {
+  return "oc:pii:v1:" + std::string(order_id) + ":" + std::string(field);
+}
+
+Status WriteNewKeyring(const std::string& path, Random& random) {
+  SecretKey master;
+  master.id = "m1";
+  random.Fill(master.bytes, kKeyBytes);
+  unsigned char index_key[kKeyBytes];
+  random.Fill(index_key, kKeyBytes);
+  bj::object doc;
+  doc["version"] = 1;
+  doc["active"] = master.id;
+  doc["masters"] = bj::object{{master.id, Base64(master.bytes, kKeyBytes)}};
+  doc["index_key"] = Base64(index_key, kKeyBytes);
+  OPENSSL_cleanse(index_key, sizeof index_key);
+  std::string text = bj::serialize(doc);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Wipe(text);
+    return Status::IOError("create keyring " + path + ": " + std::strerror(errno));
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  Wipe(text);
+  if (!ok) return Status::IOError("write keyring " + path + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
+}  // namespace
+
+SecretKey::SecretKey(const SecretKey& other) : id(other.id) {
+  std::memcpy(bytes, other.bytes, kKeyBytes);
+}
+SecretKey& SecretKey::operator=(const SecretKey& other) {
+  id = other.id;
+  std::memcpy(bytes, other.bytes, kKeyBytes);
+  return *this;
+}
+SecretKey::~SecretKey() { OPENSSL_cleanse(bytes, kKeyBytes); }
+
+Result<std::unique_ptr<FileKeyProvider>> FileKeyProvider::OpenOrCreate(const std::string& path,
+                                                                       Random& random) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::IOError("stat " + path + ": " + std::strerror(errno));
+    OC_RETURN_IF_ERROR(WriteNewKeyring(path, random));
+    if (::stat(path.c_str(), &st) != 0) return Status::IOError("keyring vanished: " + path);
+  }
+  if ((st.st_mode & 077) != 0) {
+    return Status::IOError("keyring " + path + " is readable by others; chmod 600 it");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::string text = buf.str();
+  bj::error_code ec;
+  bj::value doc = bj::parse(text, ec);
+  Wipe(text);
+  if (ec || !doc.is_object()) return Status::IOError("keyring " + path + " is not valid JSON");
+  auto provider = std::unique_ptr<FileKeyProvider>(new FileKeyProvider());
+  const auto& obj = doc.get_object();
+  auto active = obj.find("active");
+  auto masters = obj.find("masters");
+  if (active == obj.end() || !active->value().is_string() || masters == obj.end() ||
+      !masters->value().is_object()) {
+    return Status::IOError("keyring " + path + " lacks 'active' or 'masters'");
+  }
+  provider->active_ = std::string(active->value().get_string());
+  for (const auto& kv : masters->value().get_object()) {
+    if (!kv.value().is_string()) return Status::IOError("keyring: bad master key entry");
+    OC_ASSIGN_OR_RETURN(std::string raw, Unbase64(kv.value().get_string()));
+    if (raw.size() != kKeyBytes) {
+      Wipe(raw);
+      return Status::IOError("keyring: master key " + std::string(kv.key()) + " is not 256 bits");
+    }
+    SecretKey k;
+    k.id = std::string(kv.key());
+    std::memcpy(k.bytes, raw.data(), kKeyBytes);
+    Wipe(raw);
+    provider->masters_.push_back(k);
+  }
+  if (!provider->MasterKey(provider->active_).ok()) {
+    return Status::IOError("keyring: the active master key is missing");
+  }
+  return provider;
+}
+
+Result<SecretKey> FileKeyProvider::ActiveMasterKey() { return MasterKey(active_); }
+
+Result<SecretKey> FileKeyProvider::MasterKey(std::string_view id) {
+  for (const auto& k : masters_) {
+    if (k.id == id) return k;
+  }
+  return Status::IOError("master key '" + std::string(id) + "' is not in the keyring");
+}
+
+Result<std::string> EnvelopePiiCodec::Seal(const Order& order) {
+  if (order.id.empty()) return Status::Internal("sealing personal data of an order without id");
+  OC_ASSIGN_OR_RETURN(SecretKey master, keys_.ActiveMasterKey());
+  SecretKey dek;
+  random_.Fill(dek.bytes, kKeyBytes);
+  std::string_view dek_view(reinterpret_cast<const char*>(dek.bytes), kKeyBytes);
+  OC_ASSIGN_OR_RETURN(std::string wrapped,
+                      GcmSeal(master.bytes, dek_view, DekAad(order.id, master.id), random_));
+  bj::object fields;
+  auto seal_field = [&](const char* name, std::string_view value) -> Status {
+    OC_ASSIGN_OR_RETURN(std::string ct, GcmSeal(dek.bytes, value, FieldAad(order.id, name), random_));
+    fields[name] = Base64(reinterpret_cast<const unsigned char*>(ct.data()), ct.size());
+    return Status::Ok();
+  };
+  OC_RETURN_IF_ERROR(seal_field("name", order.customer.name));
+  OC_RETURN_IF_ERROR(seal_field("phone", order.customer.phone));
+  if (order.customer.id_number) OC_RETURN_IF_ERROR(seal_field("id_number", *order.customer.id_number));
+  OC_RETURN_IF_ERROR(seal_field("detail", order.shipping_address.detail));
+  bj::object doc;
+  doc["v"] = kSealedVersion;
+  doc["mk"] = master.id;
+  doc["dek"] = Base64(reinterpret_cast<const unsigned char*>(wrapped.data()), wrapped.size());
+  doc["f"] = std::move(fields);
+  return bj::serialize(doc);
+}
+
+Status EnvelopePiiCodec::Open(std::string_view sealed, Order* order) {
+  bj::error_code ec;
+  bj::value v = bj::parse(sealed, ec);
+  if (ec || !v.is_object()) return Status::IOError("order " + order->id + ": unreadable sealed data");
+  const auto& doc = v.get_object();
+  auto get = [&](const bj::object& o, const char* k) -> const bj::string* {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? &it->value().get_string() : nullptr;
+  };
+  const bj::string* mk = get(doc, "mk");
+  const bj::string* dek_b64 = get(doc, "dek");
+  auto f = doc.find("f");
+  if (mk == nullptr || dek_b64 == nullptr || f == doc.end() || !f->value().is_object()) {
+    return Status::IOError("order " + order->id + ": malformed sealed data");
+  }
+  OC_ASSIGN_OR_RETURN(SecretKey master, keys_.MasterKey(*mk));
+  OC_ASSIGN_OR_RETURN(std::string wrapped, Unbase64(*dek_b64));
+  OC_ASSIGN_OR_RETURN(std::string dek_raw, GcmOpen(master.bytes, wrapped, DekAad(order->id, *mk)));
+  if (dek_raw.size() != kKeyBytes) return Status::IOError("bad data key size");
+  SecretKey dek;
+  std::memcpy(dek.bytes, dek_raw.data(), kKeyBytes);
+  Wipe(dek_raw);
+  const auto& fields = f->value().get_object();
+  auto open_field = [&](const char* name) -> Result<std::optional<std::string>> {
+    const bj::string* b64 = get(fields, name);
+    if (b64 == nullptr) return std::optional<std::string>();
+    OC_ASSIGN_OR_RETURN(std::string ct, Unbase64(*b64));
+    OC_ASSIGN_OR_RETURN(std::string pt, GcmOpen(dek.bytes, ct, FieldAad(order->id, name)));
+    return std::optional<std::string>(std::move(pt));
+  };
+  OC_ASSIGN_OR_RETURN(auto name, open_field("name"));
+  OC_ASSIGN_OR_RETURN(auto phone, open_field("phone"));
+  OC_ASSIGN_OR_RETURN(auto id_number, open_field("id_number"));
+  OC_ASSIGN_OR_RETURN(auto detail, open_field("detail"));
+  order->customer.name = name.value_or("");
+  order->customer.phone = phone.value_or("");
+  order->customer.id_number = std::move(id_number);
+  order->shipping_address.detail = detail.value_or("");
+  return Status::Ok();
+}
+
+}  // namespace oc::privacy

@@ -1,0 +1,71 @@
+// Field encryption at rest: AES-256-GCM envelope encryption of an order's personal data.
+//
+// Each order gets a fresh 256-bit data key (DEK). Every personal field (customer name, phone,
+// id number, address detail) is encrypted under the DEK with AES-256-GCM and its own random
+// nonce, with "order id + field name" as associated data; the DEK itself is wrapped (AES-256-GCM)
+// by a master key from a KeyProvider, bound to the order id and the master key's id. So a
+// ciphertext copied into another row or another field fails authentication instead of
+// decrypting, and rotating the master key only re-wraps DEKs. Keys and plaintext buffers are
+// wiped after use. OpenSSL EVP only — no home-made primitives. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace oc::privacy {
+
+inline constexpr size_t kKeyBytes = 32;  // AES-256
+
+// A 256-bit key that wipes itself.
+struct SecretKey {
+  std::string id;
+  unsigned char bytes[kKeyBytes] = {};
+  SecretKey() = default;
+  SecretKey(const SecretKey& other);
+  SecretKey& operator=(const SecretKey& other);
+  ~SecretKey();
+};
+
+// Where master keys come from. The embedded default is a keyring file beside the database;
+// a KMS-backed provider can replace it without touching the callers.
+class KeyProvider {
+ public:
+  virtual ~KeyProvider() = default;
+  virtual Result<SecretKey> ActiveMasterKey() = 0;              // wraps new data keys
+  virtual Result<SecretKey> MasterKey(std::string_view id) = 0;  // unwraps existing ones
+};
+
+// The embedded keyring: a JSON file with mode 0600, created at first start, never inside the
+// database (so a copied or backed-up database holds ciphertext only). Refuses a keyring that
+// others may read.
+class FileKeyProvider final : public KeyProvider {
+ public:
+  static Result<std::unique_ptr<FileKeyProvider>> OpenOrCreate(const std::string& path,
+                                                               Random& random);
+  Result<SecretKey> ActiveMasterKey() override;
+  Result<SecretKey> MasterKey(std::string_view id) override;
+
+ private:
+  FileKeyProvider() = default;
+  std::string active_;
+  std::vector<SecretKey> masters_;
+};
+
+// The PiiCodec the store uses: seals and opens an order's personal data with the envelope above.
+class EnvelopePiiCodec final : public store::PiiCodec {
+ public:
+  EnvelopePiiCodec(KeyProvider& keys, Random& random) : keys_(keys), random_(random) {}
+  Result<std::string> Seal(const Order& order) override;
+  Status Open(std::string_view sealed, Order* order) override;
+
+ private:
+  KeyProvider& keys_;
+  Random& random_;
+};
+
+}  // namespace oc::privacy

@@ -1,0 +1,142 @@
+// Field encryption: round trips, and every way a ciphertext must refuse to open.
+#include "privacy/field_crypto.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "store/scoped_temp_dir.h"
+
+namespace oc::privacy {
+namespace {
+
+namespace bj = boost::json;
+using oc::testing::ScopedTempDir;
+
+Order MakeOrder(const std::string& id) {
+  Order o;
+  o.id = id;
+  o.customer.name = "李四";
+  o.customer.phone = "13812345678";
+  o.customer.id_number = "110101199003071234";
+  o.shipping_address.detail = "文三路 1 号";
+  return o;
+}
+
+class FieldCryptoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto keys = FileKeyProvider::OpenOrCreate(dir_.File("keyring.json"), Random::Secure());
+    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+    keys_ = std::move(keys).value();
+    codec_ = std::make_unique<EnvelopePiiCodec>(*keys_, Random::Secure());
+  }
+
+  std::string Seal(const Order& o) {
+    auto s = codec_->Seal(o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? *s : "";
+  }
+
+  ScopedTempDir dir_;
+  std::unique_ptr<FileKeyProvider> keys_;
+  std::unique_ptr<EnvelopePiiCodec> codec_;
+};
+
+TEST_F(FieldCryptoTest, RoundTripsEveryField) {
+  Order in = MakeOrder("ord_A");
+  std::string sealed = Seal(in);
+  Order out;
+  out.id = "ord_A";
+  ASSERT_TRUE(codec_->Open(sealed, &out).ok());
+  EXPECT_EQ(out.customer.name, in.customer.name);
+  EXPECT_EQ(out.customer.phone, in.customer.phone);
+  EXPECT_EQ(out.customer.id_number, in.customer.id_number);
+  EXPECT_EQ(out.shipping_address.detail, in.shipping_address.detail);
+}
+
+TEST_F(FieldCryptoTest, SealedFormHoldsNoPlaintextAndDiffersEachTime) {
+  Order in = MakeOrder("ord_A");
+  std::string a = Seal(in);
+  std::string b = Seal(in);
+  EXPECT_NE(a, b);  // fresh data key and nonces every time
+  for (const std::string& s : {a, b}) {
+    EXPECT_EQ(s.find("13812345678"), std::string::npos);
+    EXPECT_EQ(s.find("李四"), std::string::npos);
+    EXPECT_EQ(s.find("110101199003071234"), std::string::npos);
+    EXPECT_EQ(s.find("文三路"), std::string::npos);
+  }
+}
+
+TEST_F(FieldCryptoTest, CiphertextCopiedToAnotherOrderRefusesToOpen) {
+  std::string sealed = Seal(MakeOrder("ord_A"));
+  Order other;
+  other.id = "ord_B";
+  Status s = codec_->Open(sealed, &other);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(other.customer.phone.empty());
+}
+
+TEST_F(FieldCryptoTest, FieldMovedIntoAnotherFieldRefusesToOpen) {
+  bj::value doc = bj::parse(Seal(MakeOrder("ord_A")));
+  auto& f = doc.as_object()["f"].as_object();
+  std::swap(f["phone"], f["name"]);
+  Order out;
+  out.id = "ord_A";
+  EXPECT_FALSE(codec_->Open(bj::serialize(doc), &out).ok());
+}
+
+TEST_F(FieldCryptoTest, AnyFlippedByteRefusesToOpen) {
+  bj::value doc = bj::parse(Seal(MakeOrder("ord_A")));
+  std::string phone(doc.as_object()["f"].as_object()["phone"].as_string());
+  for (size_t i = 0; i < phone.size(); i += 3) {
+    std::string tampered = phone;
+    tampered[i] = tampered[i] == 'A' ? 'B' : 'A';
+    bj::value copy = doc;
+    copy.as_object()["f"].as_object()["phone"] = tampered;
+    Order out;
+    out.id = "ord_A";
+    EXPECT_FALSE(codec_->Open(bj::serialize(copy), &out).ok()) << "byte " << i;
+  }
+}
+
+TEST_F(FieldCryptoTest, AnotherKeyringCannotOpen) {
+  ScopedTempDir other_dir;
+  auto other_keys = FileKeyProvider::OpenOrCreate(other_dir.File("keyring.json"), Random::Secure());
+  ASSERT_TRUE(other_keys.ok());
+  EnvelopePiiCodec other(**other_keys, Random::Secure());
+  std::string sealed = Seal(MakeOrder("ord_A"));
+  Order out;
+  out.id = "ord_A";
+  EXPECT_FALSE(other.Open(sealed, &out).ok());
+}
+
+TEST_F(FieldCryptoTest, KeyringIsCreatedPrivateAndReopens) {
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.File("keyring.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string sealed = Seal(MakeOrder("ord_A"));
+  auto reopened = FileKeyProvider::OpenOrCreate(dir_.File("keyring.json"), Random::Secure());
+  ASSERT_TRUE(reopened.ok());
+  EnvelopePiiCodec codec(**reopened, Random::Secure());
+  Order out;
+  out.id = "ord_A";
+  ASSERT_TRUE(codec.Open(sealed, &out).ok());
+  EXPECT_EQ(out.customer.phone, "13812345678");
+}
+
+TEST_F(FieldCryptoTest, KeyringReadableByOthersIsRefused) {
+  ASSERT_EQ(::chmod(dir_.File("keyring.json").c_str(), 0644), 0);
+  auto reopened = FileKeyProvider::OpenOrCreate(dir_.File("keyring.json"), Random::Secure());
+  EXPECT_FALSE(reopened.ok());
+}
+
+TEST_F(FieldCryptoTest, OrderWithoutIdIsNotSealed) {
+  Order o = MakeOrder("");
+  EXPECT_FALSE(codec_->Seal(o).ok());
+}
+
+}  // namespace
+}  // namespace oc::privacy
