@@ -35,9 +35,11 @@ std::string Base32Encode(const unsigned char* data, size_t len) {
 }
 
 std::string Sha256Hex(std::string_view data) {
+  // Fetched once: OpenSSL 3's implicit fetch per call takes provider locks (runs per request).
+  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), md, &n, sha256, nullptr) != 1) {
     throw std::runtime_error("EVP_Digest failed");
   }
   return HexEncode(md, n);
