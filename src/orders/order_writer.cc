@@ -99,47 +99,58 @@ void OrderWriter::Run() {
 }
 
 void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
-  Committed c;
-  c.done.reserve(batch.size());
-  c.results.reserve(batch.size());
-  for (auto& p : batch) c.done.push_back(std::move(p.done));
-  auto txn_or = store_.BeginWrite();
-  if (!txn_or.ok()) {
-    for (auto& done : c.done) done(txn_or.status());
+  // Commands whose writes failed half-way (an I/O error or a broken invariant, never a business
+  // refusal, which happens before any write): the batch is rolled back and re-run without them.
+  std::vector<std::optional<Status>> poisoned(batch.size());
+  while (true) {
+    Committed c;
+    c.results.reserve(batch.size());
+    auto txn_or = store_.BeginWrite();
+    if (!txn_or.ok()) {
+      for (auto& p : batch) p.done(txn_or.status());
+      return;
+    }
+    store::WriteTransaction& txn = **txn_or;
+    bool retry = false;
+    for (size_t i = 0; i < batch.size() && !retry; ++i) {
+      if (poisoned[i]) {
+        c.results.emplace_back(*poisoned[i]);
+        continue;
+      }
+      int64_t writes_before = txn.writes();
+      Result<CommandOutcome> r = Apply(txn, batch[i].command);
+      if (!r.ok() && txn.writes() != writes_before) {
+        poisoned[i] = r.status();
+        retry = true;  // `txn` rolls back when it goes out of scope
+        break;
+      }
+      if (r.ok() && !r->replay) {
+        if (r->created) ++c.status_delta[Index(r->order.status)];
+        if (r->previous_status) {
+          --c.status_delta[Index(*r->previous_status)];
+          ++c.status_delta[Index(r->order.status)];
+        }
+      }
+      c.results.push_back(std::move(r));
+    }
+    if (retry) continue;
+    Status committed = txn.Commit();
+    if (!committed.ok()) {
+      // Nothing of this batch was written; refusals computed inside it still stand.
+      for (auto& r : c.results) {
+        if (r.ok()) r = Status::IOError("commit failed; nothing was written: " + committed.detail());
+      }
+      c.status_delta = {};
+    }
+    c.done.reserve(batch.size());
+    for (auto& p : batch) c.done.push_back(std::move(p.done));
+    {
+      std::lock_guard lock(sync_mu_);
+      committed_.push_back(std::move(c));
+    }
+    sync_cv_.notify_one();
     return;
   }
-  store::WriteTransaction& txn = **txn_or;
-  for (auto& p : batch) {
-    Status begun = txn.BeginCommand();
-    Result<CommandOutcome> r = begun.ok() ? Apply(txn, p.command) : Result<CommandOutcome>(begun);
-    Status ended = r.ok() ? txn.EndCommand() : Status::Ok();
-    if (!r.ok() || !ended.ok()) {
-      if (begun.ok()) txn.AbortCommand();
-      c.results.push_back(r.ok() ? Result<CommandOutcome>(ended) : std::move(r));
-      continue;
-    }
-    if (!r->replay) {
-      if (r->created) ++c.status_delta[Index(r->order.status)];
-      if (r->previous_status) {
-        --c.status_delta[Index(*r->previous_status)];
-        ++c.status_delta[Index(r->order.status)];
-      }
-    }
-    c.results.push_back(std::move(r));
-  }
-  Status committed = txn.Commit();
-  if (!committed.ok()) {
-    // Nothing of this batch was written; refusals computed inside it still stand.
-    for (auto& r : c.results) {
-      if (r.ok()) r = Status::IOError("commit failed; nothing was written: " + committed.detail());
-    }
-    c.status_delta = {};
-  }
-  {
-    std::lock_guard lock(sync_mu_);
-    committed_.push_back(std::move(c));
-  }
-  sync_cv_.notify_one();
 }
 
 void OrderWriter::RunSyncer() {
@@ -213,8 +224,10 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
 }
 
 Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
-                                                const Principal& actor, CreateOrder& create) {
-  Order& o = create.order;
+                                                const Principal& actor,
+                                                const CreateOrder& create) {
+  // A copy: the command must stay intact in case the batch is re-run.
+  Order o = create.order;
   OC_RETURN_IF_ERROR(CheckMayCreate(actor, o));
   OC_ASSIGN_OR_RETURN(auto existing_id, txn.FindOrderIdByChannelRef(o.channel, o.channel_order_id));
   if (existing_id) {

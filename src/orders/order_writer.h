@@ -1,8 +1,10 @@
 // OrderWriter: the single writer through which every order change goes (DESIGN.md, write path).
 //
 // HTTP threads validate input and Submit() a command; one writer thread takes every command
-// waiting (up to kBatchSizeMax), applies each in order inside one store transaction (a savepoint
-// per command, so a refused command leaves no trace) and commits. A second thread, the syncer,
+// waiting (up to kBatchSizeMax), applies each in order inside one store transaction and commits.
+// A command refused by a business rule (out of stock, illegal move, stale version) is refused
+// before it writes anything, so it leaves no trace; one whose write fails half-way makes the
+// writer roll the batch back and re-run it without that command. A second thread, the syncer,
 // fsyncs the log and only then completes the callbacks of every batch committed before that
 // fsync — so the writer applies batch N+1 while batch N reaches the disk, and one fsync serves
 // several batches under load. Hence: no callback runs before its batch is durable (nor does a
@@ -120,7 +122,7 @@ class OrderWriter {
   void Complete(Committed& committed, const Status& sync_status);
   Result<CommandOutcome> Apply(store::WriteTransaction& txn, Command& command);
   Result<CommandOutcome> ApplyCreate(store::WriteTransaction& txn, const Principal& actor,
-                                     CreateOrder& create);
+                                     const CreateOrder& create);
   Result<CommandOutcome> ApplyTransition(store::WriteTransaction& txn, const Principal& actor,
                                          const Transition& t);
   Result<CommandOutcome> ApplyAssign(store::WriteTransaction& txn, const Principal& actor,

@@ -273,12 +273,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     if (!finished_) (void)c_.Exec("ROLLBACK");
   }
 
-  Status BeginCommand() override { return Run("SAVEPOINT cmd"); }
-  Status EndCommand() override { return Run("RELEASE cmd"); }
-  void AbortCommand() override {
-    (void)Run("ROLLBACK TO cmd");
-    (void)Run("RELEASE cmd");
-  }
+  int64_t writes() const override { return writes_; }
 
   Result<std::optional<Order>> FindOrder(std::string_view id) override {
     return FindOrderOn(c_, id, codec_);
@@ -312,6 +307,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(19, o.health_score).Bind(20, o.placed_at_ms).Bind(21, o.created_at_ms);
     st.Bind(22, o.updated_at_ms).Bind(23, o.created_by);
     OC_RETURN_IF_ERROR(st.Run());
+    ++writes_;
     int64_t seq = sqlite3_last_insert_rowid(c_.raw());
     OC_ASSIGN_OR_RETURN(Statement line, c_.Prepare(
         "INSERT INTO order_lines (order_seq, line_no, sku, name, qty, unit_price) "
@@ -321,6 +317,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       line.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, l.sku).Bind(4, l.name);
       line.Bind(5, l.qty).Bind(6, l.unit_price);
       OC_RETURN_IF_ERROR(line.Run());
+      ++writes_;
       line.Reset();
     }
     return Status::Ok();
@@ -336,6 +333,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(6, StringsToJson(o.risk_flags)).Bind(7, o.health_score).Bind(8, o.updated_at_ms);
     st.Bind(9, o.id);
     OC_RETURN_IF_ERROR(st.Run());
+    ++writes_;
     if (sqlite3_changes(c_.raw()) != 1) return Status::Internal("update of a missing order");
     return Status::Ok();
   }
@@ -346,7 +344,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
         "VALUES (?,?,?,?,?,?)"));
     st.Bind(1, e.id).Bind(2, e.type).Bind(3, e.order_id).Bind(4, e.order_version);
     st.Bind(5, e.payload_json).Bind(6, e.created_at_ms);
-    return st.Run();
+    OC_RETURN_IF_ERROR(st.Run());
+    ++writes_;
+    return Status::Ok();
   }
 
   Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
@@ -368,13 +368,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
         "response_body, created_at) VALUES (?,?,?,?,?,?)"));
     st.Bind(1, principal_id).Bind(2, key).Bind(3, r.request_hash).Bind(4, int64_t{r.status_code});
     st.Bind(5, r.response_body).Bind(6, now_ms);
-    return st.Run();
-  }
-
-  // Savepoint statements run once per command: prepared once, not parsed each time.
-  Status Run(const char* sql) {
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(sql));
-    return st.Run();
+    OC_RETURN_IF_ERROR(st.Run());
+    ++writes_;
+    return Status::Ok();
   }
 
   Status Commit() override {
@@ -389,6 +385,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Connection& c_;
   std::unique_lock<std::mutex> lock_;
   PiiCodec* codec_;
+  int64_t writes_ = 0;
   bool finished_ = false;
 };
 
@@ -435,8 +432,7 @@ class SqliteStore final : public Store {
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA journal_mode=WAL"));
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=NORMAL"));  // Sync() supplies the fsync
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA foreign_keys=ON"));
-    // The per-command savepoints keep a statement journal; in memory it costs a memcpy, on
-    // disk it cost a temp file (open, pwrite, close) per command.
+    // Temporary tables and statement journals in memory: never a temp file on the write path.
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store=MEMORY"));
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-65536"));  // 64 MiB of hot index pages
     OC_RETURN_IF_ERROR(Migrate(*writer));

@@ -875,5 +875,86 @@ TEST_F(OrderWriterSyncTest, AFailedSyncFailsTheBatchAndStopsWrites) {
   EXPECT_EQ(later.kind(), ErrorKind::kUnavailable);
 }
 
+
+// Fails AppendOutbox for one order: the command has already written its order row by then.
+class PoisonOneOrderStore final : public store::StoreWrapper {
+ public:
+  PoisonOneOrderStore(store::Store& target, std::string poisoned_order_id)
+      : StoreWrapper(target), poisoned_(std::move(poisoned_order_id)) {}
+
+  Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
+    OC_ASSIGN_OR_RETURN(auto inner, target().BeginWrite());
+    ++transactions;
+    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner), poisoned_));
+  }
+  std::atomic<int> transactions{0};
+
+ private:
+  class Txn final : public store::WriteTransaction {
+   public:
+    Txn(std::unique_ptr<store::WriteTransaction> inner, const std::string& poisoned)
+        : inner_(std::move(inner)), poisoned_(poisoned) {}
+    int64_t writes() const override { return inner_->writes(); }
+    Result<std::optional<Order>> FindOrder(std::string_view id) override {
+      return inner_->FindOrder(id);
+    }
+    Result<std::optional<std::string>> FindOrderIdByChannelRef(std::string_view c,
+                                                               std::string_view r) override {
+      return inner_->FindOrderIdByChannelRef(c, r);
+    }
+    Status InsertOrder(const Order& o) override { return inner_->InsertOrder(o); }
+    Status UpdateOrder(const Order& o) override { return inner_->UpdateOrder(o); }
+    Status AppendOutbox(const store::OutboxEvent& e) override {
+      if (e.order_id == poisoned_) return Status::IOError("injected write failure");
+      return inner_->AppendOutbox(e);
+    }
+    Result<std::optional<store::IdempotencyRecord>> FindIdempotency(std::string_view p,
+                                                                    std::string_view k) override {
+      return inner_->FindIdempotency(p, k);
+    }
+    Status PutIdempotency(std::string_view p, std::string_view k,
+                          const store::IdempotencyRecord& r, int64_t now) override {
+      return inner_->PutIdempotency(p, k, r, now);
+    }
+    Status Commit() override { return inner_->Commit(); }
+
+   private:
+    std::unique_ptr<store::WriteTransaction> inner_;
+    const std::string& poisoned_;
+  };
+  std::string poisoned_;
+};
+
+TEST_F(OrderWriterTest, ACommandFailingMidWriteIsDroppedAndTheRestOfItsBatchCommits) {
+  std::string x = CreateOk("douyin", "X");
+  writer_->Stop();
+  PoisonOneOrderStore poison(*gated_, x);
+  auto w = OrderWriter::Start(poison, clock_, ids_);
+  ASSERT_TRUE(w.ok());
+  writer_ = std::move(w).value();
+  auto gate = BlockWriter();
+  int transactions_before = poison.transactions.load();
+  std::vector<Future> fs;
+  fs.push_back(SubmitAsync(Create("douyin", "A")));
+  fs.push_back(SubmitAsync(Move(x, S::kPaid, 1)));  // writes its row, then its event fails
+  fs.push_back(SubmitAsync(Create("douyin", "B")));
+  ASSERT_EQ(writer_->QueueDepth(), 3u);  // all three go into the batch after the parked one
+  gate->release.set_value();
+  std::vector<Result<CommandOutcome>> rs;
+  for (auto& f : fs) rs.push_back(f.get());
+  ASSERT_TRUE(rs[0].ok()) << rs[0].status().ToString();
+  ASSERT_FALSE(rs[1].ok());
+  EXPECT_EQ(rs[1].status().kind(), ErrorKind::kIOError);
+  ASSERT_TRUE(rs[2].ok()) << rs[2].status().ToString();
+  Order stored = Get(x);
+  EXPECT_EQ(stored.status, S::kPendingPayment);  // the half-written move left nothing
+  EXPECT_EQ(stored.version, 1);
+  EXPECT_EQ(Outbox().size(), 3u);  // X, A and B created; no event for the failed move
+  EXPECT_EQ(OrderCount(), 3u);
+  EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
+  // The parked batch, the poisoned attempt, and the re-run without the failed command.
+  EXPECT_EQ(poison.transactions.load() - transactions_before, 3);
+}
+
 }  // namespace
 }  // namespace oc::orders

@@ -110,15 +110,13 @@ class SqliteStoreTest : public ::testing::Test {
     return t.ok() ? std::move(t).value() : nullptr;
   }
 
-  // Inserts each order as its own command and commits.
+  // Inserts the orders in one transaction and commits.
   void InsertAll(const std::vector<Order>& orders) {
     auto txn = Begin();
     ASSERT_NE(txn, nullptr);
     for (const auto& o : orders) {
-      ASSERT_TRUE(txn->BeginCommand().ok());
       Status s = txn->InsertOrder(o);
       ASSERT_TRUE(s.ok()) << s.ToString();
-      ASSERT_TRUE(txn->EndCommand().ok());
     }
     Status c = txn->Commit();
     ASSERT_TRUE(c.ok()) << c.ToString();
@@ -281,62 +279,35 @@ TEST_F(SqliteStoreTest, FindOrderIdByChannelRef) {
   EXPECT_FALSE(none2->has_value());
 }
 
-TEST_F(SqliteStoreTest, AbortCommandUndoesOnlyThatCommand) {
-  auto txn = Begin();
-  ASSERT_TRUE(txn->BeginCommand().ok());
-  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_a", "douyin", "A")).ok());
-  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_a", "ord_a", 1)).ok());
-  ASSERT_TRUE(txn->EndCommand().ok());
-
-  ASSERT_TRUE(txn->BeginCommand().ok());
-  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_b", "douyin", "B")).ok());
-  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_b", "ord_b", 1)).ok());
-  IdempotencyRecord rec{"hash", 201, "{}"};
-  ASSERT_TRUE(txn->PutIdempotency("key_P", "idem-b", rec, 1).ok());
-  Order a2 = MakeOrder("ord_a", "douyin", "A");
-  a2.version = 2;
-  a2.status = OrderStatus::kPaid;
-  ASSERT_TRUE(txn->UpdateOrder(a2).ok());  // touches the earlier command's row too
-  txn->AbortCommand();
-  // Inside the transaction the aborted command is already gone.
-  auto b_inside = txn->FindOrder("ord_b");
-  ASSERT_TRUE(b_inside.ok());
-  EXPECT_FALSE(b_inside->has_value());
-
-  ASSERT_TRUE(txn->BeginCommand().ok());
-  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_c", "douyin", "C")).ok());
-  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_c", "ord_c", 1)).ok());
-  ASSERT_TRUE(txn->EndCommand().ok());
-  ASSERT_TRUE(txn->Commit().ok());
-  txn.reset();  // the writer lock is held until the transaction object goes away
-
-  auto a = Get("ord_a");
-  ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->version, 1);
-  EXPECT_EQ(a->status, OrderStatus::kPendingPayment);
-  EXPECT_FALSE(Get("ord_b").has_value());
-  EXPECT_TRUE(Get("ord_c").has_value());
-  std::vector<std::string> ids;
-  for (const auto& e : Outbox()) ids.push_back(e.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"evt_a", "evt_c"}));
-  auto check = Begin();
-  auto idem = check->FindIdempotency("key_P", "idem-b");
-  ASSERT_TRUE(idem.ok());
-  EXPECT_FALSE(idem->has_value());
-}
-
-TEST_F(SqliteStoreTest, AbortAfterAFailedStatementKeepsTheBatchUsable) {
+TEST_F(SqliteStoreTest, WritesCountsOnlySuccessfulWriteStatements) {
   InsertAll({MakeOrder("ord_1", "douyin", "DY1")});
   auto txn = Begin();
-  ASSERT_TRUE(txn->BeginCommand().ok());
-  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_x", "douyin", "X")).ok());
-  ASSERT_FALSE(txn->InsertOrder(MakeOrder("ord_y", "douyin", "DY1")).ok());  // half-way failure
-  txn->AbortCommand();
-  ASSERT_TRUE(txn->BeginCommand().ok());
-  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_z", "douyin", "Z")).ok());
-  ASSERT_TRUE(txn->EndCommand().ok());
+  EXPECT_EQ(txn->writes(), 0);
+  ASSERT_TRUE(txn->FindOrder("ord_1").ok());  // reads do not count
+  EXPECT_EQ(txn->writes(), 0);
+  Order two_lines = MakeOrder("ord_2", "douyin", "DY2");
+  ASSERT_EQ(two_lines.lines.size(), 2u);
+  ASSERT_TRUE(txn->InsertOrder(two_lines).ok());
+  EXPECT_EQ(txn->writes(), 3);  // the order row and its two lines
+  ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_2", "ord_2", 1)).ok());
+  EXPECT_EQ(txn->writes(), 4);
+  ASSERT_FALSE(txn->InsertOrder(MakeOrder("ord_3", "douyin", "DY1")).ok());  // duplicate ref
+  EXPECT_EQ(txn->writes(), 4);
+  ASSERT_FALSE(txn->AppendOutbox(MakeEvent("evt_2", "ord_2", 1)).ok());  // duplicate event id
+  EXPECT_EQ(txn->writes(), 4);
+  ASSERT_TRUE(txn->PutIdempotency("key_P", "k", IdempotencyRecord{"h", 201, "{}"}, 1).ok());
+  EXPECT_EQ(txn->writes(), 5);
   ASSERT_TRUE(txn->Commit().ok());
-  EXPECT_FALSE(Get("ord_x").has_value());
+}
+
+TEST_F(SqliteStoreTest, AFailedStatementKeepsTheBatchUsable) {
+  InsertAll({MakeOrder("ord_1", "douyin", "DY1")});
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_x", "douyin", "X")).ok());
+  ASSERT_FALSE(txn->InsertOrder(MakeOrder("ord_y", "douyin", "DY1")).ok());  // refused whole
+  ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_z", "douyin", "Z")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_TRUE(Get("ord_x").has_value());
   EXPECT_FALSE(Get("ord_y").has_value());
   EXPECT_TRUE(Get("ord_z").has_value());
 }
@@ -344,10 +315,8 @@ TEST_F(SqliteStoreTest, AbortAfterAFailedStatementKeepsTheBatchUsable) {
 TEST_F(SqliteStoreTest, DestroyingTheTransactionWithoutCommitRollsBack) {
   {
     auto txn = Begin();
-    ASSERT_TRUE(txn->BeginCommand().ok());
     ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY1")).ok());
     ASSERT_TRUE(txn->AppendOutbox(MakeEvent("evt_1", "ord_1", 1)).ok());
-    ASSERT_TRUE(txn->EndCommand().ok());
     ASSERT_TRUE(txn->PutIdempotency("key_P", "k", IdempotencyRecord{"h", 201, "{}"}, 1).ok());
   }
   EXPECT_FALSE(Get("ord_1").has_value());
