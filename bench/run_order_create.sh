@@ -320,7 +320,7 @@ printf '| %-50s | %10s | %8s | %8s | %12s | %12s |\n' "system" "orders/s" "p50 m
 printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..52})" "$(printf -- '-%.0s' {1..12})" \
   "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..14})"
 if [[ -n "${OC_RATE}" ]]; then
-  printf '| %-50s | %10.0f | %8.2f | %8.2f | %12s | %12s |\n' "OrderCenter orderd (HTTP, SQLite WAL, FULL)" \
+  printf '| %-50s | %10.0f | %8.2f | %8.2f | %12s | %12s |\n' "OrderCenter orderd (HTTP, SQLite WAL + fsync)" \
     "${OC_RATE}" "${OC_P50}" "${OC_P99}" "${OC_ACKED}" "${OC_STORED}"
 fi
 if [[ -n "${PG_RATE}" ]]; then
