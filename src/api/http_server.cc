@@ -96,7 +96,6 @@ class Server final : public HttpServer {
   }
 
   uint16_t port() const override { return port_; }
-  asio::any_io_executor executor() override { return io_.get_executor(); }
 
   void Drain(std::chrono::milliseconds deadline) override {
     draining_ = true;
@@ -239,7 +238,7 @@ void Session::OnRead(beast::error_code ec, size_t) {
   // The responder owns the session until it answers: nothing else does while the handler
   // (possibly the order writer) works, since no read is pending.
   auto executor = stream_.get_executor();
-  server_.handler().Handle(std::move(req), remote_ip_,
+  server_.handler().Handle(std::move(req), remote_ip_, executor,
                            [self = shared_from_this(), executor](Response res) {
                              asio::dispatch(executor, [self, res = std::move(res)]() mutable {
                                self->Write(std::move(res));

@@ -8,6 +8,7 @@
 // lets every in-flight request finish, closes idle connections, and returns when none remain.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -35,7 +36,11 @@ using Responder = std::function<void(Response)>;
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  virtual void Handle(Request request, std::string remote_ip, Responder respond) = 0;
+  // `connection` is the executor (strand) of the request's connection: work posted there runs
+  // on an HTTP thread, in order with that connection's I/O, and a Responder called from it
+  // writes without another hop.
+  virtual void Handle(Request request, std::string remote_ip,
+                      boost::asio::any_io_executor connection, Responder respond) = 0;
   // A request refused by the server itself (too large, unparseable, timed out).
   virtual void OnRejected(unsigned status) = 0;
 };
@@ -54,8 +59,6 @@ class HttpServer {
                                                    RequestHandler& handler);
   virtual ~HttpServer() = default;
   virtual uint16_t port() const = 0;
-  // The executor HTTP work runs on; handlers post completions here.
-  virtual boost::asio::any_io_executor executor() = 0;
   // Stops accepting, waits up to `deadline` for in-flight requests, closes every connection.
   virtual void Drain(std::chrono::milliseconds deadline) = 0;
   // Stops the io threads (after Drain). Idempotent.

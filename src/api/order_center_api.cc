@@ -80,6 +80,7 @@ struct OrderCenterApi::Exchange {
   Request request;
   std::string remote_ip;
   Responder respond;
+  boost::asio::any_io_executor connection;  // completions are rendered here, then written
   OrderCenterApi* api = nullptr;
   int64_t start_us = 0;
   const RouteSpec* route = nullptr;
@@ -105,16 +106,14 @@ struct OrderCenterApi::Exchange {
 OrderCenterApi::OrderCenterApi(ApiDeps deps) : deps_(deps), auth_(deps.store) {}
 OrderCenterApi::~OrderCenterApi() = default;
 
-void OrderCenterApi::AttachExecutor(boost::asio::any_io_executor executor) {
-  executor_ = std::make_unique<boost::asio::any_io_executor>(std::move(executor));
-}
-
 void OrderCenterApi::OnRejected(unsigned status) {
   metrics_.RecordRequest("rejected", status, 0);
 }
 
-void OrderCenterApi::Handle(Request request, std::string remote_ip, Responder respond) {
+void OrderCenterApi::Handle(Request request, std::string remote_ip,
+                            boost::asio::any_io_executor connection, Responder respond) {
   auto ex = std::make_shared<Exchange>();
+  ex->connection = std::move(connection);
   ex->start_us = NowMicros();
   ex->request = std::move(request);
   ex->remote_ip = std::move(remote_ip);
@@ -245,11 +244,11 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     };
     command.idempotency = std::move(idem);
   }
-  auto executor = *executor_;
   Status submitted = deps_.writer.Submit(
-      std::move(command), [ex, executor](Result<orders::CommandOutcome> result) {
-        // Completions arrive on the writer thread; rendering happens on an HTTP thread.
-        boost::asio::post(executor, [ex, result = std::move(result)]() {
+      std::move(command), [ex](Result<orders::CommandOutcome> result) {
+        // Completions arrive on the syncer thread; rendering and writing happen on the
+        // connection's strand, in one hop.
+        boost::asio::post(ex->connection, [ex, result = std::move(result)]() {
           if (!result.ok()) {
             ex->Fail(result.status());
             return;

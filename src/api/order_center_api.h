@@ -36,10 +36,8 @@ class OrderCenterApi final : public RequestHandler {
   explicit OrderCenterApi(ApiDeps deps);
   ~OrderCenterApi() override;
 
-  // Must be called once the server runs: writer completions are rendered on its threads.
-  void AttachExecutor(boost::asio::any_io_executor executor);
-
-  void Handle(Request request, std::string remote_ip, Responder respond) override;
+  void Handle(Request request, std::string remote_ip, boost::asio::any_io_executor connection,
+              Responder respond) override;
   void OnRejected(unsigned status) override;
 
  private:
@@ -57,7 +55,6 @@ class OrderCenterApi final : public RequestHandler {
   ApiDeps deps_;
   Authenticator auth_;
   Metrics metrics_;
-  std::unique_ptr<boost::asio::any_io_executor> executor_;
 };
 
 }  // namespace oc::api

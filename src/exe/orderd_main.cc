@@ -97,7 +97,6 @@ int main(int argc, char** argv) {
                                .openapi_yaml = oc::web::OpenApiYaml()});
   auto server = oc::api::HttpServer::Start({.host = host, .port = port}, api);
   if (!server.ok()) return Fail(server.status());
-  api.AttachExecutor((*server)->executor());
 
   std::string url = "http://" + host + ":" + std::to_string((*server)->port());
   std::ofstream(dir->UrlPath(), std::ios::trunc) << url << "\n";
