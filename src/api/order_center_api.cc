@@ -45,6 +45,13 @@ Response TextResponse(unsigned status, std::string_view content_type, std::strin
   return res;
 }
 
+// A request body that must be one JSON object (every write endpoint's shape).
+Result<bj::value> ParseObjectBody(std::string_view body) {
+  OC_ASSIGN_OR_RETURN(bj::value v, json::ParseStrict(body));
+  if (!v.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
+  return v;
+}
+
 std::string EncodeCursor(int64_t seq) { return "c" + std::to_string(seq); }
 
 Result<int64_t> DecodeCursor(std::string_view cursor) {
@@ -407,13 +414,9 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::TransitionOrder(const std::shared_ptr<Exchange>& ex) {
-  auto body = json::ParseStrict(ex->request.body());
+  auto body = ParseObjectBody(ex->request.body());
   if (!body.ok()) {
     ex->Fail(body.status());
-    return;
-  }
-  if (!body->is_object()) {
-    ex->Fail(Status::InvalidArgument("the request body must be a JSON object"));
     return;
   }
   json::ObjectReader r(body->get_object(), "");
@@ -452,13 +455,9 @@ void OrderCenterApi::AssignOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(may);
     return;
   }
-  auto body = json::ParseStrict(ex->request.body());
+  auto body = ParseObjectBody(ex->request.body());
   if (!body.ok()) {
     ex->Fail(body.status());
-    return;
-  }
-  if (!body->is_object()) {
-    ex->Fail(Status::InvalidArgument("the request body must be a JSON object"));
     return;
   }
   json::ObjectReader r(body->get_object(), "");
@@ -486,13 +485,9 @@ void OrderCenterApi::CreateKey(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::PermissionDenied("only admin keys create keys"));
     return;
   }
-  auto body = json::ParseStrict(ex->request.body());
+  auto body = ParseObjectBody(ex->request.body());
   if (!body.ok()) {
     ex->Fail(body.status());
-    return;
-  }
-  if (!body->is_object()) {
-    ex->Fail(Status::InvalidArgument("the request body must be a JSON object"));
     return;
   }
   json::ObjectReader r(body->get_object(), "");
