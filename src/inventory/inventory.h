@@ -1,0 +1,80 @@
+// Inventory: per-SKU stock counters and the all-or-nothing reservation of an order's lines.
+//
+// The invariant it exists for: for every SKU, reserved + sold <= on_hand - safety_buffer, at
+// every instant. Reserve() takes all of an order's lines or none (lines naming the same SKU are
+// summed first), so a refused order leaves no partial hold; Release() and ConvertToSold() undo or
+// settle a reservation. Designed for the single writer (DESIGN.md): one thread mutates it with
+// no locks, so ten thousand buyers of one hot SKU serialise on nothing but that thread.
+// A batch journal lets the writer undo every change of a batch whose transaction rolled back,
+// so memory never runs ahead of the database. Not thread-safe: the owner serialises access.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/status.h"
+
+namespace oc::inventory {
+
+inline constexpr int64_t kStockQuantityMax = int64_t{1} << 40;  // far beyond any warehouse
+
+struct StockLevel {
+  int64_t on_hand = 0;
+  int64_t safety_buffer = 0;
+  int64_t reserved = 0;
+  int64_t sold = 0;
+  // on_hand - reserved - sold - safety_buffer, never negative (API.md).
+  int64_t available() const;
+  bool holds_invariant() const { return reserved + sold <= on_hand - safety_buffer; }
+};
+
+struct StockLine {
+  std::string sku;
+  int64_t qty = 0;
+};
+
+class Inventory {
+ public:
+  // Sets a SKU's on_hand and safety buffer (creating it). Refused (409 stock_committed) when
+  // on_hand - safety_buffer would fall below what is already reserved or sold.
+  Status SetLevel(std::string_view sku, int64_t on_hand, int64_t safety_buffer);
+
+  std::optional<StockLevel> Get(std::string_view sku) const;
+
+  // Reserves every line or none. 409 out_of_stock naming each SKU that is short (an unknown SKU
+  // has no stock). Quantities must be positive.
+  Status Reserve(std::span<const StockLine> lines);
+  // Gives reserved stock back (cancel or refund before shipping).
+  Status Release(std::span<const StockLine> lines);
+  // Turns reserved stock into sold stock (shipping).
+  Status ConvertToSold(std::span<const StockLine> lines);
+
+  // The batch journal. Between BeginBatch() and EndBatch() every change is recorded;
+  // RollbackBatch() restores each touched SKU exactly as it was at BeginBatch().
+  void BeginBatch();
+  void EndBatch();
+  void RollbackBatch();
+  // SKUs changed since BeginBatch(), sorted, for persisting in the batch's transaction.
+  std::vector<std::string> TouchedInBatch() const;
+
+  size_t size() const { return levels_.size(); }
+
+ private:
+  // Sums lines per SKU, refusing non-positive or absurd quantities.
+  static Result<std::map<std::string, int64_t, std::less<>>> Aggregate(
+      std::span<const StockLine> lines);
+  StockLevel& Touch(const std::string& sku);
+
+  std::unordered_map<std::string, StockLevel> levels_;
+  bool in_batch_ = false;
+  // The level before the batch's first change, or nullopt for a SKU the batch created.
+  std::map<std::string, std::optional<StockLevel>> journal_;
+};
+
+}  // namespace oc::inventory

@@ -1,0 +1,172 @@
+// The inventory engine: all-or-nothing reservation, the invariant, and the batch journal.
+#include "inventory/inventory.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace oc::inventory {
+namespace {
+
+std::vector<StockLine> Lines(std::initializer_list<StockLine> l) { return l; }
+
+TEST(InventoryTest, AvailableIsOnHandMinusCommittedMinusBufferNeverNegative) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 100, 5).ok());
+  EXPECT_EQ(inv.Get("A")->available(), 95);
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 90}})).ok());
+  EXPECT_EQ(inv.Get("A")->available(), 5);
+  StockLevel odd{3, 5, 0, 0};  // a buffer larger than stock still reads as 0, never negative
+  EXPECT_EQ(odd.available(), 0);
+}
+
+TEST(InventoryTest, ReserveTakesEveryLineOrNone) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 10, 0).ok());
+  ASSERT_TRUE(inv.SetLevel("B", 1, 0).ok());
+  Status s = inv.Reserve(Lines({{"A", 5}, {"B", 2}}));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), "out_of_stock");
+  EXPECT_NE(s.detail().find("B"), std::string::npos);
+  EXPECT_EQ(s.detail().find("A ("), std::string::npos);  // only the short SKU is named
+  EXPECT_EQ(inv.Get("A")->reserved, 0);                  // no partial hold on A
+  EXPECT_EQ(inv.Get("B")->reserved, 0);
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 5}, {"B", 1}})).ok());
+  EXPECT_EQ(inv.Get("A")->reserved, 5);
+  EXPECT_EQ(inv.Get("B")->reserved, 1);
+}
+
+TEST(InventoryTest, LinesNamingOneSkuAreSummedBeforeChecking) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 3, 0).ok());
+  EXPECT_FALSE(inv.Reserve(Lines({{"A", 2}, {"A", 2}})).ok());  // 4 > 3 though each line fits
+  EXPECT_EQ(inv.Get("A")->reserved, 0);
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 1}, {"A", 2}})).ok());
+  EXPECT_EQ(inv.Get("A")->available(), 0);
+}
+
+TEST(InventoryTest, UnknownSkuHasNoStockAndBadQuantitiesAreRefused) {
+  Inventory inv;
+  Status s = inv.Reserve(Lines({{"NOPE", 1}}));
+  EXPECT_EQ(s.code(), "out_of_stock");
+  EXPECT_FALSE(inv.Get("NOPE").has_value());  // a refusal creates nothing
+  ASSERT_TRUE(inv.SetLevel("A", 10, 0).ok());
+  EXPECT_EQ(inv.Reserve(Lines({{"A", 0}})).kind(), ErrorKind::kUnprocessable);
+  EXPECT_EQ(inv.Reserve(Lines({{"A", -1}})).kind(), ErrorKind::kUnprocessable);
+  EXPECT_EQ(inv.SetLevel("A", -1, 0).kind(), ErrorKind::kUnprocessable);
+}
+
+TEST(InventoryTest, SafetyBufferIsNeverSold) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 10, 3).ok());
+  EXPECT_FALSE(inv.Reserve(Lines({{"A", 8}})).ok());
+  EXPECT_TRUE(inv.Reserve(Lines({{"A", 7}})).ok());
+}
+
+TEST(InventoryTest, ReleaseAndConvertMoveReservedStock) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 10, 0).ok());
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 6}})).ok());
+  ASSERT_TRUE(inv.ConvertToSold(Lines({{"A", 4}})).ok());
+  ASSERT_TRUE(inv.Release(Lines({{"A", 2}})).ok());
+  StockLevel l = *inv.Get("A");
+  EXPECT_EQ(l.reserved, 0);
+  EXPECT_EQ(l.sold, 4);
+  EXPECT_EQ(l.available(), 6);
+  // Releasing or selling what is not reserved is a bug in the caller, refused without change.
+  EXPECT_EQ(inv.Release(Lines({{"A", 1}})).kind(), ErrorKind::kInternal);
+  EXPECT_EQ(inv.ConvertToSold(Lines({{"A", 1}})).kind(), ErrorKind::kInternal);
+  EXPECT_EQ(inv.Get("A")->sold, 4);
+}
+
+TEST(InventoryTest, LoweringStockBelowWhatIsCommittedIsRefused) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 10, 0).ok());
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 6}})).ok());
+  ASSERT_TRUE(inv.ConvertToSold(Lines({{"A", 2}})).ok());
+  Status s = inv.SetLevel("A", 5, 0);
+  EXPECT_EQ(s.code(), "stock_committed");
+  EXPECT_EQ(inv.SetLevel("A", 7, 2).code(), "stock_committed");
+  EXPECT_EQ(inv.Get("A")->on_hand, 10);
+  EXPECT_TRUE(inv.SetLevel("A", 6, 0).ok());  // exactly what is committed is fine
+  EXPECT_TRUE(inv.SetLevel("A", 500, 10).ok());  // restock
+}
+
+TEST(InventoryTest, RollbackRestoresEveryTouchedSkuAndForgetsCreatedOnes) {
+  Inventory inv;
+  ASSERT_TRUE(inv.SetLevel("A", 10, 1).ok());
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 2}})).ok());
+  inv.BeginBatch();
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 3}})).ok());
+  ASSERT_TRUE(inv.ConvertToSold(Lines({{"A", 4}})).ok());
+  ASSERT_TRUE(inv.SetLevel("NEW", 5, 0).ok());
+  EXPECT_EQ(inv.TouchedInBatch(), (std::vector<std::string>{"A", "NEW"}));
+  inv.RollbackBatch();
+  StockLevel a = *inv.Get("A");
+  EXPECT_EQ(a.on_hand, 10);
+  EXPECT_EQ(a.safety_buffer, 1);
+  EXPECT_EQ(a.reserved, 2);
+  EXPECT_EQ(a.sold, 0);
+  EXPECT_FALSE(inv.Get("NEW").has_value());
+  EXPECT_TRUE(inv.TouchedInBatch().empty());
+}
+
+TEST(InventoryTest, EndBatchKeepsTheChanges) {
+  Inventory inv;
+  inv.BeginBatch();
+  ASSERT_TRUE(inv.SetLevel("A", 10, 0).ok());
+  ASSERT_TRUE(inv.Reserve(Lines({{"A", 3}})).ok());
+  inv.EndBatch();
+  inv.RollbackBatch();  // nothing recorded since EndBatch: nothing to undo
+  EXPECT_EQ(inv.Get("A")->reserved, 3);
+}
+
+// Thousands of random operations on a few hot SKUs: the invariant holds after every one, and
+// rolling back any batch returns exactly to the state before it.
+TEST(InventoryTest, RandomOperationsNeverBreakTheInvariantAndRollbackIsExact) {
+  std::mt19937_64 rng(20261125);
+  const std::vector<std::string> skus = {"A", "B", "C"};
+  Inventory inv;
+  for (const auto& s : skus) ASSERT_TRUE(inv.SetLevel(s, 50, 2).ok());
+  std::vector<std::vector<StockLine>> held;  // reservations we may release or sell
+  auto snapshot = [&] {
+    std::map<std::string, std::tuple<int64_t, int64_t, int64_t, int64_t>> out;
+    for (const auto& s : skus) {
+      auto l = *inv.Get(s);
+      out[s] = {l.on_hand, l.safety_buffer, l.reserved, l.sold};
+    }
+    return out;
+  };
+  for (int batch = 0; batch < 300; ++batch) {
+    auto before = snapshot();
+    auto held_before = held;
+    inv.BeginBatch();
+    for (int op = 0; op < 20; ++op) {
+      int kind = static_cast<int>(rng() % 4);
+      if (kind <= 1) {
+        std::vector<StockLine> order;
+        for (int l = 0; l < 1 + static_cast<int>(rng() % 3); ++l) {
+          order.push_back({skus[rng() % skus.size()], 1 + static_cast<int64_t>(rng() % 5)});
+        }
+        if (inv.Reserve(order).ok()) held.push_back(order);
+      } else if (!held.empty()) {
+        size_t i = rng() % held.size();
+        Status s = kind == 2 ? inv.Release(held[i]) : inv.ConvertToSold(held[i]);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        held.erase(held.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+      if (rng() % 50 == 0) (void)inv.SetLevel(skus[rng() % skus.size()], rng() % 200, rng() % 5);
+      for (const auto& s : skus) ASSERT_TRUE(inv.Get(s)->holds_invariant()) << s;
+    }
+    if (rng() % 3 == 0) {
+      inv.RollbackBatch();
+      held = held_before;
+      ASSERT_EQ(snapshot(), before) << "batch " << batch;
+    } else {
+      inv.EndBatch();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace oc::inventory
