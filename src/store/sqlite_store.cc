@@ -94,6 +94,17 @@ CREATE TABLE api_keys (
   created_at INTEGER NOT NULL
 );
 )sql",
+    // 2: stock counters per SKU, written in the same transaction as the orders that move them.
+    R"sql(
+CREATE TABLE inventory (
+  sku TEXT PRIMARY KEY,
+  on_hand INTEGER NOT NULL,
+  safety_buffer INTEGER NOT NULL,
+  reserved INTEGER NOT NULL,
+  sold INTEGER NOT NULL,
+  CHECK (reserved >= 0 AND sold >= 0 AND safety_buffer >= 0)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -373,6 +384,17 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return Status::Ok();
   }
 
+  Status PutStock(const StockRecord& r) override {
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT OR REPLACE INTO inventory (sku, on_hand, safety_buffer, reserved, sold) "
+        "VALUES (?,?,?,?,?)"));
+    st.Bind(1, r.sku).Bind(2, r.on_hand).Bind(3, r.safety_buffer).Bind(4, r.reserved);
+    st.Bind(5, r.sold);
+    OC_RETURN_IF_ERROR(st.Run());
+    ++writes_;
+    return Status::Ok();
+  }
+
   Status Commit() override {
     finished_ = true;
     Status s = c_.Exec("COMMIT");
@@ -569,6 +591,19 @@ class SqliteStore final : public Store {
       if (!row) break;
       out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
                                 st.Text(5), st.Int(6)});
+    }
+    return out;
+  }
+
+  Result<std::vector<StockRecord>> LoadStock() override {
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT sku, on_hand, safety_buffer, reserved, sold FROM inventory ORDER BY sku"));
+    std::vector<StockRecord> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3), st.Int(4)});
     }
     return out;
   }

@@ -41,6 +41,15 @@ struct IdempotencyRecord {
   std::string response_body;
 };
 
+// A SKU's stock counters as persisted (inventory/ holds the live copy in memory).
+struct StockRecord {
+  std::string sku;
+  int64_t on_hand = 0;
+  int64_t safety_buffer = 0;
+  int64_t reserved = 0;
+  int64_t sold = 0;
+};
+
 struct ApiKeyRecord {
   Principal principal;
   std::string key_hash;     // hex SHA-256 of the secret key; the key itself is never stored
@@ -87,6 +96,8 @@ class WriteTransaction {
   virtual Status AppendOutbox(const OutboxEvent& event) = 0;
   virtual Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
                                                                    std::string_view key) = 0;
+  // Inserts or replaces a SKU's counters, in the same transaction as the orders that moved them.
+  virtual Status PutStock(const StockRecord& stock) = 0;
   virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
                                 const IdempotencyRecord& record, int64_t now_ms) = 0;
 
@@ -117,6 +128,8 @@ class Store {
   virtual Result<OrderPage> ListOrders(const OrderQuery& query) = 0;
   virtual Result<std::vector<std::pair<OrderStatus, int64_t>>> CountOrdersByStatus() = 0;
   virtual Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) = 0;
+  // Every SKU's counters, to rebuild the in-memory inventory at start.
+  virtual Result<std::vector<StockRecord>> LoadStock() = 0;
 
   // API keys are written outside the order writer: `orderctl keys create` may run beside orderd.
   virtual Status InsertApiKey(const ApiKeyRecord& record) = 0;

@@ -27,6 +27,7 @@ class StoreWrapper : public Store {
   Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) override {
     return target_.ReadOutbox(after_seq, limit);
   }
+  Result<std::vector<StockRecord>> LoadStock() override { return target_.LoadStock(); }
   Status InsertApiKey(const ApiKeyRecord& record) override { return target_.InsertApiKey(record); }
   Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) override {
     return target_.FindApiKeyByHash(key_hash);

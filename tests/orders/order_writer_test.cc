@@ -916,6 +916,7 @@ class PoisonOneOrderStore final : public store::StoreWrapper {
                           const store::IdempotencyRecord& r, int64_t now) override {
       return inner_->PutIdempotency(p, k, r, now);
     }
+    Status PutStock(const store::StockRecord& r) override { return inner_->PutStock(r); }
     Status Commit() override { return inner_->Commit(); }
 
    private:
