@@ -159,6 +159,18 @@ run_orderd() {
   key="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["key"])' <<<"${key_json}" 2>/dev/null)" ||
     die "orderctl keys create printed no JSON with a \"key\": ${key_json}"
 
+  # Orders reserve stock: put far more on the SKU than any run can sell, so nothing is refused.
+  local admin_json admin_key stock_status
+  admin_json="$("${ORDERCTL}" --data-dir "${dir}/data" keys create --role admin --name bench-stock 2>&1)" ||
+    die "orderctl keys create (admin) failed: ${admin_json}"
+  admin_key="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["key"])' <<<"${admin_json}" 2>/dev/null)" ||
+    die "orderctl keys create printed no JSON with a \"key\": ${admin_json}"
+  stock_status="$(curl -sS -o "${dir}/stock.json" -w '%{http_code}' -X PUT "${base}/v1/inventory/AIR-PURIFIER-X1" \
+    -H "Authorization: Bearer ${admin_key}" -H 'Content-Type: application/json' \
+    --data-binary '{"on_hand": 1000000000000, "safety_buffer": 0}')" || die "PUT /v1/inventory failed (curl)"
+  [[ "${stock_status}" == "200" ]] ||
+    die "PUT /v1/inventory answered ${stock_status}, want 200: $(head -c 600 "${dir}/stock.json")"
+
   # One probe request first, so a wrong route, key or body fails loudly instead of as 100% non-2xx.
   local probe_status
   probe_status="$(curl -sS -o "${dir}/probe.json" -w '%{http_code}' -X POST "${base}/v1/orders" \

@@ -52,6 +52,13 @@ Result<bj::value> ParseObjectBody(std::string_view body) {
   return v;
 }
 
+bj::object StockJson(const store::StockRecord& r) {
+  inventory::StockLevel level{r.on_hand, r.safety_buffer, r.reserved, r.sold};
+  return bj::object{{"sku", r.sku},           {"on_hand", r.on_hand},
+                    {"reserved", r.reserved}, {"sold", r.sold},
+                    {"safety_buffer", r.safety_buffer}, {"available", level.available()}};
+}
+
 std::string EncodeCursor(int64_t seq) { return "c" + std::to_string(seq); }
 
 Result<int64_t> DecodeCursor(std::string_view cursor) {
@@ -155,7 +162,9 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     }
     ex->principal = std::move(*principal);
   }
-  if (ex->request.method() == http::verb::post && !ex->request.body().empty() &&
+  bool has_body_method =
+      ex->request.method() == http::verb::post || ex->request.method() == http::verb::put;
+  if (has_body_method && !ex->request.body().empty() &&
       !IsJsonContentType(ex->request[http::field::content_type])) {
     ex->Fail(Status::Make(ErrorKind::kUnsupportedMedia, "unsupported_media_type",
                           "request bodies must be application/json"));
@@ -202,6 +211,12 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     case RouteId::kCreateKey:
       CreateKey(ex);
       return;
+    case RouteId::kPutInventory:
+      PutInventory(ex);
+      return;
+    case RouteId::kGetInventory:
+      GetInventory(ex);
+      return;
   }
   ex->Fail(Status::Internal("route without a handler"));
 }
@@ -246,7 +261,8 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     idem.render = [viewer](const orders::CommandOutcome& out) {
       store::IdempotencyRecord r;
       r.status_code = out.created ? 201 : 200;
-      r.response_body = bj::serialize(privacy::RenderOrder(out.order, viewer));
+      r.response_body = out.stock ? bj::serialize(StockJson(*out.stock))
+                                  : bj::serialize(privacy::RenderOrder(out.order, viewer));
       return r;
     };
     command.idempotency = std::move(idem);
@@ -258,6 +274,10 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
         boost::asio::post(ex->connection, [ex, result = std::move(result)]() {
           if (!result.ok()) {
             ex->Fail(result.status());
+            return;
+          }
+          if (result->stock) {
+            ex->Json(200, StockJson(*result->stock));
             return;
           }
           if (result->replay) {
@@ -506,6 +526,50 @@ void OrderCenterApi::CreateKey(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   ex->Json(201, *issued);
+}
+
+void OrderCenterApi::PutInventory(const std::shared_ptr<Exchange>& ex) {
+  if (ex->principal.role != Role::kAdmin && ex->principal.role != Role::kOperations) {
+    ex->Fail(Status::PermissionDenied("only admin and operations set stock"));
+    return;
+  }
+  if (ex->path_id.empty() || ex->path_id.size() > kShortTextMax) {
+    ex->Fail(Status::InvalidArgument("the SKU in the path must be 1 to 128 bytes"));
+    return;
+  }
+  auto body = ParseObjectBody(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  json::ObjectReader r(body->get_object(), "");
+  Status s = r.OnlyKeys({"on_hand", "safety_buffer"});
+  auto on_hand = s.ok() ? r.RequiredInt("on_hand") : Result<int64_t>(s);
+  auto buffer = r.OptionalInt("safety_buffer");
+  if (!on_hand.ok() || !buffer.ok()) {
+    ex->Fail(!on_hand.ok() ? on_hand.status() : buffer.status());
+    return;
+  }
+  orders::SetStock set{ex->path_id, *on_hand, buffer->value_or(0)};
+  SubmitToWriter(ex, orders::Command{std::move(set), ex->principal, std::nullopt});
+}
+
+void OrderCenterApi::GetInventory(const std::shared_ptr<Exchange>& ex) {
+  if (ex->principal.role == Role::kCustomerService || ex->principal.role == Role::kFinance) {
+    ex->Fail(Status::PermissionDenied("stock levels are for admin, operations, warehouse and "
+                                      "channels"));
+    return;
+  }
+  auto stock = deps_.store.GetStock(ex->path_id);
+  if (!stock.ok()) {
+    ex->Fail(stock.status());
+    return;
+  }
+  if (!*stock) {
+    ex->Fail(Status::NotFound("no stock is kept for this SKU"));
+    return;
+  }
+  ex->Json(200, StockJson(**stock));
 }
 
 }  // namespace oc::api

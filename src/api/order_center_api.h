@@ -50,6 +50,8 @@ class OrderCenterApi final : public RequestHandler {
   void TransitionOrder(const std::shared_ptr<Exchange>& ex);
   void AssignOrder(const std::shared_ptr<Exchange>& ex);
   void CreateKey(const std::shared_ptr<Exchange>& ex);
+  void PutInventory(const std::shared_ptr<Exchange>& ex);
+  void GetInventory(const std::shared_ptr<Exchange>& ex);
   void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command command);
 
   ApiDeps deps_;

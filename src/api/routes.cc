@@ -4,7 +4,7 @@
 
 namespace oc::api {
 namespace {
-constexpr std::array<RouteSpec, 11> kRoutes = {{
+constexpr std::array<RouteSpec, 13> kRoutes = {{
     {RouteId::kDashboard, "GET", "/", false},
     {RouteId::kHealthz, "GET", "/healthz", false},
     {RouteId::kReadyz, "GET", "/readyz", false},
@@ -16,6 +16,8 @@ constexpr std::array<RouteSpec, 11> kRoutes = {{
     {RouteId::kTransitionOrder, "POST", "/v1/orders/{id}/transitions", true},
     {RouteId::kAssignOrder, "POST", "/v1/orders/{id}/assign", true},
     {RouteId::kCreateKey, "POST", "/v1/keys", true},
+    {RouteId::kPutInventory, "PUT", "/v1/inventory/{sku}", true},
+    {RouteId::kGetInventory, "GET", "/v1/inventory/{sku}", true},
 }};
 }  // namespace
 

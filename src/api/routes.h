@@ -22,6 +22,8 @@ enum class RouteId {
   kTransitionOrder,
   kAssignOrder,
   kCreateKey,
+  kPutInventory,
+  kGetInventory,
 };
 
 struct RouteSpec {

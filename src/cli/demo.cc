@@ -77,6 +77,13 @@ Result<DemoReport> LoadDemo(orders::OrderWriter& writer, int64_t order_count,
   std::mt19937_64 rng(20261111);  // fixed: the same demo every time
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
   DemoReport report;
+  constexpr int64_t kDemoStockPerSku = 100000;
+  for (const Sku& sku : kSkus) {
+    OC_ASSIGN_OR_RETURN(auto stocked,
+                        Run(writer, orders::Command{orders::SetStock{sku.sku, kDemoStockPerSku, 5},
+                                                    demo, {}}));
+    (void)stocked;
+  }
   for (int64_t i = 0; i < order_count; ++i) {
     Order o;
     o.channel = kChannels[pick(kChannels.size())];

@@ -1,4 +1,4 @@
-// The demo data set: channels, SKUs and a few hundred orders in every status, so a fresh
+// The demo data set: channels, stocked SKUs and a few hundred orders in every status, so a fresh
 // install has something to look at. Deterministic content (fixed seed); loading twice adds
 // nothing (orders are unique by channel + channel_order_id). Goes through the OrderWriter like
 // any client, so every order has its outbox events and valid history.

@@ -25,6 +25,7 @@ Result<std::map<std::string, int64_t, std::less<>>> Inventory::Aggregate(
 }
 
 StockLevel& Inventory::Touch(const std::string& sku) {
+  ++mutations_;
   auto it = levels_.find(sku);
   if (in_batch_ && !journal_.contains(sku)) {
     journal_.emplace(sku, it == levels_.end() ? std::nullopt

@@ -47,6 +47,9 @@ class Inventory {
 
   std::optional<StockLevel> Get(std::string_view sku) const;
 
+  // Puts back a SKU exactly as it was persisted (at start-up; no checks, no journal).
+  void Restore(const std::string& sku, const StockLevel& level) { levels_[sku] = level; }
+
   // Reserves every line or none. 409 out_of_stock naming each SKU that is short (an unknown SKU
   // has no stock). Quantities must be positive.
   Status Reserve(std::span<const StockLine> lines);
@@ -64,6 +67,9 @@ class Inventory {
   std::vector<std::string> TouchedInBatch() const;
 
   size_t size() const { return levels_.size(); }
+  // Grows with every change; the writer compares it around a command to see whether the
+  // command changed stock (then a failure after it must roll the whole batch back).
+  int64_t mutations() const { return mutations_; }
 
  private:
   // Sums lines per SKU, refusing non-positive or absurd quantities.
@@ -73,6 +79,7 @@ class Inventory {
 
   std::unordered_map<std::string, StockLevel> levels_;
   bool in_batch_ = false;
+  int64_t mutations_ = 0;
   // The level before the batch's first change, or nullopt for a SKU the batch created.
   std::map<std::string, std::optional<StockLevel>> journal_;
 };

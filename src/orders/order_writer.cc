@@ -26,6 +26,11 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   std::unique_ptr<OrderWriter> w(new OrderWriter(store, clock, ids));
   OC_ASSIGN_OR_RETURN(auto counts, store.CountOrdersByStatus());
   for (const auto& [status, n] : counts) w->status_counts_[Index(status)] = n;
+  OC_ASSIGN_OR_RETURN(auto stock, store.LoadStock());
+  for (const auto& r : stock) {
+    w->inventory_.Restore(r.sku, inventory::StockLevel{r.on_hand, r.safety_buffer, r.reserved,
+                                                       r.sold});
+  }
   w->syncer_ = std::thread([raw = w.get()] { raw->RunSyncer(); });
   w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
   return w;
@@ -111,17 +116,19 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       return;
     }
     store::WriteTransaction& txn = **txn_or;
+    inventory_.BeginBatch();
     bool retry = false;
     for (size_t i = 0; i < batch.size() && !retry; ++i) {
       if (poisoned[i]) {
         c.results.emplace_back(*poisoned[i]);
         continue;
       }
-      int64_t writes_before = txn.writes();
+      int64_t changes_before = txn.writes() + inventory_.mutations();
       Result<CommandOutcome> r = Apply(txn, batch[i].command);
-      if (!r.ok() && txn.writes() != writes_before) {
+      if (!r.ok() && txn.writes() + inventory_.mutations() != changes_before) {
         poisoned[i] = r.status();
-        retry = true;  // `txn` rolls back when it goes out of scope
+        retry = true;  // `txn` rolls back when it goes out of scope; the stock journal here
+        inventory_.RollbackBatch();
         break;
       }
       if (r.ok() && !r->replay) {
@@ -134,9 +141,13 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       c.results.push_back(std::move(r));
     }
     if (retry) continue;
-    Status committed = txn.Commit();
-    if (!committed.ok()) {
-      // Nothing of this batch was written; refusals computed inside it still stand.
+    Status committed = PersistTouchedStock(txn);
+    if (committed.ok()) committed = txn.Commit();
+    if (committed.ok()) {
+      inventory_.EndBatch();
+    } else {
+      inventory_.RollbackBatch();
+      // Nothing of this batch was written (stock included); refusals computed inside it stand.
       for (auto& r : c.results) {
         if (r.ok()) r = Status::IOError("commit failed; nothing was written: " + committed.detail());
       }
@@ -208,8 +219,10 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
           return ApplyCreate(txn, command.actor, action);
         } else if constexpr (std::is_same_v<T, Transition>) {
           return ApplyTransition(txn, command.actor, action);
-        } else {
+        } else if constexpr (std::is_same_v<T, Assign>) {
           return ApplyAssign(txn, command.actor, action);
+        } else {
+          return ApplySetStock(command.actor, action);
         }
       },
       command.action);
@@ -238,6 +251,11 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
     out.created = false;
     return out;
   }
+  // All lines or none, before anything is written: a refusal leaves no trace.
+  std::vector<inventory::StockLine> stock_lines;
+  stock_lines.reserve(o.lines.size());
+  for (const OrderLine& l : o.lines) stock_lines.push_back({l.sku, l.qty});
+  OC_RETURN_IF_ERROR(inventory_.Reserve(stock_lines));
   int64_t now = clock_.NowUnixMs();
   if (o.id.empty()) o.id = ids_.Next("ord");
   o.status = OrderStatus::kPendingPayment;
@@ -278,6 +296,7 @@ Result<CommandOutcome> OrderWriter::ApplyTransition(store::WriteTransaction& txn
                                                       "' cannot move to '" +
                                                       std::string(ToString(t.to)) + "'");
   }
+  OC_RETURN_IF_ERROR(ApplyStockEffect(o, t.to));
   OrderStatus previous = o.status;
   if (t.to == OrderStatus::kRefunding) {
     o.refund_origin = o.status;
@@ -312,6 +331,48 @@ Result<CommandOutcome> OrderWriter::ApplyAssign(store::WriteTransaction& txn,
   CommandOutcome out;
   out.order = std::move(o);
   return out;
+}
+
+Status OrderWriter::ApplyStockEffect(const Order& o, OrderStatus to) {
+  // A refund that completes is judged by where it started: before shipping the reservation is
+  // released, after shipping the sale stands (returns are restocked by hand).
+  OrderStatus from = (o.status == OrderStatus::kRefunding && to == OrderStatus::kRefunded &&
+                      o.refund_origin)
+                         ? *o.refund_origin
+                         : o.status;
+  StockEffect effect = StockEffectOf(from, to);
+  if (effect == StockEffect::kNone) return Status::Ok();
+  std::vector<inventory::StockLine> lines;
+  lines.reserve(o.lines.size());
+  for (const OrderLine& l : o.lines) lines.push_back({l.sku, l.qty});
+  return effect == StockEffect::kRelease ? inventory_.Release(lines)
+                                         : inventory_.ConvertToSold(lines);
+}
+
+Result<CommandOutcome> OrderWriter::ApplySetStock(const Principal& actor, const SetStock& s) {
+  if (actor.role != Role::kAdmin && actor.role != Role::kOperations) {
+    return Status::PermissionDenied("only admin and operations set stock");
+  }
+  OC_RETURN_IF_ERROR(inventory_.SetLevel(s.sku, s.on_hand, s.safety_buffer));
+  inventory::StockLevel level = *inventory_.Get(s.sku);
+  CommandOutcome out;
+  out.stock = store::StockRecord{s.sku, level.on_hand, level.safety_buffer, level.reserved,
+                                 level.sold};
+  return out;
+}
+
+Status OrderWriter::PersistTouchedStock(store::WriteTransaction& txn) {
+  for (const std::string& sku : inventory_.TouchedInBatch()) {
+    auto level = inventory_.Get(sku);
+    if (!level) continue;
+    // The invariant is asserted right before it reaches the disk (TigerBeetle style).
+    if (!level->holds_invariant()) {
+      return Status::Internal("stock invariant broken for '" + sku + "'; refusing to persist");
+    }
+    OC_RETURN_IF_ERROR(txn.PutStock(store::StockRecord{sku, level->on_hand, level->safety_buffer,
+                                                       level->reserved, level->sold}));
+  }
+  return Status::Ok();
 }
 
 Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o,

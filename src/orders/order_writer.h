@@ -4,7 +4,10 @@
 // waiting (up to kBatchSizeMax), applies each in order inside one store transaction and commits.
 // A command refused by a business rule (out of stock, illegal move, stale version) is refused
 // before it writes anything, so it leaves no trace; one whose write fails half-way makes the
-// writer roll the batch back and re-run it without that command. A second thread, the syncer,
+// writer roll the batch back and re-run it without that command. The writer also owns the
+// inventory: order creation reserves every line or none before anything is written, transitions
+// release or sell stock, and the touched SKUs are persisted in the same transaction; a batch
+// that rolls back takes its stock changes with it. A second thread, the syncer,
 // fsyncs the log and only then completes the callbacks of every batch committed before that
 // fsync — so the writer applies batch N+1 while batch N reaches the disk, and one fsync serves
 // several batches under load. Hence: no callback runs before its batch is durable (nor does a
@@ -33,6 +36,7 @@
 #include "core/ids.h"
 #include "core/order.h"
 #include "core/principal.h"
+#include "inventory/inventory.h"
 #include "store/store.h"
 
 namespace oc::orders {
@@ -41,7 +45,8 @@ inline constexpr size_t kQueueDepthMax = 65536;
 inline constexpr size_t kBatchSizeMax = 2048;
 
 struct CommandOutcome {
-  Order order;
+  Order order;  // for order commands
+  std::optional<store::StockRecord> stock;  // for SetStock
   bool created = false;  // a new order (201) rather than an existing one (200)
   std::optional<OrderStatus> previous_status;  // set by a transition
   // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
@@ -74,8 +79,15 @@ struct Assign {
   std::optional<int64_t> expected_version;
 };
 
+// Sets a SKU's on_hand and safety buffer (PUT /v1/inventory/{sku}).
+struct SetStock {
+  std::string sku;
+  int64_t on_hand = 0;
+  int64_t safety_buffer = 0;
+};
+
 struct Command {
-  std::variant<CreateOrder, Transition, Assign> action;
+  std::variant<CreateOrder, Transition, Assign, SetStock> action;
   Principal actor;
   std::optional<Idempotency> idempotency;
 };
@@ -127,6 +139,11 @@ class OrderWriter {
                                          const Transition& t);
   Result<CommandOutcome> ApplyAssign(store::WriteTransaction& txn, const Principal& actor,
                                      const Assign& a);
+  Result<CommandOutcome> ApplySetStock(const Principal& actor, const SetStock& s);
+  // Moves stock as a transition requires (release before shipping, sell on shipping).
+  Status ApplyStockEffect(const Order& order, OrderStatus to);
+  // Writes every SKU the batch touched, in the batch's transaction.
+  Status PersistTouchedStock(store::WriteTransaction& txn);
   // The order, if `actor` may know it exists (404 otherwise, like reads).
   Result<Order> LoadInScope(store::WriteTransaction& txn, const Principal& actor,
                             const std::string& order_id);
@@ -151,6 +168,8 @@ class OrderWriter {
   std::atomic<bool> failed_{false};
   std::thread syncer_;
 
+  // Stock levels, owned by the writer thread alone (reads go to the store).
+  inventory::Inventory inventory_;
   std::array<std::atomic<int64_t>, 9> status_counts_{};
   std::atomic<int64_t> batches_committed_{0};
 };

@@ -608,6 +608,17 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  Result<std::optional<StockRecord>> GetStock(std::string_view sku) override {
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT sku, on_hand, safety_buffer, reserved, sold FROM inventory WHERE sku = ?"));
+    st.Bind(1, sku);
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<StockRecord>();
+    return std::optional<StockRecord>(
+        StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3), st.Int(4)});
+  }
+
   Status InsertApiKey(const ApiKeyRecord& r) override {
     // Keys are rare writes; they share the writer connection under its lock, so a key insert
     // and an order batch never interleave inside one transaction.

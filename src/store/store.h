@@ -130,6 +130,8 @@ class Store {
   virtual Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) = 0;
   // Every SKU's counters, to rebuild the in-memory inventory at start.
   virtual Result<std::vector<StockRecord>> LoadStock() = 0;
+  // One SKU's counters as of the last committed batch.
+  virtual Result<std::optional<StockRecord>> GetStock(std::string_view sku) = 0;
 
   // API keys are written outside the order writer: `orderctl keys create` may run beside orderd.
   virtual Status InsertApiKey(const ApiKeyRecord& record) = 0;

@@ -28,6 +28,9 @@ class StoreWrapper : public Store {
     return target_.ReadOutbox(after_seq, limit);
   }
   Result<std::vector<StockRecord>> LoadStock() override { return target_.LoadStock(); }
+  Result<std::optional<StockRecord>> GetStock(std::string_view sku) override {
+    return target_.GetStock(sku);
+  }
   Status InsertApiKey(const ApiKeyRecord& record) override { return target_.InsertApiKey(record); }
   Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) override {
     return target_.FindApiKeyByHash(key_hash);

@@ -708,6 +708,23 @@ bool TestServer::Start(const std::vector<std::string>& extra_args) {
     ADD_FAILURE() << "starting orderd (start #" << starts_ << ") failed: " << error;
     return false;
   }
+  return starts_ > 1 || SeedStock();
+}
+
+// Orders reserve stock, so a fresh server gets plenty of every SKU the tests order; tests about
+// stock itself set their own SKUs.
+bool TestServer::SeedStock() {
+  ApiKey admin = CreateKey(data_dir_, "admin", "stock-seeder");
+  if (admin.key.empty()) return false;
+  auto c = Client(admin.key);
+  for (const char* sku : kSeededSkus) {
+    HttpResponse r = c->Put(std::string("/v1/inventory/") + sku,
+                            R"({"on_hand": 1000000000, "safety_buffer": 0})");
+    if (r.status != 200) {
+      ADD_FAILURE() << "seeding stock for " << sku << ": " << r.Describe();
+      return false;
+    }
+  }
   return true;
 }
 

@@ -193,6 +193,9 @@ class HttpClient {
                     const Headers& h = {}) {
     return Request("POST", target, boost::json::serialize(body), h);
   }
+  HttpResponse Put(const std::string& target, const std::string& body, const Headers& h = {}) {
+    return Request("PUT", target, body, h);
+  }
 
   void Close();
   int connections_opened() const { return connections_opened_; }
@@ -235,7 +238,11 @@ class TestServer {
   // Waits (bounded) until GET /healthz answers 200.
   bool WaitHealthy(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+  // SKUs the first Start() stocks with 10^9 units each.
+  static constexpr const char* kSeededSkus[] = {"AIR-PURIFIER-X1", "A", "B"};
+
  private:
+  bool SeedStock();
   TempDir tmp_;
   std::string data_dir_;
   std::string log_path_;

@@ -125,6 +125,16 @@ class GatedStore final : public store::StoreWrapper {
   std::shared_future<void> release_;
 };
 
+// Puts plenty of stock on the SKUs these tests order, before a writer loads the inventory.
+void SeedStock(store::Store& store) {
+  auto txn = store.BeginWrite();
+  ASSERT_TRUE(txn.ok()) << txn.status().ToString();
+  for (const char* sku : {"SKU-1", "SKU"}) {
+    ASSERT_TRUE((*txn)->PutStock(store::StockRecord{sku, 1'000'000, 0, 0, 0}).ok());
+  }
+  ASSERT_TRUE((*txn)->Commit().ok());
+}
+
 class OrderWriterTest : public ::testing::Test {
  protected:
   OrderWriterTest() : clock_(kStart), ids_(clock_, random_) {}
@@ -136,6 +146,7 @@ class OrderWriterTest : public ::testing::Test {
     auto s = store::OpenSqliteStore(opt);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
+    SeedStock(*store_);
     gated_ = std::make_unique<GatedStore>(*store_);
     StartWriter();
   }
@@ -815,6 +826,7 @@ class OrderWriterSyncTest : public ::testing::Test {
     auto s = store::OpenSqliteStore(opt);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
+    SeedStock(*store_);
     control_ = std::make_unique<SyncControlStore>(*store_);
     auto w = OrderWriter::Start(*control_, clock_, ids_);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
