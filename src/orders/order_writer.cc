@@ -125,6 +125,13 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       }
       int64_t changes_before = txn.writes() + inventory_.mutations();
       Result<CommandOutcome> r = Apply(txn, batch[i].command);
+      if (!r.ok() && txn.lost()) {
+        // The database gave the transaction up (disk full, I/O error): nothing of the batch is
+        // written, and nothing more may run on it.
+        inventory_.RollbackBatch();
+        for (auto& p : batch) p.done(Status::IOError("nothing was written: " + r.status().detail()));
+        return;
+      }
       if (!r.ok() && txn.writes() + inventory_.mutations() != changes_before) {
         poisoned[i] = r.status();
         retry = true;  // `txn` rolls back when it goes out of scope; the stock journal here

@@ -285,13 +285,18 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   int64_t writes() const override { return writes_; }
+  bool lost() const override {
+    return lost_ || sqlite3_get_autocommit(c_.raw()) != 0;
+  }
 
   Result<std::optional<Order>> FindOrder(std::string_view id) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     return FindOrderOn(c_, id, codec_);
   }
 
   Result<std::optional<std::string>> FindOrderIdByChannelRef(
       std::string_view channel, std::string_view channel_order_id) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "SELECT id FROM orders WHERE channel = ? AND channel_order_id = ?"));
     st.Bind(1, channel).Bind(2, channel_order_id);
@@ -301,6 +306,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status InsertOrder(const Order& o) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(std::string sealed, SealPii(codec_, o));
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "INSERT INTO orders (id, channel, channel_order_id, status, refund_origin, version, "
@@ -317,7 +323,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(17, StringsToJson(o.tags)).Bind(18, StringsToJson(o.risk_flags));
     st.Bind(19, o.health_score).Bind(20, o.placed_at_ms).Bind(21, o.created_at_ms);
     st.Bind(22, o.updated_at_ms).Bind(23, o.created_by);
-    OC_RETURN_IF_ERROR(st.Run());
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     int64_t seq = sqlite3_last_insert_rowid(c_.raw());
     OC_ASSIGN_OR_RETURN(Statement line, c_.Prepare(
@@ -327,7 +333,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       const OrderLine& l = o.lines[i];
       line.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, l.sku).Bind(4, l.name);
       line.Bind(5, l.qty).Bind(6, l.unit_price);
-      OC_RETURN_IF_ERROR(line.Run());
+      OC_RETURN_IF_ERROR(Checked(line.Run()));
       ++writes_;
       line.Reset();
     }
@@ -335,6 +341,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   Status UpdateOrder(const Order& o) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "UPDATE orders SET status = ?, refund_origin = ?, version = ?, assigned_agent = ?, "
         "tags = ?, risk_flags = ?, health_score = ?, updated_at = ? WHERE id = ?"));
@@ -343,25 +350,27 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(3, o.version).Bind(4, o.assigned_agent).Bind(5, StringsToJson(o.tags));
     st.Bind(6, StringsToJson(o.risk_flags)).Bind(7, o.health_score).Bind(8, o.updated_at_ms);
     st.Bind(9, o.id);
-    OC_RETURN_IF_ERROR(st.Run());
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     if (sqlite3_changes(c_.raw()) != 1) return Status::Internal("update of a missing order");
     return Status::Ok();
   }
 
   Status AppendOutbox(const OutboxEvent& e) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "INSERT INTO outbox (id, type, order_id, order_version, payload, created_at) "
         "VALUES (?,?,?,?,?,?)"));
     st.Bind(1, e.id).Bind(2, e.type).Bind(3, e.order_id).Bind(4, e.order_version);
     st.Bind(5, e.payload_json).Bind(6, e.created_at_ms);
-    OC_RETURN_IF_ERROR(st.Run());
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();
   }
 
   Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
                                                            std::string_view key) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "SELECT request_hash, status_code, response_body FROM idempotency_keys "
         "WHERE principal_id = ? AND key = ?"));
@@ -374,29 +383,48 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status PutIdempotency(std::string_view principal_id, std::string_view key,
                         const IdempotencyRecord& r, int64_t now_ms) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "INSERT INTO idempotency_keys (principal_id, key, request_hash, status_code, "
         "response_body, created_at) VALUES (?,?,?,?,?,?)"));
     st.Bind(1, principal_id).Bind(2, key).Bind(3, r.request_hash).Bind(4, int64_t{r.status_code});
     st.Bind(5, r.response_body).Bind(6, now_ms);
-    OC_RETURN_IF_ERROR(st.Run());
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();
   }
 
   Status PutStock(const StockRecord& r) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
         "INSERT OR REPLACE INTO inventory (sku, on_hand, safety_buffer, reserved, sold) "
         "VALUES (?,?,?,?,?)"));
     st.Bind(1, r.sku).Bind(2, r.on_hand).Bind(3, r.safety_buffer).Bind(4, r.reserved);
     st.Bind(5, r.sold);
-    OC_RETURN_IF_ERROR(st.Run());
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();
   }
 
+  // After a failed statement: did SQLite abandon the whole transaction? Then nothing more may
+  // run on it — later statements would each commit on their own (autocommit).
+  Status Checked(Status s) {
+    if (!s.ok() && sqlite3_get_autocommit(c_.raw()) != 0) {
+      lost_ = true;
+      return Status::IOError("the database abandoned the transaction: " + s.detail());
+    }
+    return s;
+  }
+  // Inside BEGIN IMMEDIATE autocommit is off; seeing it on means the transaction is gone.
+  Status RefuseIfLost() {
+    if (!lost_ && sqlite3_get_autocommit(c_.raw()) != 0) lost_ = true;
+    return lost_ ? Status::IOError("the transaction was abandoned by the database")
+                 : Status::Ok();
+  }
+
   Status Commit() override {
     finished_ = true;
+    if (lost_) return Status::IOError("the transaction was abandoned by the database");
     Status s = c_.Exec("COMMIT");
     if (!s.ok()) (void)c_.Exec("ROLLBACK");
     lock_.unlock();  // the connection is free for the next writer as soon as the batch is done
@@ -408,6 +436,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   std::unique_lock<std::mutex> lock_;
   PiiCodec* codec_;
   int64_t writes_ = 0;
+  bool lost_ = false;
   bool finished_ = false;
 };
 
@@ -458,6 +487,10 @@ class SqliteStore final : public Store {
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store=MEMORY"));
     OC_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-65536"));  // 64 MiB of hot index pages
     OC_RETURN_IF_ERROR(Migrate(*writer));
+    if (opt.max_database_pages > 0) {
+      OC_RETURN_IF_ERROR(
+          writer->Exec("PRAGMA max_page_count=" + std::to_string(opt.max_database_pages)));
+    }
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
     for (size_t i = 0; i < std::max<size_t>(1, opt.read_connections); ++i) {
       OC_ASSIGN_OR_RETURN(auto r, Connection::Open(opt.path, true, opt.busy_timeout_ms));

@@ -85,6 +85,10 @@ class WriteTransaction {
   // before and after a command: a command that fails after writing poisons the batch, which is
   // then rolled back and re-run without it (per-command savepoints cost ~10% of throughput).
   virtual int64_t writes() const = 0;
+  // True once the database has abandoned the transaction (SQLite rolls a transaction back by
+  // itself on a full disk, an I/O error or out-of-memory). Every later call then fails, and the
+  // batch must fail as a whole: nothing of it is written.
+  virtual bool lost() const = 0;
 
   virtual Result<std::optional<Order>> FindOrder(std::string_view id) = 0;
   virtual Result<std::optional<std::string>> FindOrderIdByChannelRef(
@@ -164,6 +168,9 @@ struct SqliteOptions {
   // Seals personal data. orderd and orderctl always pass privacy's encrypting codec; nullptr
   // stores it as plain JSON and exists only for store-level unit tests.
   PiiCodec* pii_codec = nullptr;
+  // Caps the database at this many pages (0: no cap). Writes past it fail as on a full disk,
+  // which is also how tests make a disk fill up.
+  int64_t max_database_pages = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite store in WAL mode with synchronous=FULL.

@@ -22,6 +22,8 @@
 #include "store/store.h"
 #include "store/store_wrapper.h"
 
+#include <sqlite3.h>
+
 namespace oc::orders {
 namespace {
 
@@ -907,6 +909,7 @@ class PoisonOneOrderStore final : public store::StoreWrapper {
     Txn(std::unique_ptr<store::WriteTransaction> inner, const std::string& poisoned)
         : inner_(std::move(inner)), poisoned_(poisoned) {}
     int64_t writes() const override { return inner_->writes(); }
+    bool lost() const override { return inner_->lost(); }
     Result<std::optional<Order>> FindOrder(std::string_view id) override {
       return inner_->FindOrder(id);
     }
@@ -967,6 +970,80 @@ TEST_F(OrderWriterTest, ACommandFailingMidWriteIsDroppedAndTheRestOfItsBatchComm
   EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());
   // The parked batch, the poisoned attempt, and the re-run without the failed command.
   EXPECT_EQ(poison.transactions.load() - transactions_before, 3);
+}
+
+// A full disk in the middle of a batch: SQLite abandons the whole transaction. Nothing of the
+// batch may be written — not the commands before the failure, not those after it — and stock
+// must come back too.
+TEST(OrderWriterDiskFullTest, AFullDiskFailsTheWholeBatchAndWritesNothing) {
+  ScopedTempDir dir;
+  int64_t pages = 0;
+  {
+    auto s = store::OpenSqliteStore({.path = dir.File("orders.db")});
+    ASSERT_TRUE(s.ok());
+    SeedStock(**s);
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.File("orders.db").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA page_count", -1, &st, nullptr);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+    pages = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  auto s = store::OpenSqliteStore({.path = dir.File("orders.db"), .max_database_pages = pages + 8});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto& store = **s;
+  ManualClock clock(kStart);
+  IdGenerator ids(clock, Random::Secure());
+  GatedStore gated(store);
+  auto w = OrderWriter::Start(gated, clock, ids);
+  ASSERT_TRUE(w.ok());
+  auto& writer = **w;
+
+  // Park the writer so the three commands below share one batch.
+  std::promise<void> entered;
+  std::promise<void> release;
+  gated.Arm(&entered, release.get_future().share());
+  ASSERT_TRUE(writer.Submit(Move("ord_none", S::kPaid), [](Result<CommandOutcome>) {}).ok());
+  entered.get_future().wait();
+  auto submit = [&](Command c) {
+    auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
+    auto f = p->get_future();
+    EXPECT_TRUE(writer.Submit(std::move(c), [p](Result<CommandOutcome> r) {
+      p->set_value(std::move(r));
+    }).ok());
+    return f;
+  };
+  Command big = Create("douyin", "BIG");
+  std::get<CreateOrder>(big.action).order.shipping_address.detail = std::string(200'000, 'x');
+  auto a = submit(Create("douyin", "A"));
+  auto b = submit(std::move(big));  // cannot fit: the disk is "full"
+  auto c = submit(Create("douyin", "C"));
+  release.set_value();
+  for (auto* f : {&a, &b, &c}) {
+    auto r = f->get();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().kind(), ErrorKind::kIOError) << r.status().ToString();
+  }
+  auto page = store.ListOrders({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->items.empty());  // neither A (before the failure) nor C (after it)
+  auto outbox = store.ReadOutbox(0, 100);
+  ASSERT_TRUE(outbox.ok());
+  EXPECT_TRUE(outbox->empty());
+  auto stock = store.GetStock("SKU-1");
+  ASSERT_TRUE(stock.ok() && stock->has_value());
+  EXPECT_EQ((*stock)->reserved, 0);
+  // The writer still works for what fits.
+  auto d = submit(Create("douyin", "D"));
+  auto rd = d.get();
+  ASSERT_TRUE(rd.ok()) << rd.status().ToString();
+  writer.Stop();
+  auto after = store.GetStock("SKU-1");
+  EXPECT_EQ((*after)->reserved, 2);  // D's two units only: A's reservation was rolled back
 }
 
 }  // namespace
