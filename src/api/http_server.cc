@@ -63,6 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Server& server_;
   std::string remote_ip_;
   bool busy_ = false;
+  bool head_request_ = false;
   bool first_request_ = true;
   bool finished_ = false;
 };
@@ -233,6 +234,7 @@ void Session::OnRead(beast::error_code ec, size_t) {
   }
   first_request_ = false;
   busy_ = true;
+  head_request_ = parser_->get().method() == http::verb::head;
   stream_.expires_never();  // the handler may take as long as the writer needs
   Request req = parser_->release();
   // The responder owns the session until it answers: nothing else does while the handler
@@ -247,6 +249,7 @@ void Session::OnRead(beast::error_code ec, size_t) {
 }
 
 void Session::Reject(const Status& status) {
+  head_request_ = false;
   server_.handler().OnRejected(HttpStatusOf(status.kind()));
   busy_ = true;
   Response res = MakeProblem(status, 11, /*keep_alive=*/false);
@@ -257,6 +260,11 @@ void Session::Write(Response response) {
   bool keep_alive = response.keep_alive() && !server_.draining();
   response.keep_alive(keep_alive);
   response.prepare_payload();
+  if (head_request_) {
+    // HEAD: the headers of the GET, Content-Length included, and not one byte of body —
+    // a body here would be read by the client as the start of its next response.
+    response.body().clear();
+  }
   auto sp = std::make_shared<Response>(std::move(response));
   stream_.expires_after(kRequestReadTimeout);
   http::async_write(stream_, *sp,

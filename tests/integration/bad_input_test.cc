@@ -473,5 +473,37 @@ TEST_F(BadInputTest, StalledConnectionsDoNotBlockOthers) {
   for (const auto& o : all) EXPECT_NE(Str(o, "channel_order_id"), "");
 }
 
+// HEAD answers with the headers of the GET and no body: a body would be read by a keep-alive
+// client (or a pooling proxy) as the start of the next response on the connection.
+TEST_F(BadInputTest, HeadSendsNoBodySoPipelinedResponsesStayFramed) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string req =
+      "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  size_t head_end = got.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << got;
+  EXPECT_NE(got.substr(0, head_end).find("Content-Length: 15"), std::string::npos) << got;
+  // Right after the HEAD's headers comes the GET's status line, not a body.
+  EXPECT_EQ(got.compare(head_end + 4, 12, "HTTP/1.1 200"), 0) << got;
+  EXPECT_EQ(got.substr(got.size() - 15), R"({"status":"ok"})");
+}
+
 }  // namespace
 }  // namespace oc::itest
