@@ -1,5 +1,6 @@
 #include "api/auth.h"
 
+#include <cctype>
 #include <mutex>
 
 #include "privacy/api_keys.h"
@@ -9,7 +10,16 @@ namespace oc::api {
 Result<Principal> Authenticator::Authenticate(std::string_view header) {
   constexpr std::string_view kBearer = "Bearer ";
   if (header.empty()) return Status::Unauthenticated("missing Authorization: Bearer <api-key>");
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
+  auto scheme_is_bearer = [&] {  // the auth scheme is case-insensitive (RFC 9110 §11.1)
+    for (size_t i = 0; i < kBearer.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(header[i])) !=
+          std::tolower(static_cast<unsigned char>(kBearer[i]))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (header.size() <= kBearer.size() || !scheme_is_bearer()) {
     return Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'");
   }
   std::string_view key = header.substr(kBearer.size());

@@ -62,7 +62,7 @@ bj::object StockJson(const store::StockRecord& r) {
 std::string EncodeCursor(int64_t seq) { return "c" + std::to_string(seq); }
 
 Result<int64_t> DecodeCursor(std::string_view cursor) {
-  if (cursor.size() < 2 || cursor.size() > 20 || cursor[0] != 'c') {
+  if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != 'c') {  // 18 digits: no overflow
     return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
   }
   int64_t v = 0;
@@ -389,7 +389,7 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
     } else if (key == "status") {
       auto s = ParseOrderStatus(value);
       if (!s) {
-        ex->Fail(Status::InvalidArgument("query parameter 'status': unknown status '" + value + "'"));
+        ex->Fail(Status::InvalidArgument("query parameter 'status' is not a known status"));
         return;
       }
       q.status = s;
@@ -405,7 +405,8 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
       }
       q.since_ms = ms;
     } else {
-      ex->Fail(Status::InvalidArgument("unknown query parameter '" + key + "'"));
+      ex->Fail(Status::InvalidArgument("unknown query parameter (accepted: limit, cursor, status, "
+                                       "channel, tag, since)"));
       return;
     }
   }

@@ -108,6 +108,14 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
   // refusal, which happens before any write): the batch is rolled back and re-run without them.
   std::vector<std::optional<Status>> poisoned(batch.size());
   while (true) {
+    if (failed_) {
+      // After a failed fsync nothing more is committed: it could become visible, and even
+      // durable, while its client is told it failed.
+      for (auto& p : batch) {
+        p.done(Status::Unavailable("storage failed to sync; writes are stopped until a restart"));
+      }
+      return;
+    }
     Committed c;
     c.results.reserve(batch.size());
     auto txn_or = store_.BeginWrite();

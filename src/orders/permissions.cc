@@ -17,7 +17,12 @@ Status CheckMayTransition(const Principal& actor, const Order& order, OrderStatu
       }
       break;
     case Role::kWarehouse:
-      if (to == S::kPacked || to == S::kShipped) return Status::Ok();
+      // Forward moves of the physical flow only: a refunding order going back to `shipped`
+      // is the rejection of a refund, which is not the warehouse's call.
+      if ((to == S::kPacked && order.status == S::kPaid) ||
+          (to == S::kShipped && order.status == S::kPacked)) {
+        return Status::Ok();
+      }
       break;
     case Role::kCustomerService:
       if (order.assigned_agent != actor.id) return Status::NotFound("order not found");

@@ -881,10 +881,17 @@ TEST_F(OrderWriterSyncTest, AFailedSyncFailsTheBatchAndStopsWrites) {
   std::promise<Result<CommandOutcome>> done;
   ASSERT_TRUE(writer_->Submit(CreateCommand("A"), [&](Result<CommandOutcome> r) { done.set_value(std::move(r)); }).ok());
   control_->entered.get_future().wait();
+  // Queued while the failing fsync is in flight: it must not succeed either.
+  std::promise<Result<CommandOutcome>> queued;
+  ASSERT_TRUE(writer_->Submit(CreateCommand("Q"), [&](Result<CommandOutcome> r) {
+    queued.set_value(std::move(r));
+  }).ok());
   control_->release.set_value();
   auto r = done.get_future().get();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kIOError);
+  auto q = queued.get_future().get();
+  EXPECT_FALSE(q.ok());
   Status later = writer_->Submit(CreateCommand("B"), [](Result<CommandOutcome>) { ADD_FAILURE() << "must not run"; });
   EXPECT_EQ(later.kind(), ErrorKind::kUnavailable);
 }
