@@ -2,6 +2,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/json.hpp>
@@ -19,6 +20,8 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+
+constexpr std::chrono::milliseconds kAcceptBackoff{50};
 
 std::string_view TitleOf(ErrorKind kind) {
   switch (kind) {
@@ -148,7 +151,14 @@ class Server final : public HttpServer {
   void Accept() {
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket sock) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec && !draining_) {
+      if (ec) {
+        // Out of file descriptors (or another transient failure): the pending connection stays
+        // in the backlog, so accepting again at once would spin a core. Back off briefly.
+        accept_backoff_.expires_after(kAcceptBackoff);
+        accept_backoff_.async_wait([this](beast::error_code) { Accept(); });
+        return;
+      }
+      if (!draining_) {
         auto s = std::make_shared<Session>(std::move(sock), *this);
         Register(s);
         s->Start();
@@ -159,21 +169,24 @@ class Server final : public HttpServer {
 
   HttpServerOptions options_;
   RequestHandler& handler_;
+  // The session registry is declared before io_ so it outlives it: destroying io_ destroys
+  // handlers still queued in it, and with them sessions that unregister themselves.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t live_sessions_ = 0;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   asio::io_context io_;
   // Keeps run() going while requests wait on the order writer with no socket operation
   // pending (during a drain, for instance); without it the io threads would exit and the
   // writer's completions would be posted into a stopped context.
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_backoff_{acceptor_.get_executor()};
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  size_t live_sessions_ = 0;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
 };
 
 Session::Session(tcp::socket socket, Server& server)
@@ -266,7 +279,7 @@ void Session::Write(Response response) {
     response.body().clear();
   }
   auto sp = std::make_shared<Response>(std::move(response));
-  stream_.expires_after(kRequestReadTimeout);
+  stream_.expires_after(kResponseWriteTimeout);
   http::async_write(stream_, *sp,
                     [self = shared_from_this(), sp, keep_alive](beast::error_code ec, size_t n) {
                       self->OnWrite(keep_alive, ec, n);

@@ -29,6 +29,8 @@ inline constexpr size_t kRequestBodyBytesMax = 1 << 20;     // 1 MiB (API defaul
 inline constexpr size_t kRequestHeaderBytesMax = 16 * 1024;
 inline constexpr std::chrono::seconds kRequestReadTimeout{30};
 inline constexpr std::chrono::seconds kKeepAliveIdleTimeout{75};
+// A client that does not read its response is cut off well inside orderd's drain deadline.
+inline constexpr std::chrono::seconds kResponseWriteTimeout{10};
 
 // Call exactly once per request; safe from any thread.
 using Responder = std::function<void(Response)>;

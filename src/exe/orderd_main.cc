@@ -1,5 +1,7 @@
 // orderd: the OrderCenter server. Wiring only; everything else is a library the tests link.
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +76,14 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+
+  // Every connection is a file descriptor; Debian's default soft limit (1024) is far below
+  // what a flash sale opens. Take what the hard limit allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto dir = oc::cli::PrepareDataDir(data_dir);
   if (!dir.ok()) return Fail(dir.status());

@@ -496,6 +496,9 @@ class SqliteStore final : public Store {
       OC_ASSIGN_OR_RETURN(auto r, Connection::Open(opt.path, true, opt.busy_timeout_ms));
       store->readers_.Add(std::move(r));
     }
+    // Opens the WAL's fd now, while file descriptors are surely available, rather than at the
+    // first commit under load; and makes the migrations durable.
+    OC_RETURN_IF_ERROR(store->Sync());
     return std::unique_ptr<Store>(std::move(store));
   }
 
@@ -513,6 +516,7 @@ class SqliteStore final : public Store {
     std::string wal = path_ + "-wal";
     struct stat st {};
     if (::stat(wal.c_str(), &st) != 0) {
+      if (errno == ENOENT) return Status::Ok();  // no log yet: nothing committed to make durable
       return Status::IOError("stat " + wal + ": " + std::strerror(errno));
     }
     if (wal_fd_ < 0 || st.st_ino != wal_ino_ || st.st_dev != wal_dev_) {
