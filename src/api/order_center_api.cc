@@ -265,6 +265,10 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
                                   : bj::serialize(privacy::RenderOrder(out.order, viewer));
       return r;
     };
+    idem.render_refusal = [](const Status& refusal) {
+      Response problem = MakeProblem(refusal, 11, true);
+      return store::IdempotencyRecord{"", static_cast<int>(problem.result_int()), problem.body()};
+    };
     command.idempotency = std::move(idem);
   }
   Status submitted = deps_.writer.Submit(
@@ -280,9 +284,16 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
             ex->Json(200, StockJson(*result->stock));
             return;
           }
+          if (result->refusal) {
+            ex->Fail(*result->refusal);
+            return;
+          }
           if (result->replay) {
             Response res = JsonResponse(static_cast<unsigned>(result->replay->status_code),
                                         result->replay->response_body, ex->request);
+            if (result->replay->status_code >= 400) {
+              res.set(http::field::content_type, "application/problem+json");
+            }
             res.set("Idempotent-Replayed", "true");
             ex->Reply(std::move(res));
             return;

@@ -19,6 +19,20 @@ Status CheckVersion(const Order& o, const std::optional<int64_t>& expected_versi
   return Status::Ok();
 }
 
+// Refusals decided by the rules, not by a failing machine: these are answers, worth recording.
+bool IsBusinessRefusal(const Status& s) {
+  switch (s.kind()) {
+    case ErrorKind::kInvalidArgument:
+    case ErrorKind::kUnprocessable:
+    case ErrorKind::kPermissionDenied:
+    case ErrorKind::kNotFound:
+    case ErrorKind::kConflict:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, const Clock& clock,
@@ -146,7 +160,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         inventory_.RollbackBatch();
         break;
       }
-      if (r.ok() && !r->replay) {
+      if (r.ok() && !r->replay && !r->refusal) {
         if (r->created) ++c.status_delta[Index(r->order.status)];
         if (r->previous_status) {
           --c.status_delta[Index(*r->previous_status)];
@@ -241,12 +255,25 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
         }
       },
       command.action);
-  if (r.ok() && command.idempotency) {
-    const Idempotency& idem = *command.idempotency;
+  if (!command.idempotency) return r;
+  const Idempotency& idem = *command.idempotency;
+  if (r.ok()) {
     store::IdempotencyRecord record = idem.render(*r);
     record.request_hash = idem.request_hash;
     OC_RETURN_IF_ERROR(
         txn.PutIdempotency(idem.principal_id, idem.key, record, clock_.NowUnixMs()));
+    return r;
+  }
+  if (IsBusinessRefusal(r.status()) && idem.render_refusal) {
+    // The refusal is the first response to this key: record it, so a retry cannot turn into
+    // a different outcome later.
+    store::IdempotencyRecord record = idem.render_refusal(r.status());
+    record.request_hash = idem.request_hash;
+    OC_RETURN_IF_ERROR(
+        txn.PutIdempotency(idem.principal_id, idem.key, record, clock_.NowUnixMs()));
+    CommandOutcome refused;
+    refused.refusal = r.status();
+    return refused;
   }
   return r;
 }

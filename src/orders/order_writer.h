@@ -51,6 +51,9 @@ struct CommandOutcome {
   std::optional<OrderStatus> previous_status;  // set by a transition
   // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
   std::optional<store::IdempotencyRecord> replay;
+  // A business refusal recorded under the request's Idempotency-Key (so a retry gets the same
+  // answer): answer with this error; nothing else was written.
+  std::optional<Status> refusal;
 };
 
 // What the writer stores for an Idempotency-Key: the first response, rendered on the writer
@@ -60,6 +63,8 @@ struct Idempotency {
   std::string key;
   std::string request_hash;
   std::function<store::IdempotencyRecord(const CommandOutcome&)> render;
+  // Renders a refusal (out of stock, illegal move, stale version, …) for the record.
+  std::function<store::IdempotencyRecord(const Status&)> render_refusal;
 };
 
 struct CreateOrder {

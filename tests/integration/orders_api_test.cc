@@ -690,5 +690,22 @@ TEST_F(OrdersApiTest, HealthReadinessAndMetrics) {
   EXPECT_GT(samples, 0);
 }
 
+// The reviewer's case: a refused request must not become a different answer when retried.
+TEST_F(OrdersApiTest, AnIdempotencyKeyAnsweredWithARefusalReplaysTheRefusal) {
+  std::string id = Str(Create(*admin_, MakeOrder("douyin", "IDEM-REFUSAL")), "id");
+  Headers key = {{"Idempotency-Key", "k-refusal"}};
+  HttpResponse first = admin_->Post("/v1/orders/" + id + "/transitions",
+                                    std::string(R"({"to": "packed"})"), key);
+  EXPECT_TRUE(CheckProblem(first, 409, "invalid_transition").empty()) << first.Describe();
+  HttpResponse paid = admin_->Post("/v1/orders/" + id + "/transitions",
+                                   std::string(R"({"to": "paid"})"));
+  ASSERT_EQ(paid.status, 200) << paid.Describe();
+  HttpResponse retry = admin_->Post("/v1/orders/" + id + "/transitions",
+                                    std::string(R"({"to": "packed"})"), key);
+  EXPECT_TRUE(CheckProblem(retry, 409, "invalid_transition").empty()) << retry.Describe();
+  EXPECT_EQ(retry.body, first.body);
+  EXPECT_EQ(Str(Obj(admin_->Get("/v1/orders/" + id)), "status"), "paid");
+}
+
 }  // namespace
 }  // namespace oc::itest

@@ -86,6 +86,9 @@ Idempotency Idem(const std::string& principal, const std::string& key, const std
     r.response_body = R"({"id":")" + out.order.id + R"("})";
     return r;
   };
+  i.render_refusal = [](const Status& refusal) {
+    return store::IdempotencyRecord{"", 409, R"({"code":")" + refusal.code() + R"("})"};
+  };
   return i;
 }
 
@@ -464,19 +467,23 @@ TEST_F(OrderWriterTest, IdempotencyOnTransitions) {
   EXPECT_EQ(Outbox().size(), 2u);
 }
 
-TEST_F(OrderWriterTest, AFailedCommandRecordsNoIdempotencyKey) {
-  Command bad = Create("taobao", "TB1", ChannelKey("douyin"));  // foreign channel: 403
-  bad.idempotency = Idem("key_CH_douyin", "k", "h");
-  auto r = Run(std::move(bad));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().kind(), ErrorKind::kPermissionDenied);
-  // The key is still free: the next command under it runs for real.
-  Command good = Create("douyin", "DY1", ChannelKey("douyin"));
-  good.idempotency = Idem("key_CH_douyin", "k", "h");
-  auto r2 = Run(std::move(good));
-  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
-  EXPECT_TRUE(r2->created);
-  EXPECT_FALSE(r2->replay.has_value());
+TEST_F(OrderWriterTest, ARefusalIsTheFirstResponseAndIsReplayed) {
+  std::string id = CreateOk("douyin", "DY1");
+  Command refused = Move(id, S::kPacked);  // pending -> packed: invalid_transition
+  refused.idempotency = Idem("key_ADMIN", "k", "h");
+  auto r = Run(std::move(refused));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->refusal.has_value());
+  EXPECT_EQ(r->refusal->code(), "invalid_transition");
+  MoveOk(id, S::kPaid);  // now the same move would be legal...
+  Command retry = Move(id, S::kPacked);
+  retry.idempotency = Idem("key_ADMIN", "k", "h");
+  auto again = Run(std::move(retry));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(again->replay.has_value());  // ...but the key's answer stays the first one
+  EXPECT_EQ(again->replay->status_code, 409);
+  EXPECT_EQ(Get(id).status, S::kPaid);
+  EXPECT_EQ(Get(id).version, 2);
 }
 
 TEST_F(OrderWriterTest, OneFailingCommandInABatchDoesNotDisturbTheOthers) {
