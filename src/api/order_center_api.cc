@@ -241,6 +241,9 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# TYPE ordercenter_writer_batches_total counter\n");
   out.append("ordercenter_writer_batches_total " +
              std::to_string(deps_.writer.BatchesCommitted()) + "\n");
+  out.append("# HELP ordercenter_store_fsyncs_total fsyncs of the write-ahead log.\n");
+  out.append("# TYPE ordercenter_store_fsyncs_total counter\n");
+  out.append("ordercenter_store_fsyncs_total " + std::to_string(deps_.store.fsyncs()) + "\n");
   ex->Reply(TextResponse(200, "text/plain; version=0.0.4", std::move(out), ex->request));
 }
 

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <condition_variable>
@@ -274,12 +276,37 @@ Status Migrate(Connection& c) {
   return Status::Ok();
 }
 
-class SqliteStore;
+// Which commits are durable yet. Readers see only durable data: a reader that finds commits not
+// yet fsync'd runs (or joins) the fsync before reading, so nobody acts on data — ships an order,
+// delivers an event — that a power cut could still take back. Costs at most one fsync, and only
+// while writes are in flight.
+class DurabilityTracker {
+ public:
+  void Committed() { committed_.fetch_add(1); }
+  int64_t committed() const { return committed_.load(); }
+  int64_t durable() const { return durable_.load(); }
+  bool failed() const { return failed_.load(); }
+  void Synced(int64_t covered, bool ok) {
+    if (!ok) {
+      failed_ = true;
+      return;
+    }
+    int64_t seen = durable_.load();
+    while (seen < covered && !durable_.compare_exchange_weak(seen, covered)) {
+    }
+  }
+
+ private:
+  std::atomic<int64_t> committed_{0};
+  std::atomic<int64_t> durable_{0};
+  std::atomic<bool> failed_{false};
+};
 
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
-  SqliteWriteTransaction(Connection& c, std::unique_lock<std::mutex> lock, PiiCodec* codec)
-      : c_(c), lock_(std::move(lock)), codec_(codec) {}
+  SqliteWriteTransaction(Connection& c, std::unique_lock<std::mutex> lock, PiiCodec* codec,
+                         DurabilityTracker& durability)
+      : c_(c), lock_(std::move(lock)), codec_(codec), durability_(durability) {}
   ~SqliteWriteTransaction() override {
     if (!finished_) (void)c_.Exec("ROLLBACK");
   }
@@ -426,7 +453,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
     finished_ = true;
     if (lost_) return Status::IOError("the transaction was abandoned by the database");
     Status s = c_.Exec("COMMIT");
-    if (!s.ok()) (void)c_.Exec("ROLLBACK");
+    if (s.ok()) {
+      durability_.Committed();
+    } else {
+      (void)c_.Exec("ROLLBACK");
+    }
     lock_.unlock();  // the connection is free for the next writer as soon as the batch is done
     return s;
   }
@@ -435,6 +466,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Connection& c_;
   std::unique_lock<std::mutex> lock_;
   PiiCodec* codec_;
+  DurabilityTracker& durability_;
   int64_t writes_ = 0;
   bool lost_ = false;
   bool finished_ = false;
@@ -498,7 +530,7 @@ class SqliteStore final : public Store {
     }
     // Opens the WAL's fd now, while file descriptors are surely available, rather than at the
     // first commit under load; and makes the migrations durable.
-    OC_RETURN_IF_ERROR(store->Sync());
+    OC_RETURN_IF_ERROR(store->SyncWal());
     return std::unique_ptr<Store>(std::move(store));
   }
 
@@ -506,11 +538,36 @@ class SqliteStore final : public Store {
     std::unique_lock lock(write_mu_);
     OC_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<WriteTransaction>(
-        new SqliteWriteTransaction(*writer_, std::move(lock), codec_));
+        new SqliteWriteTransaction(*writer_, std::move(lock), codec_, durability_));
   }
 
-  Status Sync() override {
+  Status Sync() override { return SyncUpTo(durability_.committed()); }
+  int64_t fsyncs() const override { return fsyncs_.load(); }
+
+  // Makes commits up to `target` durable, unless a concurrent Sync() already did.
+  Status SyncUpTo(int64_t target) {
     std::lock_guard lock(sync_mu_);
+    if (durability_.failed()) return Status::IOError("an earlier fsync failed");
+    if (durability_.durable() >= target) return Status::Ok();
+    int64_t covered = durability_.committed();
+    Status s = SyncWal();
+    durability_.Synced(covered, s.ok());
+    return s;
+  }
+
+  // Called before every read that others act on.
+  Status WaitDurable() {
+    if (durability_.failed()) {
+      return Status::Unavailable("storage failed to sync; reads are stopped until a restart");
+    }
+    int64_t target = durability_.committed();
+    if (durability_.durable() >= target) return Status::Ok();
+    Status s = SyncUpTo(target);
+    if (!s.ok()) return Status::Unavailable("storage failed to sync: " + s.detail());
+    return Status::Ok();
+  }
+
+  Status SyncWal() {
     // The WAL is reset in place after checkpoints, never deleted while we hold connections,
     // but re-open if its inode ever changes so we never sync a stale file.
     std::string wal = path_ + "-wal";
@@ -529,6 +586,7 @@ class SqliteStore final : public Store {
     if (::fdatasync(wal_fd_) != 0) {
       return Status::IOError("fdatasync " + wal + ": " + std::strerror(errno));
     }
+    fsyncs_.fetch_add(1);
     return Status::Ok();
   }
 
@@ -537,6 +595,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<Order>> GetOrder(std::string_view id) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
     auto lease = readers_.Borrow();
     OC_RETURN_IF_ERROR((*lease).Exec("BEGIN"));
     auto r = FindOrderOn(*lease, id, codec_);
@@ -545,6 +604,7 @@ class SqliteStore final : public Store {
   }
 
   Result<OrderPage> ListOrders(const OrderQuery& q) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
     std::string sql = std::string("SELECT ") + kOrderColumns + " FROM orders WHERE 1=1";
     std::vector<std::string> text_args;
     if (q.status) sql += " AND status = ?1";
@@ -617,6 +677,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
     auto lease = readers_.Borrow();
     OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
         "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
@@ -646,6 +707,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<StockRecord>> GetStock(std::string_view sku) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
     auto lease = readers_.Borrow();
     OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
         "SELECT sku, on_hand, safety_buffer, reserved, sold FROM inventory WHERE sku = ?"));
@@ -667,6 +729,7 @@ class SqliteStore final : public Store {
     st.Bind(4, ToString(r.principal.role)).Bind(5, r.principal.channel);
     st.Bind(6, r.totp_secret).Bind(7, r.created_at_ms);
     OC_RETURN_IF_ERROR(st.Run());
+    durability_.Committed();  // an autocommit insert is a commit of its own
     return Sync();  // the key is printed once; it must not vanish in a crash after that
   }
 
@@ -702,6 +765,8 @@ class SqliteStore final : public Store {
   ReadPool readers_;
   std::string path_;
   PiiCodec* codec_;
+  DurabilityTracker durability_;
+  std::atomic<int64_t> fsyncs_{0};
   std::mutex sync_mu_;
   int wal_fd_ = -1;
   ino_t wal_ino_ = 0;

@@ -4,7 +4,8 @@
 // write side is a WriteTransaction owned by exactly one writer at a time (orders/OrderWriter):
 // it groups many commands into one transaction (a command refused by a business rule fails
 // before it writes anything); Commit() orders the batch and Sync() makes it durable (fsync). The
-// read side is thread-safe and never waits for the writer (WAL readers). Order changes and the
+// read side is thread-safe, never waits for the writer (WAL readers), and sees only durable data:
+// a read that finds commits not yet fsync'd performs (or joins) that fsync first. Order changes and the
 // outbox events they cause are written through the same transaction, so an event exists if and
 // only if its change does.
 #pragma once
@@ -127,6 +128,8 @@ class Store {
   // so the writer can apply the next batch while this one reaches the disk; one Sync() covers
   // all batches committed before it. Thread-safe; may run beside BeginWrite()/Commit().
   virtual Status Sync() = 0;
+  // fsyncs performed so far (for /metrics: how many writes each fsync carries).
+  virtual int64_t fsyncs() const = 0;
 
   virtual Result<std::optional<Order>> GetOrder(std::string_view id) = 0;
   virtual Result<OrderPage> ListOrders(const OrderQuery& query) = 0;

@@ -784,5 +784,26 @@ TEST_F(SqliteStoreTest, StockIsWrittenInTheTransactionAndLoadsBackAfterReopen) {
   EXPECT_EQ((*stock)[1].sku, "FILTER");
 }
 
+TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
+  int64_t before = store_->fsyncs();
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->InsertOrder(MakeOrder("ord_1", "douyin", "DY1")).ok());
+    ASSERT_TRUE(txn->Commit().ok());  // committed, not yet fsync'd
+  }
+  EXPECT_EQ(store_->fsyncs(), before);
+  ASSERT_TRUE(Get("ord_1").has_value());
+  EXPECT_EQ(store_->fsyncs(), before + 1);  // the read made the commit durable before showing it
+  ASSERT_TRUE(Get("ord_1").has_value());
+  EXPECT_EQ(store_->fsyncs(), before + 1);  // nothing new to make durable: no second fsync
+  ASSERT_TRUE(store_->Sync().ok());
+  EXPECT_EQ(store_->fsyncs(), before + 1);  // Sync() skips work a reader already did
+  ApiKeyRecord key;
+  key.principal = Principal{"key_X", "x", Role::kAdmin, ""};
+  key.key_hash = "hash-x";
+  ASSERT_TRUE(store_->InsertApiKey(key).ok());
+  EXPECT_EQ(store_->fsyncs(), before + 2);  // a key insert is its own durable commit
+}
+
 }  // namespace
 }  // namespace oc::store
