@@ -43,22 +43,9 @@ RUN_ID="$(date +%s)"
 WORK="$(mktemp -d /tmp/oc-bench.XXXXXX)"
 ORDERD_PID=""
 PG_STARTED=0
-PG_DATA="${WORK}/pg/data"
 unclean=0
-
-log() { echo "bench: $*" >&2; }
-die() {
-  log "error: $*"
-  exit 1
-}
-
-as_postgres() {
-  if [[ "$(id -u)" == "0" ]]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
+# shellcheck source=bench/lib.sh
+source "${ROOT}/bench/lib.sh"
 
 cleanup() {
   local rc=$?
@@ -70,9 +57,7 @@ cleanup() {
     done
     kill -KILL "${ORDERD_PID}" 2>/dev/null || true
   fi
-  if [[ "${PG_STARTED}" == "1" ]]; then
-    as_postgres "${PG_BIN}/pg_ctl" -D "${PG_DATA}" -m immediate -w stop >/dev/null 2>&1 || true
-  fi
+  [[ "${PG_STARTED}" == "1" ]] && pg_stop
   if [[ "${KEEP}" == "1" ]]; then
     log "kept ${WORK}"
   else
@@ -82,14 +67,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-need() {
-  command -v "$1" >/dev/null 2>&1 || die "'$1' not found; run scripts/install-deps.sh (package: $2)"
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # p50 and p99 in ms of column 3 (microseconds) of pgbench's per-transaction logs.
 percentiles_ms() {
@@ -118,7 +95,7 @@ log "machine: $(nproc) core(s); clients: ${CONNECTIONS} connections, ${THREADS} 
 # ------------------------------------------------------------------------------------------------
 # orderd
 # ------------------------------------------------------------------------------------------------
-OC_RATE="" OC_P50="" OC_P99="" OC_ACKED="" OC_STORED="" OC_EVENTS=""
+OC_RATE="" OC_FSYNCS=0 OC_P50="" OC_P99="" OC_ACKED="" OC_STORED="" OC_EVENTS=""
 run_orderd() {
   need wrk wrk
   need curl curl
@@ -188,6 +165,11 @@ run_orderd() {
   wrk -t"${THREADS}" -c"${CONNECTIONS}" -d"${DURATION}s" --timeout "${WRK_TIMEOUT}" --latency \
     -s "${ROOT}/bench/wrk/create_order.lua" "${base}" -- "${key}" "${RUN_ID}" | tee "${dir}/wrk.txt" >&2
 
+  # Group commit at work: how many acknowledged writes each WAL fsync carried.
+  local fsyncs
+  fsyncs="$(curl -sS "${base}/metrics" | sed -n 's/^ordercenter_store_fsyncs_total \([0-9]*\)$/\1/p')"
+  OC_FSYNCS="${fsyncs:-0}"
+
   local summary
   summary="$(grep '^ocbench: requests=' "${dir}/wrk.txt" || true)"
   [[ -n "${summary}" ]] || die "wrk printed no 'ocbench:' summary line (see above)"
@@ -253,29 +235,12 @@ run_orderd() {
 # ------------------------------------------------------------------------------------------------
 PG_RATE="" PG_P50="" PG_P99="" PG_AVG="" PG_ACKED="" PG_STORED="" PG_EVENTS=""
 run_pg() {
-  [[ -x "${PG_BIN}/initdb" && -x "${PG_BIN}/pg_ctl" && -x "${PG_BIN}/pgbench" && -x "${PG_BIN}/psql" ]] ||
-    die "PostgreSQL 15 binaries not found in ${PG_BIN}; run scripts/install-deps.sh (package: postgresql-15)"
-  if [[ "$(id -u)" == "0" ]]; then
-    need runuser util-linux
-    id postgres >/dev/null 2>&1 || die "no 'postgres' user (installed with postgresql-15)"
-  fi
-
+  [[ -x "${PG_BIN}/pgbench" ]] ||
+    die "pgbench not found in ${PG_BIN}; run scripts/install-deps.sh (package: postgresql-15)"
   local dir="${WORK}/pg"
-  mkdir -p "${dir}"
-  if [[ "$(id -u)" == "0" ]]; then
-    chmod 711 "${WORK}"  # mktemp's 0700 would keep the postgres user out
-    chown postgres "${dir}"
-  fi
-  as_postgres "${PG_BIN}/initdb" -D "${PG_DATA}" -A trust -U postgres >"${dir}/initdb.log" 2>&1 ||
-    die "initdb failed: $(tail -5 "${dir}/initdb.log")"
-  local port
-  port="$(free_port)"
-  local max_conn=$((CONNECTIONS + 10))
-  ((max_conn < 100)) && max_conn=100
-  log "starting PostgreSQL 15 on 127.0.0.1:${port} (synchronous_commit=on, fsync=on) in ${PG_DATA}"
-  as_postgres "${PG_BIN}/pg_ctl" -D "${PG_DATA}" -l "${dir}/log" -w -t 60 \
-    -o "-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c synchronous_commit=on -c fsync=on -c max_connections=${max_conn}" \
-    start >/dev/null || die "pg_ctl start failed: $(tail -5 "${dir}/log" 2>/dev/null)"
+  [[ "$(id -u)" == "0" ]] && chmod 711 "${WORK}"  # mktemp's 0700 would keep the postgres user out
+  pg_start "${dir}" $((CONNECTIONS + 10))
+  local port="${PG_PORT}"
   PG_STARTED=1
 
   local psql=("${PG_BIN}/psql" -h 127.0.0.1 -p "${port}" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
@@ -345,6 +310,8 @@ if [[ -n "${OC_RATE}" ]]; then
   echo
   awk -v r="${OC_RATE}" -v t="${TARGET_ORDERS_PER_S}" 'BEGIN {
     printf "target >= %d durable orders/s: %s (%.0f)\n", t, (r >= t ? "MET" : "NOT MET"), r }'
+  awk -v n="${OC_ACKED}" -v f="${OC_FSYNCS}" 'BEGIN {
+    printf "group commit: %d WAL fsyncs for %d orders = %.1f orders per fsync\n", f, n, (f > 0 ? n / f : 0) }'
 fi
 if [[ -n "${OC_RATE}" && -n "${PG_RATE}" ]]; then
   awk -v a="${OC_RATE}" -v b="${PG_RATE}" 'BEGIN {

@@ -43,6 +43,8 @@ PACKAGES=(
   # Servers and tools used by tests, benchmarks and scripts
   sqlite3
   postgresql-15             # real PostgreSQL for store tests and benchmarks
+  redis-server              # peer in the inventory benchmark (Lua check-and-decrement)
+  redis-tools               # redis-benchmark, redis-cli
   wrk                       # HTTP load generator for benchmarks
   curl
   python3                   # scripts parse orderctl's JSON output
