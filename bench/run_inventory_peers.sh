@@ -23,7 +23,7 @@ WORK="$(mktemp -d /tmp/oc-inv-bench.XXXXXX)"
 REDIS_PID=""
 cleanup() {
   local rc=$?
-  [[ -n "${REDIS_PID}" ]] && kill "${REDIS_PID}" 2>/dev/null || true
+  if [[ -n "${REDIS_PID}" ]]; then kill "${REDIS_PID}" 2>/dev/null || true; fi
   pg_stop
   rm -rf "${WORK}"
   exit "${rc}"
