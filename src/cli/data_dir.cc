@@ -44,15 +44,6 @@ Result<DataDirLock> DataDirLock::Acquire(const DataDir& dir) {
   return DataDirLock(fd);
 }
 
-bool DataDirLock::IsHeld(const DataDir& dir) {
-  int fd = open(dir.LockPath().c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool held = flock(fd, LOCK_EX | LOCK_NB) != 0;
-  if (!held) flock(fd, LOCK_UN);
-  close(fd);
-  return held;
-}
-
 DataDirLock::~DataDirLock() {
   if (fd_ >= 0) close(fd_);
 }

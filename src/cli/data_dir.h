@@ -15,7 +15,6 @@ struct DataDir {
   std::string root;
   std::string DatabasePath() const { return root + "/ordercenter.db"; }
   std::string LockPath() const { return root + "/orderd.lock"; }
-  std::string UrlPath() const { return root + "/orderd.url"; }
   std::string KeyringPath() const { return root + "/keyring.json"; }
 };
 
@@ -35,8 +34,6 @@ Result<DataDir> PrepareDataDir(const std::string& root);
 class DataDirLock {
  public:
   static Result<DataDirLock> Acquire(const DataDir& dir);
-  // Whether some process holds the lock right now (orderd is running on `dir`).
-  static bool IsHeld(const DataDir& dir);
   DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   DataDirLock& operator=(DataDirLock&&) = delete;
   ~DataDirLock();

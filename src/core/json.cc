@@ -131,9 +131,6 @@ Result<bj::value> ParseStrict(std::string_view body) {
       return Status::InvalidArgument("JSON nesting deeper than " +
                                      std::to_string(kNestingDepthMax) + " levels");
     }
-    if (ec == bj::error::syntax && !body.empty()) {
-      // Boost reports invalid UTF-8 as a syntax error; the offset tells the client where.
-    }
     return Status::InvalidArgument("malformed JSON at byte " + std::to_string(n) + ": " +
                                    ec.message());
   }

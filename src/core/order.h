@@ -64,7 +64,7 @@ struct Order {
   std::optional<int64_t> placed_at_ms;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
-  std::string created_by;  // principal id of the writer, for channel scoping
+  std::string created_by;  // principal id that created the order (scoping uses `channel`)
   // The personal data above in its sealed (encrypted) form, when already sealed off the writer
   // thread; the store seals it itself when this is empty.
   std::string sealed_pii;

@@ -5,7 +5,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -109,7 +108,6 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
 
   std::string url = "http://" + host + ":" + std::to_string((*server)->port());
-  std::ofstream(dir->UrlPath(), std::ios::trunc) << url << "\n";
   spdlog::info("serving {} from {} (embedded: SQLite WAL, in-process writer)", url, data_dir);
   std::printf("listening on %s\n", url.c_str());
   std::fflush(stdout);
@@ -120,7 +118,6 @@ int main(int argc, char** argv) {
   (*server)->Drain(kDrainDeadline);
   (*writer)->Stop();
   (*server)->Stop();
-  std::remove(dir->UrlPath().c_str());
   spdlog::info("stopped cleanly");
   return 0;
 }

@@ -117,6 +117,10 @@ void OrderWriter::Run() {
   }
 }
 
+void OrderWriter::FailAll(std::vector<Pending>& batch, const Status& status) {
+  for (auto& p : batch) p.done(status);
+}
+
 void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
   // Commands whose writes failed half-way (an I/O error or a broken invariant, never a business
   // refusal, which happens before any write): the batch is rolled back and re-run without them.
@@ -125,16 +129,15 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
     if (failed_) {
       // After a failed fsync nothing more is committed: it could become visible, and even
       // durable, while its client is told it failed.
-      for (auto& p : batch) {
-        p.done(Status::Unavailable("storage failed to sync; writes are stopped until a restart"));
-      }
+      FailAll(batch,
+              Status::Unavailable("storage failed to sync; writes are stopped until a restart"));
       return;
     }
     Committed c;
     c.results.reserve(batch.size());
     auto txn_or = store_.BeginWrite();
     if (!txn_or.ok()) {
-      for (auto& p : batch) p.done(txn_or.status());
+      FailAll(batch, txn_or.status());
       return;
     }
     store::WriteTransaction& txn = **txn_or;
@@ -151,7 +154,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         // The database gave the transaction up (disk full, I/O error): nothing of the batch is
         // written, and nothing more may run on it.
         inventory_.RollbackBatch();
-        for (auto& p : batch) p.done(Status::IOError("nothing was written: " + r.status().detail()));
+        FailAll(batch, Status::IOError("nothing was written: " + r.status().detail()));
         return;
       }
       if (!r.ok() && txn.writes() + inventory_.mutations() != changes_before) {

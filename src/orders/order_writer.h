@@ -136,6 +136,8 @@ class OrderWriter {
   void Run();
   void RunSyncer();
   void ApplyBatch(std::vector<Pending>& batch);
+  // Answers every command of a batch that wrote nothing with `status`.
+  static void FailAll(std::vector<Pending>& batch, const Status& status);
   void Complete(Committed& committed, const Status& sync_status);
   Result<CommandOutcome> Apply(store::WriteTransaction& txn, Command& command);
   Result<CommandOutcome> ApplyCreate(store::WriteTransaction& txn, const Principal& actor,
