@@ -8,6 +8,7 @@
 
 #include "api/router.h"
 #include "core/json.h"
+#include "orders/compensation.h"
 #include "orders/order_input.h"
 #include "orders/permissions.h"
 #include "privacy/hashing.h"
@@ -53,10 +54,77 @@ Result<bj::value> ParseObjectBody(std::string_view body) {
 }
 
 bj::object StockJson(const store::StockRecord& r) {
-  inventory::StockLevel level{r.on_hand, r.safety_buffer, r.reserved, r.sold};
-  return bj::object{{"sku", r.sku},           {"on_hand", r.on_hand},
-                    {"reserved", r.reserved}, {"sold", r.sold},
-                    {"safety_buffer", r.safety_buffer}, {"available", level.available()}};
+  inventory::StockLevel level{r.on_hand, r.safety_buffer, r.reserved, r.sold, r.oversold};
+  return bj::object{{"sku", r.sku},
+                    {"on_hand", r.on_hand},
+                    {"reserved", r.reserved},
+                    {"sold", r.sold},
+                    {"safety_buffer", r.safety_buffer},
+                    {"available", level.available()},
+                    {"oversold", r.oversold},
+                    {"category", r.category}};
+}
+
+bj::object ReservationJson(const store::ReservationRecord& r) {
+  bj::array lines;
+  for (const auto& l : r.lines) lines.emplace_back(bj::object{{"sku", l.sku}, {"qty", l.qty}});
+  bj::object out{{"id", r.id},
+                 {"status", store::ToString(r.state)},
+                 {"lines", std::move(lines)},
+                 {"expires_at", FormatRfc3339(r.expires_at_ms)},
+                 {"created_at", FormatRfc3339(r.created_at_ms)}};
+  out["order_id"] = r.order_id.empty() ? bj::value(nullptr) : bj::value(r.order_id);
+  return out;
+}
+
+bj::object OversoldCaseJson(const orders::OversoldCase& c) {
+  bj::array lines;
+  for (const auto& l : c.lines) {
+    lines.emplace_back(
+        bj::object{{"sku", l.sku}, {"qty_short", l.qty_short}, {"still_short", l.still_short}});
+  }
+  bj::array remedies;
+  for (const auto& r : c.remedies) {
+    bj::object o{{"kind", r.kind}};
+    if (r.kind == "restock") {
+      o["sku"] = r.sku;
+      o["qty"] = r.qty;
+      o["queue_position"] = r.queue_position;
+    } else if (r.kind == "substitute") {
+      o["sku"] = r.sku;
+      o["substitute_sku"] = r.substitute_sku;
+      o["qty"] = r.qty;
+      o["available"] = r.available;
+    } else {
+      o["amount"] = r.amount;
+      o["currency"] = r.currency;
+    }
+    remedies.emplace_back(std::move(o));
+  }
+  return bj::object{{"order_id", c.order.order_id},
+                    {"channel", c.order.channel},
+                    {"channel_order_id", c.order.channel_order_id},
+                    {"status", ToString(c.order.status)},
+                    {"accepted_at", FormatRfc3339(c.order.created_at_ms)},
+                    {"lines", std::move(lines)},
+                    {"remedies", std::move(remedies)}};
+}
+
+// Parses ?limit=&cursor= for lists paged by position ("p<offset>" cursors).
+struct PageParams {
+  size_t limit = store::kListLimitDefault;
+  size_t offset = 0;
+};
+
+Status ParseLimit(const std::string& value, size_t* limit) {
+  char* end = nullptr;
+  long long n = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < 1 ||
+      n > static_cast<long long>(store::kListLimitMax)) {
+    return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 500");
+  }
+  *limit = static_cast<size_t>(n);
+  return Status::Ok();
 }
 
 std::string EncodeCursor(int64_t seq) { return "c" + std::to_string(seq); }
@@ -217,6 +285,18 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     case RouteId::kGetInventory:
       GetInventory(ex);
       return;
+    case RouteId::kListOversold:
+      ListOversold(ex);
+      return;
+    case RouteId::kCreateReservation:
+      CreateReservation(ex);
+      return;
+    case RouteId::kGetReservation:
+      GetReservation(ex);
+      return;
+    case RouteId::kReleaseReservation:
+      ReleaseReservation(ex);
+      return;
   }
   ex->Fail(Status::Internal("route without a handler"));
 }
@@ -264,8 +344,9 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     idem.render = [viewer](const orders::CommandOutcome& out) {
       store::IdempotencyRecord r;
       r.status_code = out.created ? 201 : 200;
-      r.response_body = out.stock ? bj::serialize(StockJson(*out.stock))
-                                  : bj::serialize(privacy::RenderOrder(out.order, viewer));
+      r.response_body = out.stock         ? bj::serialize(StockJson(*out.stock))
+                        : out.reservation ? bj::serialize(ReservationJson(*out.reservation))
+                                          : bj::serialize(privacy::RenderOrder(out.order, viewer));
       return r;
     };
     idem.render_refusal = [](const Status& refusal) {
@@ -285,6 +366,10 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
           }
           if (result->stock) {
             ex->Json(200, StockJson(*result->stock));
+            return;
+          }
+          if (result->reservation) {
+            ex->Json(result->created ? 201 : 200, ReservationJson(*result->reservation));
             return;
           }
           if (result->refusal) {
@@ -318,7 +403,8 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(body.status());
     return;
   }
-  auto order = orders::ParseCreateOrder(*body);
+  bool accept_oversell = false;
+  auto order = orders::ParseCreateOrder(*body, &accept_oversell);
   if (!order.ok()) {
     ex->Fail(order.status());
     return;
@@ -337,7 +423,8 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   order->sealed_pii = std::move(*sealed);
-  orders::Command cmd{orders::CreateOrder{std::move(*order)}, ex->principal, std::nullopt};
+  orders::Command cmd{orders::CreateOrder{std::move(*order), accept_oversell}, ex->principal,
+                      std::nullopt};
   SubmitToWriter(ex, std::move(cmd));
 }
 
@@ -386,13 +473,11 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
     std::string key = p.key;
     std::string value = p.value;
     if (key == "limit") {
-      char* end = nullptr;
-      long long n = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 1 || n > static_cast<long long>(store::kListLimitMax)) {
-        ex->Fail(Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 500"));
+      Status s = ParseLimit(value, &q.limit);
+      if (!s.ok()) {
+        ex->Fail(s);
         return;
       }
-      q.limit = static_cast<size_t>(n);
     } else if (key == "cursor") {
       auto seq = DecodeCursor(value);
       if (!seq.ok()) {
@@ -558,14 +643,17 @@ void OrderCenterApi::PutInventory(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   json::ObjectReader r(body->get_object(), "");
-  Status s = r.OnlyKeys({"on_hand", "safety_buffer"});
+  Status s = r.OnlyKeys({"on_hand", "safety_buffer", "category"});
   auto on_hand = s.ok() ? r.RequiredInt("on_hand") : Result<int64_t>(s);
   auto buffer = r.OptionalInt("safety_buffer");
-  if (!on_hand.ok() || !buffer.ok()) {
-    ex->Fail(!on_hand.ok() ? on_hand.status() : buffer.status());
+  auto category = r.OptionalString("category", kShortTextMax);
+  if (!on_hand.ok() || !buffer.ok() || !category.ok()) {
+    ex->Fail(!on_hand.ok() ? on_hand.status()
+             : !buffer.ok() ? buffer.status()
+                            : category.status());
     return;
   }
-  orders::SetStock set{ex->path_id, *on_hand, buffer->value_or(0)};
+  orders::SetStock set{ex->path_id, *on_hand, buffer->value_or(0), std::move(*category)};
   SubmitToWriter(ex, orders::Command{std::move(set), ex->principal, std::nullopt});
 }
 
@@ -585,6 +673,132 @@ void OrderCenterApi::GetInventory(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   ex->Json(200, StockJson(**stock));
+}
+
+void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
+  if (ex->principal.role != Role::kAdmin && ex->principal.role != Role::kOperations) {
+    ex->Fail(Status::PermissionDenied("the oversold work list is for admin and operations"));
+    return;
+  }
+  if (!boost::urls::parse_query(ex->query)) {
+    ex->Fail(Status::InvalidArgument("malformed query string"));
+    return;
+  }
+  PageParams page;
+  for (auto p : boost::urls::params_view(ex->query)) {
+    std::string key = p.key;
+    std::string value = p.value;
+    Status s;
+    if (key == "limit") {
+      s = ParseLimit(value, &page.limit);
+    } else if (key == "cursor") {
+      char* end = nullptr;
+      long long n = value.size() > 1 && value.size() < 12 && value[0] == 'p'
+                        ? std::strtoll(value.c_str() + 1, &end, 10)
+                        : -1;
+      if (n < 0 || end == nullptr || *end != '\0') {
+        s = Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
+      } else {
+        page.offset = static_cast<size_t>(n);
+      }
+    } else {
+      s = Status::InvalidArgument("unknown query parameter (accepted: limit, cursor)");
+    }
+    if (!s.ok()) {
+      ex->Fail(s);
+      return;
+    }
+  }
+  auto oversold = deps_.store.ListOversold();
+  if (!oversold.ok()) {
+    ex->Fail(oversold.status());
+    return;
+  }
+  auto stock = deps_.store.LoadStock();
+  if (!stock.ok()) {
+    ex->Fail(stock.status());
+    return;
+  }
+  std::vector<orders::OversoldCase> cases = orders::PlanCompensation(*oversold, *stock);
+  bj::array items;
+  size_t end = std::min(cases.size(), page.offset + page.limit);
+  for (size_t i = page.offset; i < end; ++i) items.emplace_back(OversoldCaseJson(cases[i]));
+  bj::object out;
+  out["items"] = std::move(items);
+  out["next_cursor"] =
+      end < cases.size() ? bj::value("p" + std::to_string(end)) : bj::value(nullptr);
+  ex->Json(200, out);
+}
+
+void OrderCenterApi::CreateReservation(const std::shared_ptr<Exchange>& ex) {
+  Status may = orders::CheckMayHold(ex->principal);
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  auto body = ParseObjectBody(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  const bj::object& obj = body->get_object();
+  json::ObjectReader r(obj, "");
+  Status s = r.OnlyKeys({"lines", "ttl_seconds"});
+  auto ttl = s.ok() ? r.OptionalInt("ttl_seconds") : Result<std::optional<int64_t>>(s);
+  if (!ttl.ok()) {
+    ex->Fail(ttl.status());
+    return;
+  }
+  auto lines = orders::ParseSkuLines(obj.if_contains("lines"));
+  if (!lines.ok()) {
+    ex->Fail(lines.status());
+    return;
+  }
+  orders::CreateReservation create;
+  create.ttl_seconds = ttl->value_or(orders::kHoldTtlDefaultSeconds);
+  if (create.ttl_seconds < 1 || create.ttl_seconds > orders::kHoldTtlMaxSeconds) {
+    ex->Fail(Status::Unprocessable("field 'ttl_seconds' must be between 1 and " +
+                                   std::to_string(orders::kHoldTtlMaxSeconds)));
+    return;
+  }
+  for (auto& l : *lines) create.lines.push_back({std::move(l.sku), l.qty});
+  SubmitToWriter(ex, orders::Command{std::move(create), ex->principal, std::nullopt});
+}
+
+void OrderCenterApi::GetReservation(const std::shared_ptr<Exchange>& ex) {
+  Status may = orders::CheckMayHold(ex->principal);
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  if (!LooksLikeId(ex->path_id, "res")) {
+    ex->Fail(Status::NotFound("reservation not found"));
+    return;
+  }
+  auto found = deps_.store.GetReservation(ex->path_id);
+  if (!found.ok()) {
+    ex->Fail(found.status());
+    return;
+  }
+  if (!*found || !orders::HoldInScope(ex->principal, **found)) {
+    ex->Fail(Status::NotFound("reservation not found"));
+    return;
+  }
+  ex->Json(200, ReservationJson(**found));
+}
+
+void OrderCenterApi::ReleaseReservation(const std::shared_ptr<Exchange>& ex) {
+  Status may = orders::CheckMayHold(ex->principal);
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  if (!LooksLikeId(ex->path_id, "res")) {
+    ex->Fail(Status::NotFound("reservation not found"));
+    return;
+  }
+  SubmitToWriter(ex, orders::Command{orders::ReleaseReservation{ex->path_id}, ex->principal,
+                                     std::nullopt});
 }
 
 }  // namespace oc::api

@@ -52,6 +52,10 @@ class OrderCenterApi final : public RequestHandler {
   void CreateKey(const std::shared_ptr<Exchange>& ex);
   void PutInventory(const std::shared_ptr<Exchange>& ex);
   void GetInventory(const std::shared_ptr<Exchange>& ex);
+  void ListOversold(const std::shared_ptr<Exchange>& ex);
+  void CreateReservation(const std::shared_ptr<Exchange>& ex);
+  void GetReservation(const std::shared_ptr<Exchange>& ex);
+  void ReleaseReservation(const std::shared_ptr<Exchange>& ex);
   void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command command);
 
   ApiDeps deps_;

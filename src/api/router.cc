@@ -22,13 +22,31 @@ bool MatchTemplate(std::string_view tmpl, std::string_view path, std::string* pa
   return true;
 }
 
+bool IsLiteral(std::string_view tmpl) { return tmpl.find('{') == std::string_view::npos; }
+
+// Whether some literal template names exactly this path; then templates with parameters
+// don't apply to it at all.
+bool LiteralPathExists(std::string_view path) {
+  for (const RouteSpec& r : AllRoutes()) {
+    if (IsLiteral(r.path_template) && r.path_template == path) return true;
+  }
+  return false;
+}
+
+// Does route `r` answer `path`?
+bool Applies(const RouteSpec& r, std::string_view path, bool literal_exists, std::string* param) {
+  if (literal_exists && !IsLiteral(r.path_template)) return false;
+  return MatchTemplate(r.path_template, path, param);
+}
+
 }  // namespace
 
 std::string AllowedMethods(std::string_view path) {
   std::string allowed;
+  bool literal = LiteralPathExists(path);
   for (const RouteSpec& r : AllRoutes()) {
     std::string param;
-    if (!MatchTemplate(r.path_template, path, &param)) continue;
+    if (!Applies(r, path, literal, &param)) continue;
     if (!allowed.empty()) allowed += ", ";
     allowed += r.method;
   }
@@ -38,9 +56,10 @@ std::string AllowedMethods(std::string_view path) {
 Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path) {
   RouteMatch m;
   bool path_known = false;
+  bool literal = LiteralPathExists(path);
   for (const RouteSpec& r : AllRoutes()) {
     std::string param;
-    if (!MatchTemplate(r.path_template, path, &param)) continue;
+    if (!Applies(r, path, literal, &param)) continue;
     path_known = true;
     if (!m.allowed_methods.empty()) m.allowed_methods += ", ";
     m.allowed_methods += r.method;

@@ -4,7 +4,7 @@
 
 namespace oc::api {
 namespace {
-constexpr std::array<RouteSpec, 13> kRoutes = {{
+constexpr std::array<RouteSpec, 17> kRoutes = {{
     {RouteId::kDashboard, "GET", "/", false},
     {RouteId::kHealthz, "GET", "/healthz", false},
     {RouteId::kReadyz, "GET", "/readyz", false},
@@ -18,6 +18,10 @@ constexpr std::array<RouteSpec, 13> kRoutes = {{
     {RouteId::kCreateKey, "POST", "/v1/keys", true},
     {RouteId::kPutInventory, "PUT", "/v1/inventory/{sku}", true},
     {RouteId::kGetInventory, "GET", "/v1/inventory/{sku}", true},
+    {RouteId::kListOversold, "GET", "/v1/inventory/oversold", true},
+    {RouteId::kCreateReservation, "POST", "/v1/reservations", true},
+    {RouteId::kGetReservation, "GET", "/v1/reservations/{id}", true},
+    {RouteId::kReleaseReservation, "DELETE", "/v1/reservations/{id}", true},
 }};
 }  // namespace
 

@@ -2,7 +2,8 @@
 //
 // The router is built from this table and nothing else, and a test holds api/openapi.yaml to
 // it in both directions, so the documented contract and the running server cannot drift apart.
-// Path templates use OpenAPI syntax ("/v1/orders/{id}"). Immutable: thread-safe.
+// Path templates use OpenAPI syntax ("/v1/orders/{id}"); a literal segment wins over a
+// parameter ("/v1/inventory/oversold" is not the SKU "oversold"). Immutable: thread-safe.
 #pragma once
 
 #include <span>
@@ -24,6 +25,10 @@ enum class RouteId {
   kCreateKey,
   kPutInventory,
   kGetInventory,
+  kListOversold,
+  kCreateReservation,
+  kGetReservation,
+  kReleaseReservation,
 };
 
 struct RouteSpec {

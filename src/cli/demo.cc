@@ -13,21 +13,22 @@ struct Sku {
   const char* sku;
   const char* name;
   int64_t price;
+  const char* category;  // substitutes for oversold orders come from the same category
 };
 
 constexpr std::array<Sku, 12> kSkus = {{
-    {"AIR-PURIFIER-X1", "空气净化器 X1", 129900},
-    {"AIR-FILTER-H13", "H13 滤芯", 19900},
-    {"KETTLE-1L7", "电热水壶 1.7L", 15900},
-    {"RICE-COOKER-4L", "电饭煲 4L", 39900},
-    {"TEA-LONGJING-250", "西湖龙井 250g", 28800},
-    {"MASK-N95-50", "N95 口罩 50 只", 9900},
-    {"HUMIDIFIER-M2", "加湿器 M2", 25900},
-    {"VACUUM-R9", "扫地机器人 R9", 199900},
-    {"TOWEL-SET-3", "纯棉毛巾三件套", 5900},
-    {"PHONE-CASE-15", "手机壳", 3900},
-    {"SOY-MILK-MAKER", "豆浆机", 45900},
-    {"LAMP-DESK-L1", "护眼台灯 L1", 16900},
+    {"AIR-PURIFIER-X1", "空气净化器 X1", 129900, "air"},
+    {"AIR-FILTER-H13", "H13 滤芯", 19900, "air"},
+    {"KETTLE-1L7", "电热水壶 1.7L", 15900, "kitchen"},
+    {"RICE-COOKER-4L", "电饭煲 4L", 39900, "kitchen"},
+    {"TEA-LONGJING-250", "西湖龙井 250g", 28800, "food"},
+    {"MASK-N95-50", "N95 口罩 50 只", 9900, "health"},
+    {"HUMIDIFIER-M2", "加湿器 M2", 25900, "air"},
+    {"VACUUM-R9", "扫地机器人 R9", 199900, "cleaning"},
+    {"TOWEL-SET-3", "纯棉毛巾三件套", 5900, "home"},
+    {"PHONE-CASE-15", "手机壳", 3900, "accessories"},
+    {"SOY-MILK-MAKER", "豆浆机", 45900, "kitchen"},
+    {"LAMP-DESK-L1", "护眼台灯 L1", 16900, "home"},
 }};
 
 constexpr std::array<const char*, 6> kChannels = {"douyin", "taobao", "jd",
@@ -80,7 +81,8 @@ Result<DemoReport> LoadDemo(orders::OrderWriter& writer, int64_t order_count,
   constexpr int64_t kDemoStockPerSku = 100000;
   for (const Sku& sku : kSkus) {
     OC_ASSIGN_OR_RETURN(auto stocked,
-                        Run(writer, orders::Command{orders::SetStock{sku.sku, kDemoStockPerSku, 5},
+                        Run(writer, orders::Command{orders::SetStock{sku.sku, kDemoStockPerSku, 5,
+                                                                     sku.category},
                                                     demo, {}}));
     (void)stocked;
   }

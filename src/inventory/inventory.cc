@@ -8,6 +8,17 @@ int64_t StockLevel::available() const {
   return std::max<int64_t>(0, on_hand - reserved - sold - safety_buffer);
 }
 
+int64_t StockLevel::shortfall() const {
+  return std::max<int64_t>(0, reserved + sold - (on_hand - safety_buffer));
+}
+
+namespace {
+// An oversold count never exceeds the shortfall it stands for: restocks and releases cover it.
+void ShrinkOversold(StockLevel& level) {
+  level.oversold = std::min(level.oversold, level.shortfall());
+}
+}  // namespace
+
 Result<std::map<std::string, int64_t, std::less<>>> Inventory::Aggregate(
     std::span<const StockLine> lines) {
   std::map<std::string, int64_t, std::less<>> per_sku;
@@ -44,6 +55,7 @@ Status Inventory::SetLevel(std::string_view sku, int64_t on_hand, int64_t safety
   StockLevel next = existing.value_or(StockLevel{});
   next.on_hand = on_hand;
   next.safety_buffer = safety_buffer;
+  ShrinkOversold(next);
   if (!next.holds_invariant()) {
     return Status::Conflict(
         "stock_committed",
@@ -61,20 +73,48 @@ std::optional<StockLevel> Inventory::Get(std::string_view sku) const {
 }
 
 Status Inventory::Reserve(std::span<const StockLine> lines) {
+  return Reserve(lines, ReserveOptions{}).status();
+}
+
+Result<std::vector<StockLine>> Inventory::Reserve(std::span<const StockLine> lines,
+                                                  const ReserveOptions& options) {
   OC_ASSIGN_OR_RETURN(auto per_sku, Aggregate(lines));
-  std::string short_skus;
-  for (const auto& [sku, qty] : per_sku) {
-    auto level = Get(sku);
-    if (!level || level->available() < qty) {
-      if (!short_skus.empty()) short_skus += ", ";
-      short_skus += sku + " (wanted " + std::to_string(qty) + ", available " +
-                    std::to_string(level ? level->available() : 0) + ")";
+  std::map<std::string, int64_t, std::less<>> releasing;
+  if (!options.releasing.empty()) {
+    OC_ASSIGN_OR_RETURN(releasing, Aggregate(options.releasing));
+    for (const auto& [sku, qty] : releasing) {
+      auto level = Get(sku);
+      if (!level || level->reserved < qty) {
+        return Status::Internal("releasing more of '" + sku + "' than is reserved");
+      }
     }
   }
+  auto released_of = [&](const std::string& sku) -> int64_t {
+    auto it = releasing.find(sku);
+    return it == releasing.end() ? 0 : it->second;
+  };
+  std::string short_skus;
+  std::vector<StockLine> shortfall;
+  for (const auto& [sku, qty] : per_sku) {
+    auto level = Get(sku);
+    int64_t usable = (level ? level->available() : 0) + released_of(sku);
+    if (usable >= qty) continue;
+    if (options.accept_oversell) {
+      shortfall.push_back({sku, qty - usable});
+      continue;
+    }
+    if (!short_skus.empty()) short_skus += ", ";
+    short_skus += sku + " (wanted " + std::to_string(qty) + ", available " +
+                  std::to_string(usable) + ")";
+  }
   if (!short_skus.empty()) return Status::Conflict("out_of_stock", "out of stock: " + short_skus);
-  // Every line fits: only now is anything changed, so a refusal never leaves a partial hold.
+  // Every line fits (or is accepted short): only now is anything changed, so a refusal never
+  // leaves a partial hold nor loses the hold being converted.
+  for (const auto& [sku, qty] : releasing) Touch(sku).reserved -= qty;
   for (const auto& [sku, qty] : per_sku) Touch(sku).reserved += qty;
-  return Status::Ok();
+  for (const StockLine& s : shortfall) Touch(s.sku).oversold += s.qty;
+  for (const auto& [sku, qty] : releasing) ShrinkOversold(Touch(sku));
+  return shortfall;
 }
 
 Status Inventory::Release(std::span<const StockLine> lines) {
@@ -85,7 +125,11 @@ Status Inventory::Release(std::span<const StockLine> lines) {
       return Status::Internal("releasing more of '" + sku + "' than is reserved");
     }
   }
-  for (const auto& [sku, qty] : per_sku) Touch(sku).reserved -= qty;
+  for (const auto& [sku, qty] : per_sku) {
+    StockLevel& level = Touch(sku);
+    level.reserved -= qty;
+    ShrinkOversold(level);
+  }
   return Status::Ok();
 }
 

@@ -1,9 +1,12 @@
 // Inventory: per-SKU stock counters and the all-or-nothing reservation of an order's lines.
 //
 // The invariant it exists for: for every SKU, reserved + sold <= on_hand - safety_buffer, at
-// every instant. Reserve() takes all of an order's lines or none (lines naming the same SKU are
-// summed first), so a refused order leaves no partial hold; Release() and ConvertToSold() undo or
-// settle a reservation. Designed for the single writer (DESIGN.md): one thread mutates it with
+// every instant — widened only by `oversold`, the units an order was explicitly accepted for
+// without stock (a channel order already paid on the platform), which nothing else can grow.
+// Reserve() takes all of an order's lines or none (lines naming the same SKU are summed first),
+// so a refused order leaves no partial hold; it can also release a checkout hold in the same
+// step, so a hold turns into its order without a window where the stock is free. Release() and
+// ConvertToSold() undo or settle a reservation. Designed for the single writer (DESIGN.md): one thread mutates it with
 // no locks, so ten thousand buyers of one hot SKU serialise on nothing but that thread.
 // A batch journal lets the writer undo every change of a batch whose transaction rolled back,
 // so memory never runs ahead of the database. Not thread-safe: the owner serialises access.
@@ -29,9 +32,17 @@ struct StockLevel {
   int64_t safety_buffer = 0;
   int64_t reserved = 0;
   int64_t sold = 0;
+  // Units promised beyond stock by orders accepted as oversold and not yet covered by a restock
+  // or a cancellation. Shrinks by itself as the shortfall does; only an accepted oversell grows it.
+  int64_t oversold = 0;
   // on_hand - reserved - sold - safety_buffer, never negative (API.md).
   int64_t available() const;
-  bool holds_invariant() const { return reserved + sold <= on_hand - safety_buffer; }
+  // How far reserved + sold exceed what may be promised (0 when they don't).
+  int64_t shortfall() const;
+  bool holds_invariant() const {
+    return oversold >= 0 && reserved >= 0 && sold >= 0 &&
+           reserved + sold <= on_hand - safety_buffer + oversold;
+  }
 };
 
 struct StockLine {
@@ -53,6 +64,18 @@ class Inventory {
   // Reserves every line or none. 409 out_of_stock naming each SKU that is short (an unknown SKU
   // has no stock). Quantities must be positive.
   Status Reserve(std::span<const StockLine> lines);
+
+  struct ReserveOptions {
+    // Reserved stock given back in the same step (a checkout hold converting into its order):
+    // its units count as available to `lines`, and on a refusal it stays held.
+    std::span<const StockLine> releasing;
+    // Accept lines that are short instead of refusing: the shortfall is recorded as oversold.
+    bool accept_oversell = false;
+  };
+  // Reserve() with options. Returns the shortfall per SKU that was accepted as oversold (empty
+  // unless accept_oversell and something was short).
+  Result<std::vector<StockLine>> Reserve(std::span<const StockLine> lines,
+                                         const ReserveOptions& options);
   // Gives reserved stock back (cancel or refund before shipping).
   Status Release(std::span<const StockLine> lines);
   // Turns reserved stock into sold stock (shipping).

@@ -82,12 +82,42 @@ Status ParseLines(const bj::array& lines, Order* o) {
 
 }  // namespace
 
-Result<Order> ParseCreateOrder(const bj::value& body) {
+Result<std::vector<SkuQty>> ParseSkuLines(const bj::value* value) {
+  if (value == nullptr) return Status::InvalidArgument("field 'lines' is required");
+  if (!value->is_array()) return Status::InvalidArgument("field 'lines' must be an array");
+  const bj::array& lines = value->get_array();
+  if (lines.empty()) return Status::Unprocessable("field 'lines' must hold at least one line");
+  if (lines.size() > kOrderLinesMax) {
+    return Status::Unprocessable("at most " + std::to_string(kOrderLinesMax) + " lines");
+  }
+  std::vector<SkuQty> out;
+  out.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string path = "lines[" + std::to_string(i) + "]";
+    if (!lines[i].is_object()) {
+      return Status::InvalidArgument("field '" + path + "' must be an object");
+    }
+    ObjectReader r(lines[i].get_object(), path);
+    OC_RETURN_IF_ERROR(r.OnlyKeys({"sku", "qty"}));
+    SkuQty line;
+    OC_ASSIGN_OR_RETURN(line.sku, r.RequiredString("sku", kShortTextMax));
+    OC_ASSIGN_OR_RETURN(line.qty, r.RequiredInt("qty"));
+    OC_RETURN_IF_ERROR(NonEmpty(line.sku, r.Path("sku")));
+    if (line.qty <= 0 || line.qty > kLineQtyMax) {
+      return Status::Unprocessable("field '" + r.Path("qty") + "' must be between 1 and " +
+                                   std::to_string(kLineQtyMax));
+    }
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+Result<Order> ParseCreateOrder(const bj::value& body, bool* accept_oversell) {
   if (!body.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
   ObjectReader r(body.get_object(), "");
   OC_RETURN_IF_ERROR(r.OnlyKeys({"channel", "channel_order_id", "currency", "customer",
                                  "shipping_address", "lines", "payment_method", "reservation_id",
-                                 "placed_at"}));
+                                 "placed_at", "accept_oversell"}));
   Order o;
   OC_ASSIGN_OR_RETURN(o.channel, r.RequiredString("channel", kShortTextMax));
   OC_ASSIGN_OR_RETURN(o.channel_order_id, r.RequiredString("channel_order_id", kShortTextMax));
@@ -98,6 +128,8 @@ Result<Order> ParseCreateOrder(const bj::value& body) {
   OC_ASSIGN_OR_RETURN(auto payment_method, r.OptionalString("payment_method", kShortTextMax));
   OC_ASSIGN_OR_RETURN(auto reservation_id, r.OptionalString("reservation_id", kShortTextMax));
   OC_ASSIGN_OR_RETURN(auto placed_at, r.OptionalString("placed_at", kShortTextMax));
+  OC_ASSIGN_OR_RETURN(auto oversell, r.OptionalBool("accept_oversell"));
+  if (accept_oversell != nullptr) *accept_oversell = oversell.value_or(false);
   if (customer) OC_RETURN_IF_ERROR(ParseCustomer(*customer, &o.customer));
   if (address) OC_RETURN_IF_ERROR(ParseAddress(*address, &o.shipping_address));
   o.payment_method = payment_method.value_or("");

@@ -8,12 +8,22 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <string>
+#include <vector>
 
 #include "core/order.h"
 #include "core/status.h"
 
 namespace oc::orders {
 
-Result<Order> ParseCreateOrder(const boost::json::value& body);
+// `accept_oversell`, when given, receives the request's "accept_oversell" flag (false if absent).
+Result<Order> ParseCreateOrder(const boost::json::value& body, bool* accept_oversell = nullptr);
+
+// The lines of a checkout hold (POST /v1/reservations): 1..kOrderLinesMax of {"sku", "qty"}.
+struct SkuQty {
+  std::string sku;
+  int64_t qty = 0;
+};
+Result<std::vector<SkuQty>> ParseSkuLines(const boost::json::value* lines);
 
 }  // namespace oc::orders

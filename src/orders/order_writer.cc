@@ -1,5 +1,7 @@
 #include "orders/order_writer.h"
 
+#include <limits>
+
 #include "core/json.h"
 #include "orders/permissions.h"
 
@@ -33,25 +35,47 @@ bool IsBusinessRefusal(const Status& s) {
   }
 }
 
+// Holds expired per sweep; a longer backlog is taken over the next batches.
+constexpr size_t kExpireBatchMax = 1000;
+
+// The writer's own principal, for the commands it issues itself (expiring holds).
+Principal SystemPrincipal() {
+  Principal p;
+  p.id = "system";
+  p.name = "orderd";
+  p.role = Role::kAdmin;
+  return p;
+}
+
+std::vector<inventory::StockLine> StockLinesOf(const std::vector<store::HeldLine>& held) {
+  std::vector<inventory::StockLine> out;
+  out.reserve(held.size());
+  for (const auto& l : held) out.push_back({l.sku, l.qty});
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, const Clock& clock,
-                                                        IdGenerator& ids) {
-  std::unique_ptr<OrderWriter> w(new OrderWriter(store, clock, ids));
+                                                        IdGenerator& ids, WriterOptions options) {
+  std::unique_ptr<OrderWriter> w(new OrderWriter(store, clock, ids, options));
   OC_ASSIGN_OR_RETURN(auto counts, store.CountOrdersByStatus());
   for (const auto& [status, n] : counts) w->status_counts_[Index(status)] = n;
   OC_ASSIGN_OR_RETURN(auto stock, store.LoadStock());
   for (const auto& r : stock) {
     w->inventory_.Restore(r.sku, inventory::StockLevel{r.on_hand, r.safety_buffer, r.reserved,
-                                                       r.sold});
+                                                       r.sold, r.oversold});
   }
+  // Holds that expired while the server was down go back before the first buyer is served.
+  OC_RETURN_IF_ERROR(w->ExpireHoldsAtStart());
   w->syncer_ = std::thread([raw = w.get()] { raw->RunSyncer(); });
   w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
   return w;
 }
 
-OrderWriter::OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids)
-    : store_(store), clock_(clock), ids_(ids) {}
+OrderWriter::OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids,
+                         WriterOptions options)
+    : store_(store), clock_(clock), ids_(ids), options_(options) {}
 
 OrderWriter::~OrderWriter() { Stop(); }
 
@@ -94,6 +118,28 @@ std::array<int64_t, 9> OrderWriter::OrderCountsByStatus() const {
   return out;
 }
 
+Status OrderWriter::ExpireHoldsAtStart() {
+  OC_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
+  inventory_.BeginBatch();
+  auto expired = ApplyExpireReservations(*txn);
+  if (expired.ok() && expired->expired == 0) {
+    inventory_.EndBatch();
+    return Status::Ok();  // nothing was due: `txn` rolls back its nothing
+  }
+  Status s = expired.ok() ? PersistTouchedStock(*txn) : expired.status();
+  if (s.ok()) s = txn->Commit();
+  if (!s.ok()) {
+    inventory_.RollbackBatch();
+    return s;
+  }
+  inventory_.EndBatch();
+  return store_.Sync();
+}
+
+Status OrderWriter::ExpireHolds(Completion done) {
+  return Submit(Command{ExpireReservations{}, SystemPrincipal(), std::nullopt}, std::move(done));
+}
+
 size_t OrderWriter::QueueDepth() const {
   std::lock_guard lock(mu_);
   return queue_.size();
@@ -105,13 +151,21 @@ void OrderWriter::Run() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      auto has_work = [&] { return stopping_ || !queue_.empty(); };
+      if (!HoldsDue()) cv_.wait_for(lock, options_.hold_check_interval, has_work);
+      if (stopping_ && queue_.empty()) return;  // drained
       while (!queue_.empty() && batch.size() < kBatchSizeMax) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
+    if (HoldsDue()) {
+      // First in the batch, so stock coming back is there for the buyers behind it.
+      batch.insert(batch.begin(), Pending{Command{ExpireReservations{}, SystemPrincipal(),
+                                                  std::nullopt},
+                                          [](Result<CommandOutcome>) {}});
+    }
+    if (batch.empty()) continue;
     ApplyBatch(batch);
     batch.clear();
   }
@@ -119,6 +173,12 @@ void OrderWriter::Run() {
 
 void OrderWriter::FailAll(std::vector<Pending>& batch, const Status& status) {
   for (auto& p : batch) p.done(status);
+}
+
+void OrderWriter::ForgetHoldExpiry() {
+  // Whatever the failed batch learnt about holds is void; look again soon, but not in a loop
+  // against a failing store.
+  next_hold_expiry_ms_ = clock_.NowUnixMs() + options_.hold_check_interval.count();
 }
 
 void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
@@ -129,6 +189,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
     if (failed_) {
       // After a failed fsync nothing more is committed: it could become visible, and even
       // durable, while its client is told it failed.
+      ForgetHoldExpiry();
       FailAll(batch,
               Status::Unavailable("storage failed to sync; writes are stopped until a restart"));
       return;
@@ -137,6 +198,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
     c.results.reserve(batch.size());
     auto txn_or = store_.BeginWrite();
     if (!txn_or.ok()) {
+      ForgetHoldExpiry();
       FailAll(batch, txn_or.status());
       return;
     }
@@ -154,6 +216,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         // The database gave the transaction up (disk full, I/O error): nothing of the batch is
         // written, and nothing more may run on it.
         inventory_.RollbackBatch();
+        ForgetHoldExpiry();
         FailAll(batch, Status::IOError("nothing was written: " + r.status().detail()));
         return;
       }
@@ -161,6 +224,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         poisoned[i] = r.status();
         retry = true;  // `txn` rolls back when it goes out of scope; the stock journal here
         inventory_.RollbackBatch();
+        ForgetHoldExpiry();
         break;
       }
       if (r.ok() && !r->replay && !r->refusal) {
@@ -179,6 +243,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       inventory_.EndBatch();
     } else {
       inventory_.RollbackBatch();
+      ForgetHoldExpiry();
       // Nothing of this batch was written (stock included); refusals computed inside it stand.
       for (auto& r : c.results) {
         if (r.ok()) r = Status::IOError("commit failed; nothing was written: " + committed.detail());
@@ -253,8 +318,15 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
           return ApplyTransition(txn, command.actor, action);
         } else if constexpr (std::is_same_v<T, Assign>) {
           return ApplyAssign(txn, command.actor, action);
+        } else if constexpr (std::is_same_v<T, SetStock>) {
+          return ApplySetStock(txn, command.actor, action);
+        } else if constexpr (std::is_same_v<T, CreateReservation>) {
+          return ApplyCreateReservation(txn, command.actor, action);
+        } else if constexpr (std::is_same_v<T, ReleaseReservation>) {
+          return ApplyReleaseReservation(txn, command.actor, action);
         } else {
-          return ApplySetStock(command.actor, action);
+          static_assert(std::is_same_v<T, ExpireReservations>);
+          return ApplyExpireReservations(txn);
         }
       },
       command.action);
@@ -296,24 +368,88 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
     out.created = false;
     return out;
   }
-  // All lines or none, before anything is written: a refusal leaves no trace.
+  int64_t now = clock_.NowUnixMs();
+  std::optional<store::ReservationRecord> hold;
+  if (!o.reservation_id.empty()) {
+    OC_ASSIGN_OR_RETURN(hold, LoadHoldToConvert(txn, actor, o));
+  }
+  // All lines or none, before anything is written: a refusal leaves no trace (and leaves the
+  // hold being converted in place).
   std::vector<inventory::StockLine> stock_lines;
   stock_lines.reserve(o.lines.size());
   for (const OrderLine& l : o.lines) stock_lines.push_back({l.sku, l.qty});
-  OC_RETURN_IF_ERROR(inventory_.Reserve(stock_lines));
-  int64_t now = clock_.NowUnixMs();
+  std::vector<inventory::StockLine> releasing;
+  if (hold) releasing = StockLinesOf(hold->lines);
+  OC_ASSIGN_OR_RETURN(auto shortfall,
+                      inventory_.Reserve(stock_lines, {releasing, create.accept_oversell}));
   if (o.id.empty()) o.id = ids_.Next("ord");
   o.status = OrderStatus::kPendingPayment;
   o.version = 1;
   o.created_at_ms = now;
   o.updated_at_ms = now;
   o.created_by = actor.id;
+  if (!shortfall.empty()) o.risk_flags.push_back("oversold");
   OC_RETURN_IF_ERROR(txn.InsertOrder(o));
   OC_RETURN_IF_ERROR(AppendEvent(txn, o, "order.created", std::nullopt));
+  if (!shortfall.empty()) {
+    store::OversoldRecord record{o.id, o.currency, {}, now, {}, {}, o.status};
+    std::string lines_json = ",\"lines\":[";
+    for (const inventory::StockLine& s : shortfall) {
+      int64_t unit_price = 0;
+      for (const OrderLine& l : o.lines) {
+        if (l.sku == s.sku) {
+          unit_price = l.unit_price;
+          break;
+        }
+      }
+      record.lines.push_back({s.sku, s.qty, unit_price});
+      if (lines_json.back() != '[') lines_json += ',';
+      lines_json += "{\"sku\":";
+      json::AppendQuoted(&lines_json, s.sku);
+      lines_json += ",\"qty_short\":" + std::to_string(s.qty) + "}";
+    }
+    lines_json += ']';
+    OC_RETURN_IF_ERROR(txn.InsertOversold(record));
+    OC_RETURN_IF_ERROR(AppendEvent(txn, o, "inventory.oversold", std::nullopt, lines_json));
+  }
+  if (hold) {
+    hold->state = store::ReservationState::kConverted;
+    hold->order_id = o.id;
+    hold->updated_at_ms = now;
+    OC_RETURN_IF_ERROR(txn.PutReservation(*hold));
+  }
   CommandOutcome out;
   out.order = std::move(o);
   out.created = true;
   return out;
+}
+
+Result<store::ReservationRecord> OrderWriter::LoadHoldToConvert(store::WriteTransaction& txn,
+                                                                const Principal& actor,
+                                                                const Order& o) {
+  OC_ASSIGN_OR_RETURN(auto hold, txn.FindReservation(o.reservation_id));
+  if (!hold || !HoldInScope(actor, *hold)) {
+    return Status::Unprocessable("field 'reservation_id': no such reservation",
+                                 "reservation_not_found");
+  }
+  switch (hold->state) {
+    case store::ReservationState::kConverted:
+      return Status::Conflict("reservation_converted",
+                              "reservation " + hold->id + " already became order " +
+                                  hold->order_id);
+    case store::ReservationState::kReleased:
+      return Status::Conflict("reservation_released",
+                              "reservation " + hold->id + " was released");
+    case store::ReservationState::kExpired:
+      return Status::Conflict("reservation_expired", "reservation " + hold->id + " expired");
+    case store::ReservationState::kActive:
+      break;
+  }
+  // Due but not swept yet: as expired as if it had been (the sweep will give its stock back).
+  if (hold->expires_at_ms <= clock_.NowUnixMs()) {
+    return Status::Conflict("reservation_expired", "reservation " + hold->id + " expired");
+  }
+  return std::move(*hold);
 }
 
 Result<Order> OrderWriter::LoadInScope(store::WriteTransaction& txn, const Principal& actor,
@@ -394,15 +530,96 @@ Status OrderWriter::ApplyStockEffect(const Order& o, OrderStatus to) {
                                          : inventory_.ConvertToSold(lines);
 }
 
-Result<CommandOutcome> OrderWriter::ApplySetStock(const Principal& actor, const SetStock& s) {
+Result<CommandOutcome> OrderWriter::ApplySetStock(store::WriteTransaction& txn,
+                                                  const Principal& actor, const SetStock& s) {
   if (actor.role != Role::kAdmin && actor.role != Role::kOperations) {
     return Status::PermissionDenied("only admin and operations set stock");
   }
   OC_RETURN_IF_ERROR(inventory_.SetLevel(s.sku, s.on_hand, s.safety_buffer));
+  std::string category;
+  if (s.category) {
+    OC_RETURN_IF_ERROR(txn.SetCategory(s.sku, *s.category));
+    category = *s.category;
+  } else {
+    OC_ASSIGN_OR_RETURN(auto existing, txn.FindStock(s.sku));
+    if (existing) category = existing->category;
+  }
   inventory::StockLevel level = *inventory_.Get(s.sku);
   CommandOutcome out;
-  out.stock = store::StockRecord{s.sku, level.on_hand, level.safety_buffer, level.reserved,
-                                 level.sold};
+  out.stock = store::StockRecord{s.sku,      level.on_hand, level.safety_buffer, level.reserved,
+                                 level.sold, level.oversold, std::move(category)};
+  return out;
+}
+
+Result<CommandOutcome> OrderWriter::ApplyCreateReservation(store::WriteTransaction& txn,
+                                                           const Principal& actor,
+                                                           const CreateReservation& c) {
+  OC_RETURN_IF_ERROR(CheckMayHold(actor));
+  OC_RETURN_IF_ERROR(inventory_.Reserve(StockLinesOf(c.lines)));
+  int64_t now = clock_.NowUnixMs();
+  store::ReservationRecord r;
+  r.id = ids_.Next("res");
+  r.created_by = actor.id;
+  r.channel = actor.role == Role::kChannel ? actor.channel : "";
+  r.lines = c.lines;
+  r.state = store::ReservationState::kActive;
+  r.expires_at_ms = now + c.ttl_seconds * 1000;
+  r.created_at_ms = now;
+  r.updated_at_ms = now;
+  OC_RETURN_IF_ERROR(txn.PutReservation(r));
+  next_hold_expiry_ms_ = std::min(next_hold_expiry_ms_, r.expires_at_ms);
+  CommandOutcome out;
+  out.reservation = std::move(r);
+  out.created = true;
+  return out;
+}
+
+Result<CommandOutcome> OrderWriter::ApplyReleaseReservation(store::WriteTransaction& txn,
+                                                            const Principal& actor,
+                                                            const ReleaseReservation& rel) {
+  OC_RETURN_IF_ERROR(CheckMayHold(actor));
+  OC_ASSIGN_OR_RETURN(auto hold, txn.FindReservation(rel.id));
+  if (!hold || !HoldInScope(actor, *hold)) return Status::NotFound("reservation not found");
+  CommandOutcome out;
+  switch (hold->state) {
+    case store::ReservationState::kConverted:
+      return Status::Conflict("reservation_converted",
+                              "reservation " + hold->id + " became order " + hold->order_id +
+                                  "; cancel the order to give its stock back");
+    case store::ReservationState::kReleased:
+    case store::ReservationState::kExpired:
+      out.reservation = std::move(*hold);  // already given back: releasing again changes nothing
+      return out;
+    case store::ReservationState::kActive:
+      break;
+  }
+  int64_t now = clock_.NowUnixMs();
+  OC_RETURN_IF_ERROR(inventory_.Release(StockLinesOf(hold->lines)));
+  hold->state = hold->expires_at_ms <= now ? store::ReservationState::kExpired
+                                           : store::ReservationState::kReleased;
+  hold->updated_at_ms = now;
+  OC_RETURN_IF_ERROR(txn.PutReservation(*hold));
+  out.reservation = std::move(*hold);
+  return out;
+}
+
+Result<CommandOutcome> OrderWriter::ApplyExpireReservations(store::WriteTransaction& txn) {
+  int64_t now = clock_.NowUnixMs();
+  OC_ASSIGN_OR_RETURN(auto due, txn.DueReservations(now, kExpireBatchMax));
+  for (store::ReservationRecord& hold : due) {
+    OC_RETURN_IF_ERROR(inventory_.Release(StockLinesOf(hold.lines)));
+    hold.state = store::ReservationState::kExpired;
+    hold.updated_at_ms = now;
+    OC_RETURN_IF_ERROR(txn.PutReservation(hold));
+  }
+  if (due.size() == kExpireBatchMax) {
+    next_hold_expiry_ms_ = now;  // more are due: the next batch takes them
+  } else {
+    OC_ASSIGN_OR_RETURN(auto next, txn.NextReservationExpiry());
+    next_hold_expiry_ms_ = next.value_or(std::numeric_limits<int64_t>::max());
+  }
+  CommandOutcome out;
+  out.expired = static_cast<int64_t>(due.size());
   return out;
 }
 
@@ -415,13 +632,15 @@ Status OrderWriter::PersistTouchedStock(store::WriteTransaction& txn) {
       return Status::Internal("stock invariant broken for '" + sku + "'; refusing to persist");
     }
     OC_RETURN_IF_ERROR(txn.PutStock(store::StockRecord{sku, level->on_hand, level->safety_buffer,
-                                                       level->reserved, level->sold}));
+                                                       level->reserved, level->sold,
+                                                       level->oversold, ""}));
   }
   return Status::Ok();
 }
 
 Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o,
-                                std::string_view type, std::optional<OrderStatus> previous) {
+                                std::string_view type, std::optional<OrderStatus> previous,
+                                std::string_view extra_fields) {
   store::OutboxEvent e;
   e.id = ids_.Next("evt");
   e.type = type;
@@ -451,6 +670,7 @@ Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o,
   json::AppendQuoted(&p, o.channel_order_id);
   p += ",\"occurred_at\":";
   json::AppendQuoted(&p, FormatRfc3339(o.updated_at_ms));
+  p += extra_fields;
   p += '}';
   return txn.AppendOutbox(e);
 }

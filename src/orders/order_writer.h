@@ -21,10 +21,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,6 +49,8 @@ inline constexpr size_t kBatchSizeMax = 2048;
 struct CommandOutcome {
   Order order;  // for order commands
   std::optional<store::StockRecord> stock;  // for SetStock
+  std::optional<store::ReservationRecord> reservation;  // for the reservation commands
+  int64_t expired = 0;  // holds released by ExpireReservations
   bool created = false;  // a new order (201) rather than an existing one (200)
   std::optional<OrderStatus> previous_status;  // set by a transition
   // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
@@ -69,6 +73,9 @@ struct Idempotency {
 
 struct CreateOrder {
   Order order;  // validated input; id, version, status, timestamps are assigned by the writer
+  // A channel order already paid on its platform: accept it even without the stock, flagged
+  // "oversold" with an inventory.oversold event, rather than refuse it (API.md, Inventory).
+  bool accept_oversell = false;
 };
 
 struct Transition {
@@ -89,21 +96,49 @@ struct SetStock {
   std::string sku;
   int64_t on_hand = 0;
   int64_t safety_buffer = 0;
+  std::optional<std::string> category;  // unchanged when absent
 };
 
+inline constexpr int64_t kHoldTtlDefaultSeconds = 900;
+inline constexpr int64_t kHoldTtlMaxSeconds = 7 * 24 * 3600;
+
+// Places a checkout hold (POST /v1/reservations): every line or none, like an order.
+struct CreateReservation {
+  std::vector<store::HeldLine> lines;
+  int64_t ttl_seconds = kHoldTtlDefaultSeconds;
+};
+
+// Gives a hold's stock back (DELETE /v1/reservations/{id}). Repeating it changes nothing.
+struct ReleaseReservation {
+  std::string id;
+};
+
+// Releases every hold whose time is up. The writer issues it by itself when a hold falls due
+// (and once at start, for holds that expired while the server was down).
+struct ExpireReservations {};
+
 struct Command {
-  std::variant<CreateOrder, Transition, Assign, SetStock> action;
+  std::variant<CreateOrder, Transition, Assign, SetStock, CreateReservation, ReleaseReservation,
+               ExpireReservations>
+      action;
   Principal actor;
   std::optional<Idempotency> idempotency;
 };
 
 using Completion = std::function<void(Result<CommandOutcome>)>;
 
+struct WriterOptions {
+  // How often an idle writer looks at the clock for holds that fell due. The clock itself is
+  // injected (Clock), so tests move time and call ExpireHolds() instead of waiting.
+  std::chrono::milliseconds hold_check_interval{1000};
+};
+
 class OrderWriter {
  public:
   // Starts the writer thread. `store`, `clock` and `ids` must outlive the writer.
   static Result<std::unique_ptr<OrderWriter>> Start(store::Store& store, const Clock& clock,
-                                                    IdGenerator& ids);
+                                                    IdGenerator& ids,
+                                                    WriterOptions options = {});
   ~OrderWriter();  // Stop()s
   OrderWriter(const OrderWriter&) = delete;
   OrderWriter& operator=(const OrderWriter&) = delete;
@@ -114,6 +149,9 @@ class OrderWriter {
 
   // Finishes every queued command, then stops the thread. Idempotent.
   void Stop();
+
+  // Releases the holds that are due by the clock now; `done` gets the count in `expired`.
+  Status ExpireHolds(Completion done);
 
   // Orders per status as of the last committed batch (for /metrics).
   std::array<int64_t, 9> OrderCountsByStatus() const;
@@ -132,12 +170,15 @@ class OrderWriter {
     std::array<int64_t, 9> status_delta{};
   };
 
-  OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids);
+  OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids, WriterOptions options);
+  bool HoldsDue() const { return next_hold_expiry_ms_ <= clock_.NowUnixMs(); }
   void Run();
   void RunSyncer();
   void ApplyBatch(std::vector<Pending>& batch);
   // Answers every command of a batch that wrote nothing with `status`.
   static void FailAll(std::vector<Pending>& batch, const Status& status);
+  void ForgetHoldExpiry();
+  Status ExpireHoldsAtStart();
   void Complete(Committed& committed, const Status& sync_status);
   Result<CommandOutcome> Apply(store::WriteTransaction& txn, Command& command);
   Result<CommandOutcome> ApplyCreate(store::WriteTransaction& txn, const Principal& actor,
@@ -146,7 +187,18 @@ class OrderWriter {
                                          const Transition& t);
   Result<CommandOutcome> ApplyAssign(store::WriteTransaction& txn, const Principal& actor,
                                      const Assign& a);
-  Result<CommandOutcome> ApplySetStock(const Principal& actor, const SetStock& s);
+  Result<CommandOutcome> ApplySetStock(store::WriteTransaction& txn, const Principal& actor,
+                                       const SetStock& s);
+  Result<CommandOutcome> ApplyCreateReservation(store::WriteTransaction& txn,
+                                                const Principal& actor,
+                                                const CreateReservation& c);
+  Result<CommandOutcome> ApplyReleaseReservation(store::WriteTransaction& txn,
+                                                 const Principal& actor,
+                                                 const ReleaseReservation& r);
+  Result<CommandOutcome> ApplyExpireReservations(store::WriteTransaction& txn);
+  // The hold an order converts, refused unless it is active, in scope and not yet due.
+  Result<store::ReservationRecord> LoadHoldToConvert(store::WriteTransaction& txn,
+                                                     const Principal& actor, const Order& order);
   // Moves stock as a transition requires (release before shipping, sell on shipping).
   Status ApplyStockEffect(const Order& order, OrderStatus to);
   // Writes every SKU the batch touched, in the batch's transaction.
@@ -154,12 +206,17 @@ class OrderWriter {
   // The order, if `actor` may know it exists (404 otherwise, like reads).
   Result<Order> LoadInScope(store::WriteTransaction& txn, const Principal& actor,
                             const std::string& order_id);
+  // `extra_fields` is appended to the event object as is: `,"key":value` pairs, or empty.
   Status AppendEvent(store::WriteTransaction& txn, const Order& order, std::string_view type,
-                     std::optional<OrderStatus> previous);
+                     std::optional<OrderStatus> previous, std::string_view extra_fields = {});
 
   store::Store& store_;
   const Clock& clock_;
   IdGenerator& ids_;
+  WriterOptions options_;
+  // When the next hold falls due, as far as the writer knows (writer thread only). Too early is
+  // harmless (a sweep that finds nothing), so it is reset to "now" whenever a batch fails.
+  int64_t next_hold_expiry_ms_ = std::numeric_limits<int64_t>::max();
 
   std::mutex stop_mu_;
   mutable std::mutex mu_;

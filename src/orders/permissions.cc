@@ -54,4 +54,14 @@ Status CheckMayCreate(const Principal& actor, const Order& order) {
                                   "' may not create orders");
 }
 
+Status CheckMayHold(const Principal& actor) {
+  if (actor.role == Role::kAdmin || actor.role == Role::kChannel) return Status::Ok();
+  return Status::PermissionDenied("only channel and admin keys use reservations");
+}
+
+bool HoldInScope(const Principal& actor, const store::ReservationRecord& hold) {
+  if (actor.role == Role::kAdmin) return true;
+  return actor.role == Role::kChannel && hold.channel == actor.channel;
+}
+
 }  // namespace oc::orders

@@ -107,6 +107,30 @@ CREATE TABLE inventory (
   CHECK (reserved >= 0 AND sold >= 0 AND safety_buffer >= 0)
 ) WITHOUT ROWID;
 )sql",
+    // 3: checkout holds, oversold stock and the orders accepted for it, SKU categories.
+    R"sql(
+ALTER TABLE inventory ADD COLUMN oversold INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inventory ADD COLUMN category TEXT NOT NULL DEFAULT '';
+CREATE TABLE reservations (
+  id TEXT PRIMARY KEY,
+  created_by TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  lines TEXT NOT NULL,
+  state TEXT NOT NULL,
+  order_id TEXT NOT NULL DEFAULT '',
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX reservations_due ON reservations(state, expires_at);
+CREATE TABLE oversold_orders (
+  seq INTEGER PRIMARY KEY,
+  order_id TEXT NOT NULL UNIQUE,
+  currency TEXT NOT NULL,
+  lines TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -129,6 +153,93 @@ std::vector<std::string> StringsFromJson(const std::string& text) {
     if (e.is_string()) out.emplace_back(e.get_string());
   }
   return out;
+}
+
+std::string HeldLinesToJson(const std::vector<HeldLine>& lines) {
+  bj::array a;
+  for (const auto& l : lines) a.emplace_back(bj::object{{"sku", l.sku}, {"qty", l.qty}});
+  return bj::serialize(a);
+}
+
+std::vector<HeldLine> HeldLinesFromJson(const std::string& text) {
+  std::vector<HeldLine> out;
+  bj::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.get_array()) {
+    const bj::object* o = e.if_object();
+    if (o == nullptr || !o->contains("sku") || !o->contains("qty")) continue;
+    const bj::value& sku = o->at("sku");
+    const bj::value& qty = o->at("qty");
+    if (sku.is_string() && qty.is_int64()) out.push_back({std::string(sku.get_string()), qty.get_int64()});
+  }
+  return out;
+}
+
+std::string OversoldLinesToJson(const std::vector<OversoldLine>& lines) {
+  bj::array a;
+  for (const auto& l : lines) {
+    a.emplace_back(
+        bj::object{{"sku", l.sku}, {"qty_short", l.qty_short}, {"unit_price", l.unit_price}});
+  }
+  return bj::serialize(a);
+}
+
+std::vector<OversoldLine> OversoldLinesFromJson(const std::string& text) {
+  std::vector<OversoldLine> out;
+  bj::error_code ec;
+  bj::value v = bj::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& e : v.get_array()) {
+    const bj::object* o = e.if_object();
+    if (o == nullptr) continue;
+    auto num = [&](const char* k) -> int64_t {
+      auto it = o->find(k);
+      return it != o->end() && it->value().is_int64() ? it->value().get_int64() : 0;
+    };
+    auto it = o->find("sku");
+    if (it == o->end() || !it->value().is_string()) continue;
+    out.push_back({std::string(it->value().get_string()), num("qty_short"), num("unit_price")});
+  }
+  return out;
+}
+
+constexpr const char* kReservationColumns =
+    "id, created_by, channel, lines, state, order_id, expires_at, created_at, updated_at";
+
+Result<ReservationRecord> ReservationFromRow(const Statement& st) {
+  ReservationRecord r;
+  r.id = st.Text(0);
+  r.created_by = st.Text(1);
+  r.channel = st.Text(2);
+  r.lines = HeldLinesFromJson(st.Text(3));
+  auto state = ParseReservationState(st.Text(4));
+  if (!state) return Status::IOError("reservation " + r.id + " has an unknown state");
+  r.state = *state;
+  r.order_id = st.Text(5);
+  r.expires_at_ms = st.Int(6);
+  r.created_at_ms = st.Int(7);
+  r.updated_at_ms = st.Int(8);
+  return r;
+}
+
+Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id) {
+  static const std::string sql =
+      std::string("SELECT ") + kReservationColumns + " FROM reservations WHERE id = ?";
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql.c_str()));
+  st.Bind(1, id);
+  OC_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<ReservationRecord>();
+  OC_ASSIGN_OR_RETURN(ReservationRecord r, ReservationFromRow(st));
+  return std::optional<ReservationRecord>(std::move(r));
+}
+
+constexpr const char* kStockColumns =
+    "sku, on_hand, safety_buffer, reserved, sold, oversold, category";
+
+StockRecord StockFromRow(const Statement& st) {
+  return StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3),
+                     st.Int(4),  st.Int(5), st.Text(6)};
 }
 
 // Personal data lives in one column, sealed by the PiiCodec (privacy/'s envelope encryption).
@@ -424,10 +535,89 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status PutStock(const StockRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT OR REPLACE INTO inventory (sku, on_hand, safety_buffer, reserved, sold) "
-        "VALUES (?,?,?,?,?)"));
+        "INSERT INTO inventory (sku, on_hand, safety_buffer, reserved, sold, oversold) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, "
+        "safety_buffer = excluded.safety_buffer, reserved = excluded.reserved, "
+        "sold = excluded.sold, oversold = excluded.oversold"));
     st.Bind(1, r.sku).Bind(2, r.on_hand).Bind(3, r.safety_buffer).Bind(4, r.reserved);
-    st.Bind(5, r.sold);
+    st.Bind(5, r.sold).Bind(6, r.oversold);
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
+    ++writes_;
+    return Status::Ok();
+  }
+
+  Status SetCategory(std::string_view sku, std::string_view category) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT INTO inventory (sku, on_hand, safety_buffer, reserved, sold, category) "
+        "VALUES (?, 0, 0, 0, 0, ?) ON CONFLICT (sku) DO UPDATE SET category = excluded.category"));
+    st.Bind(1, sku).Bind(2, category);
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
+    ++writes_;
+    return Status::Ok();
+  }
+
+  Result<std::optional<StockRecord>> FindStock(std::string_view sku) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    static const std::string sql =
+        std::string("SELECT ") + kStockColumns + " FROM inventory WHERE sku = ?";
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(sql.c_str()));
+    st.Bind(1, sku);
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<StockRecord>();
+    return std::optional<StockRecord>(StockFromRow(st));
+  }
+
+  Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    return FindReservationOn(c_, id);
+  }
+
+  Status PutReservation(const ReservationRecord& r) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT OR REPLACE INTO reservations (id, created_by, channel, lines, state, order_id, "
+        "expires_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+    st.Bind(1, r.id).Bind(2, r.created_by).Bind(3, r.channel).Bind(4, HeldLinesToJson(r.lines));
+    st.Bind(5, ToString(r.state)).Bind(6, r.order_id).Bind(7, r.expires_at_ms);
+    st.Bind(8, r.created_at_ms).Bind(9, r.updated_at_ms);
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
+    ++writes_;
+    return Status::Ok();
+  }
+
+  Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms, size_t limit) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    static const std::string sql = std::string("SELECT ") + kReservationColumns +
+                                   " FROM reservations WHERE state = 'active' AND "
+                                   "expires_at <= ? ORDER BY expires_at LIMIT ?";
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(sql.c_str()));
+    st.Bind(1, now_ms).Bind(2, static_cast<int64_t>(limit));
+    std::vector<ReservationRecord> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      OC_ASSIGN_OR_RETURN(ReservationRecord r, ReservationFromRow(st));
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  Result<std::optional<int64_t>> NextReservationExpiry() override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "SELECT min(expires_at) FROM reservations WHERE state = 'active'"));
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row || st.IsNull(0)) return std::optional<int64_t>();
+    return std::optional<int64_t>(st.Int(0));
+  }
+
+  Status InsertOversold(const OversoldRecord& r) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
+        "INSERT INTO oversold_orders (order_id, currency, lines, created_at) VALUES (?,?,?,?)"));
+    st.Bind(1, r.order_id).Bind(2, r.currency).Bind(3, OversoldLinesToJson(r.lines));
+    st.Bind(4, r.created_at_ms);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();
@@ -694,14 +884,16 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<StockRecord>> LoadStock() override {
+    OC_RETURN_IF_ERROR(WaitDurable());
     auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT sku, on_hand, safety_buffer, reserved, sold FROM inventory ORDER BY sku"));
+    static const std::string sql =
+        std::string("SELECT ") + kStockColumns + " FROM inventory ORDER BY sku";
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql.c_str()));
     std::vector<StockRecord> out;
     while (true) {
       OC_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      out.push_back(StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3), st.Int(4)});
+      out.push_back(StockFromRow(st));
     }
     return out;
   }
@@ -709,13 +901,43 @@ class SqliteStore final : public Store {
   Result<std::optional<StockRecord>> GetStock(std::string_view sku) override {
     OC_RETURN_IF_ERROR(WaitDurable());
     auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT sku, on_hand, safety_buffer, reserved, sold FROM inventory WHERE sku = ?"));
+    static const std::string sql =
+        std::string("SELECT ") + kStockColumns + " FROM inventory WHERE sku = ?";
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql.c_str()));
     st.Bind(1, sku);
     OC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<StockRecord>();
-    return std::optional<StockRecord>(
-        StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3), st.Int(4)});
+    return std::optional<StockRecord>(StockFromRow(st));
+  }
+
+  Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    return FindReservationOn(*lease, id);
+  }
+
+  Result<std::vector<OversoldRecord>> ListOversold() override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT x.order_id, x.currency, x.lines, x.created_at, o.channel, o.channel_order_id, "
+        "o.status FROM oversold_orders x JOIN orders o ON o.id = x.order_id "
+        "WHERE o.status NOT IN ('cancelled', 'refunded') ORDER BY x.seq"));
+    std::vector<OversoldRecord> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      OversoldRecord r;
+      r.order_id = st.Text(0);
+      r.currency = st.Text(1);
+      r.lines = OversoldLinesFromJson(st.Text(2));
+      r.created_at_ms = st.Int(3);
+      r.channel = st.Text(4);
+      r.channel_order_id = st.Text(5);
+      r.status = ParseOrderStatus(st.Text(6)).value_or(OrderStatus::kPendingPayment);
+      out.push_back(std::move(r));
+    }
+    return out;
   }
 
   Status InsertApiKey(const ApiKeyRecord& r) override {
@@ -774,6 +996,28 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+std::string_view ToString(ReservationState s) {
+  switch (s) {
+    case ReservationState::kActive:
+      return "active";
+    case ReservationState::kConverted:
+      return "converted";
+    case ReservationState::kReleased:
+      return "released";
+    case ReservationState::kExpired:
+      return "expired";
+  }
+  return "active";
+}
+
+std::optional<ReservationState> ParseReservationState(std::string_view s) {
+  for (auto state : {ReservationState::kActive, ReservationState::kConverted,
+                     ReservationState::kReleased, ReservationState::kExpired}) {
+    if (ToString(state) == s) return state;
+  }
+  return std::nullopt;
+}
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   return SqliteStore::Open(options);

@@ -49,6 +49,47 @@ struct StockRecord {
   int64_t safety_buffer = 0;
   int64_t reserved = 0;
   int64_t sold = 0;
+  int64_t oversold = 0;  // units accepted beyond stock and not yet covered (inventory/)
+  std::string category;  // for substitute suggestions; set through PUT /v1/inventory/{sku}
+};
+
+struct HeldLine {
+  std::string sku;
+  int64_t qty = 0;
+};
+
+enum class ReservationState { kActive, kConverted, kReleased, kExpired };
+std::string_view ToString(ReservationState s);
+std::optional<ReservationState> ParseReservationState(std::string_view s);
+
+// A checkout hold (POST /v1/reservations): stock reserved for a while before the order exists.
+struct ReservationRecord {
+  std::string id;  // "res_…"
+  std::string created_by;  // principal id
+  std::string channel;     // the creating channel key's channel; empty for admin holds
+  std::vector<HeldLine> lines;
+  ReservationState state = ReservationState::kActive;
+  std::string order_id;  // set once converted
+  int64_t expires_at_ms = 0;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// An order accepted for stock we did not have ("accept_oversell"), with what it was short.
+struct OversoldLine {
+  std::string sku;
+  int64_t qty_short = 0;
+  int64_t unit_price = 0;
+};
+struct OversoldRecord {
+  std::string order_id;
+  std::string currency;
+  std::vector<OversoldLine> lines;
+  int64_t created_at_ms = 0;
+  // Filled on reads from the order: where it stands now.
+  std::string channel;
+  std::string channel_order_id;
+  OrderStatus status = OrderStatus::kPendingPayment;
 };
 
 struct ApiKeyRecord {
@@ -102,7 +143,20 @@ class WriteTransaction {
   virtual Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
                                                                    std::string_view key) = 0;
   // Inserts or replaces a SKU's counters, in the same transaction as the orders that moved them.
+  // (`category` is not written here: see SetCategory.)
   virtual Status PutStock(const StockRecord& stock) = 0;
+  // Sets a SKU's category, creating its row (with zero counters) if needed.
+  virtual Status SetCategory(std::string_view sku, std::string_view category) = 0;
+  virtual Result<std::optional<StockRecord>> FindStock(std::string_view sku) = 0;
+  virtual Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) = 0;
+  // Inserts or replaces a hold.
+  virtual Status PutReservation(const ReservationRecord& reservation) = 0;
+  // Active holds whose expires_at is at or before `now_ms`, oldest first, at most `limit`.
+  virtual Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms,
+                                                                 size_t limit) = 0;
+  // The earliest expires_at among active holds, if any.
+  virtual Result<std::optional<int64_t>> NextReservationExpiry() = 0;
+  virtual Status InsertOversold(const OversoldRecord& record) = 0;
   virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
                                 const IdempotencyRecord& record, int64_t now_ms) = 0;
 
@@ -139,6 +193,9 @@ class Store {
   virtual Result<std::vector<StockRecord>> LoadStock() = 0;
   // One SKU's counters as of the last committed batch.
   virtual Result<std::optional<StockRecord>> GetStock(std::string_view sku) = 0;
+  virtual Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) = 0;
+  // Orders accepted as oversold that are not cancelled or refunded, oldest first.
+  virtual Result<std::vector<OversoldRecord>> ListOversold() = 0;
 
   // API keys are written outside the order writer: `orderctl keys create` may run beside orderd.
   virtual Status InsertApiKey(const ApiKeyRecord& record) = 0;

@@ -5,6 +5,8 @@
 // Sync() to prove fail-stop. Thread-safety is the target's.
 #pragma once
 
+#include <memory>
+
 #include "store/store.h"
 
 namespace oc::store {
@@ -32,6 +34,10 @@ class StoreWrapper : public Store {
   Result<std::optional<StockRecord>> GetStock(std::string_view sku) override {
     return target_.GetStock(sku);
   }
+  Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) override {
+    return target_.GetReservation(id);
+  }
+  Result<std::vector<OversoldRecord>> ListOversold() override { return target_.ListOversold(); }
   Status InsertApiKey(const ApiKeyRecord& record) override { return target_.InsertApiKey(record); }
   Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) override {
     return target_.FindApiKeyByHash(key_hash);
@@ -46,6 +52,60 @@ class StoreWrapper : public Store {
 
  private:
   Store& target_;
+};
+
+// The same seam for a transaction: forwards every call to another WriteTransaction.
+class WriteTransactionWrapper : public WriteTransaction {
+ public:
+  explicit WriteTransactionWrapper(std::unique_ptr<WriteTransaction> target)
+      : target_(std::move(target)) {}
+
+  int64_t writes() const override { return target_->writes(); }
+  bool lost() const override { return target_->lost(); }
+  Result<std::optional<Order>> FindOrder(std::string_view id) override {
+    return target_->FindOrder(id);
+  }
+  Result<std::optional<std::string>> FindOrderIdByChannelRef(
+      std::string_view channel, std::string_view channel_order_id) override {
+    return target_->FindOrderIdByChannelRef(channel, channel_order_id);
+  }
+  Status InsertOrder(const Order& order) override { return target_->InsertOrder(order); }
+  Status UpdateOrder(const Order& order) override { return target_->UpdateOrder(order); }
+  Status AppendOutbox(const OutboxEvent& event) override { return target_->AppendOutbox(event); }
+  Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
+                                                           std::string_view key) override {
+    return target_->FindIdempotency(principal_id, key);
+  }
+  Status PutStock(const StockRecord& stock) override { return target_->PutStock(stock); }
+  Status SetCategory(std::string_view sku, std::string_view category) override {
+    return target_->SetCategory(sku, category);
+  }
+  Result<std::optional<StockRecord>> FindStock(std::string_view sku) override {
+    return target_->FindStock(sku);
+  }
+  Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) override {
+    return target_->FindReservation(id);
+  }
+  Status PutReservation(const ReservationRecord& reservation) override {
+    return target_->PutReservation(reservation);
+  }
+  Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms, size_t limit) override {
+    return target_->DueReservations(now_ms, limit);
+  }
+  Result<std::optional<int64_t>> NextReservationExpiry() override {
+    return target_->NextReservationExpiry();
+  }
+  Status InsertOversold(const OversoldRecord& record) override {
+    return target_->InsertOversold(record);
+  }
+  Status PutIdempotency(std::string_view principal_id, std::string_view key,
+                        const IdempotencyRecord& record, int64_t now_ms) override {
+    return target_->PutIdempotency(principal_id, key, record, now_ms);
+  }
+  Status Commit() override { return target_->Commit(); }
+
+ private:
+  std::unique_ptr<WriteTransaction> target_;
 };
 
 }  // namespace oc::store

@@ -135,7 +135,7 @@ void SeedStock(store::Store& store) {
   auto txn = store.BeginWrite();
   ASSERT_TRUE(txn.ok()) << txn.status().ToString();
   for (const char* sku : {"SKU-1", "SKU"}) {
-    ASSERT_TRUE((*txn)->PutStock(store::StockRecord{sku, 1'000'000, 0, 0, 0}).ok());
+    ASSERT_TRUE((*txn)->PutStock(store::StockRecord{sku, 1'000'000, 0, 0, 0, 0, ""}).ok());
   }
   ASSERT_TRUE((*txn)->Commit().ok());
 }
@@ -780,6 +780,221 @@ TEST_F(OrderWriterTest, SubmitAfterStopIsUnavailableAndNeverCompletes) {
   EXPECT_EQ(OrderCount(), 0u);
 }
 
+// ---- Checkout holds and oversell, with the clock moved by hand (no sleeps) ----
+
+Command SetHot(int64_t on_hand) {
+  return Command{SetStock{"HOT", on_hand, 0, std::nullopt}, Admin(), std::nullopt};
+}
+
+Command Hold(int64_t qty, int64_t ttl_seconds, Principal actor = ChannelKey("douyin")) {
+  return Command{CreateReservation{{{"HOT", qty}}, ttl_seconds}, std::move(actor), std::nullopt};
+}
+
+Command Release(const std::string& id, Principal actor = ChannelKey("douyin")) {
+  return Command{ReleaseReservation{id}, std::move(actor), std::nullopt};
+}
+
+Command BuyHot(const std::string& ref, int64_t qty, const std::string& reservation_id = "",
+               bool accept_oversell = false) {
+  Order o = Input("douyin", ref);
+  o.lines = {OrderLine{"HOT", "热卖", qty, 1000}};
+  o.total = 1000 * qty;
+  o.reservation_id = reservation_id;
+  return Command{CreateOrder{std::move(o), accept_oversell}, ChannelKey("douyin"), std::nullopt};
+}
+
+class HoldTest : public OrderWriterTest {
+ protected:
+  store::StockRecord Hot() {
+    auto r = store_->GetStock("HOT");
+    EXPECT_TRUE(r.ok() && r->has_value());
+    return r.ok() && r->has_value() ? **r : store::StockRecord{};
+  }
+  store::ReservationRecord HoldRecord(const std::string& id) {
+    auto r = store_->GetReservation(id);
+    EXPECT_TRUE(r.ok() && r->has_value()) << id;
+    return r.ok() && r->has_value() ? **r : store::ReservationRecord{};
+  }
+  std::string HoldOk(int64_t qty, int64_t ttl_seconds) {
+    auto r = Run(Hold(qty, ttl_seconds));
+    EXPECT_TRUE(r.ok() && r->reservation) << (r.ok() ? "" : r.status().ToString());
+    return r.ok() && r->reservation ? r->reservation->id : "";
+  }
+  void Expire() {
+    auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
+    auto f = p->get_future();
+    ASSERT_TRUE(writer_->ExpireHolds([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
+                    .ok());
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+};
+
+TEST_F(HoldTest, AHoldReservesItsLinesAndExpiresByTheClock) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  auto r = Run(Hold(4, 60));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->reservation.has_value());
+  EXPECT_TRUE(r->created);
+  EXPECT_TRUE(LooksLikeId(r->reservation->id, "res")) << r->reservation->id;
+  EXPECT_EQ(r->reservation->state, store::ReservationState::kActive);
+  EXPECT_EQ(r->reservation->expires_at_ms, kStart + 60'000);
+  EXPECT_EQ(r->reservation->channel, "douyin");
+  EXPECT_EQ(Hot().reserved, 4);
+  // Short of stock: refused whole, nothing held.
+  auto too_much = Run(Hold(7, 60));
+  ASSERT_FALSE(too_much.ok());
+  EXPECT_EQ(too_much.status().code(), "out_of_stock");
+  EXPECT_EQ(Hot().reserved, 4);
+
+  clock_.Advance(59'999);
+  Expire();
+  EXPECT_EQ(HoldRecord(r->reservation->id).state, store::ReservationState::kActive);
+  EXPECT_EQ(Hot().reserved, 4);
+  clock_.Advance(1);
+  Expire();
+  EXPECT_EQ(HoldRecord(r->reservation->id).state, store::ReservationState::kExpired);
+  EXPECT_EQ(Hot().reserved, 0);
+  EXPECT_TRUE(Run(Hold(10, 60)).ok());  // all of it is free again
+}
+
+TEST_F(HoldTest, AnOrderConvertsItsHoldOnceAndOnlyOnce) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string hold = HoldOk(3, 900);
+  ASSERT_TRUE(Run(BuyHot("OTHER", 7)).ok());  // everyone else takes the rest
+  EXPECT_EQ(Hot().reserved, 10);
+  auto bought = Run(BuyHot("MINE", 3, hold));
+  ASSERT_TRUE(bought.ok()) << bought.status().ToString();
+  EXPECT_TRUE(bought->created);
+  EXPECT_EQ(Hot().reserved, 10);  // converted, not reserved again
+  store::ReservationRecord converted = HoldRecord(hold);
+  EXPECT_EQ(converted.state, store::ReservationState::kConverted);
+  EXPECT_EQ(converted.order_id, bought->order.id);
+  EXPECT_EQ(Get(bought->order.id).reservation_id, hold);
+  // The same channel order again is the same order (200), not a second conversion.
+  auto repeat = Run(BuyHot("MINE", 3, hold));
+  ASSERT_TRUE(repeat.ok());
+  EXPECT_FALSE(repeat->created);
+  EXPECT_EQ(repeat->order.id, bought->order.id);
+  // Another order naming the same hold is refused; so is releasing a converted hold.
+  auto second = Run(BuyHot("SECOND", 3, hold));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), "reservation_converted");
+  auto release = Run(Release(hold));
+  ASSERT_FALSE(release.ok());
+  EXPECT_EQ(release.status().code(), "reservation_converted");
+  EXPECT_EQ(Hot().reserved, 10);
+  // Cancelling the order gives the converted stock back exactly once.
+  MoveOk(bought->order.id, S::kCancelled);
+  EXPECT_EQ(Hot().reserved, 7);
+}
+
+TEST_F(HoldTest, ConversionWithMoreThanTheHoldNeedsTheDifferenceFree) {
+  ASSERT_TRUE(Run(SetHot(5)).ok());
+  std::string hold = HoldOk(2, 900);
+  ASSERT_TRUE(Run(BuyHot("OTHER", 2)).ok());  // 1 left free
+  auto too_many = Run(BuyHot("MINE", 4, hold));
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), "out_of_stock");
+  EXPECT_EQ(HoldRecord(hold).state, store::ReservationState::kActive);  // kept on refusal
+  EXPECT_EQ(Hot().reserved, 4);
+  ASSERT_TRUE(Run(BuyHot("MINE", 3, hold)).ok());
+  EXPECT_EQ(Hot().reserved, 5);
+}
+
+TEST_F(HoldTest, ReleaseIsIdempotentAndScopedToTheChannel) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string hold = HoldOk(6, 900);
+  auto foreign = Run(Release(hold, ChannelKey("taobao")));
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.status().kind(), ErrorKind::kNotFound);
+  auto foreign_buy = BuyHot("TB", 1, hold);
+  std::get<CreateOrder>(foreign_buy.action).order.channel = "taobao";
+  foreign_buy.actor = ChannelKey("taobao");
+  auto fb = Run(std::move(foreign_buy));
+  ASSERT_FALSE(fb.ok());
+  EXPECT_EQ(fb.status().code(), "reservation_not_found");
+  EXPECT_EQ(Hot().reserved, 6);
+  for (int i = 0; i < 3; ++i) {
+    auto r = Run(Release(hold));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->reservation->state, store::ReservationState::kReleased);
+    EXPECT_EQ(Hot().reserved, 0) << "release " << i;
+  }
+  auto after = Run(BuyHot("LATE", 1, hold));
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.status().code(), "reservation_released");
+  auto missing = Run(Release("res_NOPE"));
+  EXPECT_EQ(missing.status().kind(), ErrorKind::kNotFound);
+}
+
+TEST_F(HoldTest, AHoldThatExpiredWhileStoppedIsReleasedAtStartAndCannotConvert) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string hold = HoldOk(4, 10);
+  std::string kept = HoldOk(3, 3600);
+  writer_->Stop();
+  writer_.reset();
+  clock_.Advance(10'001);
+  StartWriter();  // no command yet: the start itself released it
+  EXPECT_EQ(HoldRecord(hold).state, store::ReservationState::kExpired);
+  EXPECT_EQ(HoldRecord(kept).state, store::ReservationState::kActive);
+  EXPECT_EQ(Hot().reserved, 3);
+  auto late = Run(BuyHot("LATE", 4, hold));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), "reservation_expired");
+}
+
+TEST_F(HoldTest, ADueHoldNotYetSweptIsRefusedAsExpired) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string hold = HoldOk(4, 10);
+  clock_.Advance(10'000);
+  auto late = Run(BuyHot("LATE", 4, hold));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), "reservation_expired");
+  Expire();
+  EXPECT_EQ(Hot().reserved, 0);
+}
+
+TEST_F(HoldTest, AnOrderAcceptedAsOversoldIsFlaggedWithItsEventAndListed) {
+  ASSERT_TRUE(Run(SetHot(1)).ok());
+  auto refused = Run(BuyHot("NO", 3));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), "out_of_stock");
+  auto r = Run(BuyHot("PAID-ON-PLATFORM", 3, "", true));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->order.risk_flags, std::vector<std::string>{"oversold"});
+  EXPECT_EQ(Get(r->order.id).risk_flags, std::vector<std::string>{"oversold"});
+  store::StockRecord hot = Hot();
+  EXPECT_EQ(hot.reserved, 3);
+  EXPECT_EQ(hot.oversold, 2);
+  std::vector<store::OutboxEvent> events;
+  for (auto& e : Outbox()) {
+    if (e.order_id == r->order.id) events.push_back(e);
+  }
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "order.created");
+  EXPECT_EQ(events[1].type, "inventory.oversold");
+  bj::value payload = bj::parse(events[1].payload_json);
+  EXPECT_EQ(payload.at("lines").at(0).at("sku").as_string(), "HOT");
+  EXPECT_EQ(payload.at("lines").at(0).at("qty_short").as_int64(), 2);
+  auto listed = store_->ListOversold();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].order_id, r->order.id);
+  EXPECT_EQ((*listed)[0].lines[0].qty_short, 2);
+  // Still nothing available: a second flagged order adds to the shortfall.
+  auto again = Run(BuyHot("AGAIN", 1, "", true));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(Hot().oversold, 3);
+  // A restock covers the shortfall; with enough stock the flag changes nothing.
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  EXPECT_EQ(Hot().oversold, 0);
+  auto fits = Run(BuyHot("FITS", 1, "", true));
+  ASSERT_TRUE(fits.ok());
+  EXPECT_TRUE(fits->order.risk_flags.empty());
+  EXPECT_EQ(Hot().oversold, 0);
+}
+
 TEST_F(OrderWriterTest, OrderCountsByStatusMatchTheDatabase) {
   std::array<int64_t, 9> zero{};
   EXPECT_EQ(writer_->OrderCountsByStatus(), zero);
@@ -918,38 +1133,16 @@ class PoisonOneOrderStore final : public store::StoreWrapper {
   std::atomic<int> transactions{0};
 
  private:
-  class Txn final : public store::WriteTransaction {
+  class Txn final : public store::WriteTransactionWrapper {
    public:
     Txn(std::unique_ptr<store::WriteTransaction> inner, const std::string& poisoned)
-        : inner_(std::move(inner)), poisoned_(poisoned) {}
-    int64_t writes() const override { return inner_->writes(); }
-    bool lost() const override { return inner_->lost(); }
-    Result<std::optional<Order>> FindOrder(std::string_view id) override {
-      return inner_->FindOrder(id);
-    }
-    Result<std::optional<std::string>> FindOrderIdByChannelRef(std::string_view c,
-                                                               std::string_view r) override {
-      return inner_->FindOrderIdByChannelRef(c, r);
-    }
-    Status InsertOrder(const Order& o) override { return inner_->InsertOrder(o); }
-    Status UpdateOrder(const Order& o) override { return inner_->UpdateOrder(o); }
+        : WriteTransactionWrapper(std::move(inner)), poisoned_(poisoned) {}
     Status AppendOutbox(const store::OutboxEvent& e) override {
       if (e.order_id == poisoned_) return Status::IOError("injected write failure");
-      return inner_->AppendOutbox(e);
+      return WriteTransactionWrapper::AppendOutbox(e);
     }
-    Result<std::optional<store::IdempotencyRecord>> FindIdempotency(std::string_view p,
-                                                                    std::string_view k) override {
-      return inner_->FindIdempotency(p, k);
-    }
-    Status PutIdempotency(std::string_view p, std::string_view k,
-                          const store::IdempotencyRecord& r, int64_t now) override {
-      return inner_->PutIdempotency(p, k, r, now);
-    }
-    Status PutStock(const store::StockRecord& r) override { return inner_->PutStock(r); }
-    Status Commit() override { return inner_->Commit(); }
 
    private:
-    std::unique_ptr<store::WriteTransaction> inner_;
     const std::string& poisoned_;
   };
   std::string poisoned_;

@@ -713,8 +713,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 2);  // one row per migration: orders core, then inventory
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 3);  // one row per migration: orders core, inventory, holds
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 3);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
@@ -759,29 +759,36 @@ TEST_F(SqliteStoreTest, OpeningAnUnwritablePathFails) {
 TEST_F(SqliteStoreTest, StockIsWrittenInTheTransactionAndLoadsBackAfterReopen) {
   {
     auto txn = Begin();
-    ASSERT_TRUE(txn->PutStock(StockRecord{"AIR-X1", 100, 5, 3, 2}).ok());
-    ASSERT_TRUE(txn->PutStock(StockRecord{"FILTER", 10, 0, 0, 0}).ok());
+    ASSERT_TRUE(txn->PutStock(StockRecord{"AIR-X1", 100, 5, 3, 2, 0, ""}).ok());
+    ASSERT_TRUE(txn->PutStock(StockRecord{"FILTER", 10, 0, 0, 0, 0, ""}).ok());
     EXPECT_EQ(txn->writes(), 2);
-    ASSERT_TRUE(txn->PutStock(StockRecord{"AIR-X1", 100, 5, 4, 2}).ok());  // replaces
+    ASSERT_TRUE(txn->SetCategory("AIR-X1", "air").ok());
+    ASSERT_TRUE(txn->PutStock(StockRecord{"AIR-X1", 100, 5, 4, 2, 3, ""}).ok());  // replaces
+    ASSERT_TRUE(txn->SetCategory("NEW-SKU", "kitchen").ok());  // a row with zero counters
     ASSERT_TRUE(txn->Commit().ok());
   }
   {
     auto txn = Begin();
-    ASSERT_TRUE(txn->PutStock(StockRecord{"ROLLED-BACK", 1, 0, 0, 0}).ok());
+    ASSERT_TRUE(txn->PutStock(StockRecord{"ROLLED-BACK", 1, 0, 0, 0, 0, ""}).ok());
   }  // destroyed without Commit
   auto negative = Begin();
-  EXPECT_FALSE(negative->PutStock(StockRecord{"BAD", 1, 0, -1, 0}).ok());  // CHECK constraint
+  EXPECT_FALSE(negative->PutStock(StockRecord{"BAD", 1, 0, -1, 0, 0, ""}).ok());  // CHECK constraint
   negative.reset();
   store_.reset();
   Open();
   auto stock = store_->LoadStock();
   ASSERT_TRUE(stock.ok()) << stock.status().ToString();
-  ASSERT_EQ(stock->size(), 2u);
+  ASSERT_EQ(stock->size(), 3u);
   EXPECT_EQ((*stock)[0].sku, "AIR-X1");
   EXPECT_EQ((*stock)[0].reserved, 4);
   EXPECT_EQ((*stock)[0].sold, 2);
   EXPECT_EQ((*stock)[0].safety_buffer, 5);
+  EXPECT_EQ((*stock)[0].oversold, 3);
+  EXPECT_EQ((*stock)[0].category, "air");  // counters written after the category keep it
   EXPECT_EQ((*stock)[1].sku, "FILTER");
+  EXPECT_EQ((*stock)[2].sku, "NEW-SKU");
+  EXPECT_EQ((*stock)[2].on_hand, 0);
+  EXPECT_EQ((*stock)[2].category, "kitchen");
 }
 
 TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
