@@ -328,7 +328,7 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
-                                    orders::Command command) {
+                                    orders::Command&& command) {
   std::string_view idem_key = ex->request["Idempotency-Key"];
   if (!idem_key.empty()) {
     if (idem_key.size() > kIdempotencyKeyBytesMax) {
@@ -356,10 +356,13 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     command.idempotency = std::move(idem);
   }
   Status submitted = deps_.writer.Submit(
-      std::move(command), [ex](Result<orders::CommandOutcome> result) {
+      std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) {
         // Completions arrive on the syncer thread; rendering and writing happen on the
-        // connection's strand, in one hop.
-        boost::asio::post(ex->connection, [ex, result = std::move(result)]() {
+        // connection's strand, in one hop. The outcome travels behind a pointer: the handler
+        // is moved several times on its way through Asio, the Order inside it then is not.
+        auto owned = std::make_unique<Result<orders::CommandOutcome>>(std::move(outcome));
+        boost::asio::post(ex->connection, [ex, owned = std::move(owned)]() {
+          const Result<orders::CommandOutcome>& result = *owned;
           if (!result.ok()) {
             ex->Fail(result.status());
             return;
@@ -423,8 +426,9 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   order->sealed_pii = std::move(*sealed);
-  orders::Command cmd{orders::CreateOrder{std::move(*order), accept_oversell}, ex->principal,
-                      std::nullopt};
+  orders::Command cmd{decltype(orders::Command::action)(std::in_place_type<orders::CreateOrder>,
+                                                        std::move(*order), accept_oversell),
+                      ex->principal, std::nullopt};
   SubmitToWriter(ex, std::move(cmd));
 }
 

@@ -56,7 +56,7 @@ class OrderCenterApi final : public RequestHandler {
   void CreateReservation(const std::shared_ptr<Exchange>& ex);
   void GetReservation(const std::shared_ptr<Exchange>& ex);
   void ReleaseReservation(const std::shared_ptr<Exchange>& ex);
-  void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command command);
+  void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command&& command);
 
   ApiDeps deps_;
   Authenticator auth_;

@@ -1,8 +1,12 @@
 #include "core/clock.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
@@ -19,14 +23,61 @@ class SystemClock final : public Clock {
   }
 };
 
+void DrawOrThrow(unsigned char* out, size_t len) {
+  if (RAND_bytes(out, static_cast<int>(len)) != 1) {
+    throw std::runtime_error("RAND_bytes failed");  // no entropy is a broken machine
+  }
+}
+
+// Bumped in a forked child, so a child never hands out bytes its parent drew (or will).
+std::atomic<uint64_t> fork_generation{0};
+
+// Each RAND_bytes call costs about as much as an AES key schedule (the DRBG re-keys itself after
+// every request), and every created order needs three small draws (two ids, one data key). So
+// small requests are served from a per-thread block of DRBG output, drawn once per
+// kRandomBlockBytes. Bytes leave the block exactly once and are wiped as they leave, so the
+// block never holds randomness that was already handed out.
 class SecureRandom final : public Random {
  public:
-  void Fill(unsigned char* out, size_t len) override {
-    if (RAND_bytes(out, static_cast<int>(len)) != 1) {
-      throw std::runtime_error("RAND_bytes failed");  // no entropy is a broken machine
-    }
+  SecureRandom() {
+    static const int registered = pthread_atfork(nullptr, nullptr, [] { ++fork_generation; });
+    (void)registered;
   }
+
+  void Fill(unsigned char* out, size_t len) override {
+    if (len > kSmallDrawBytesMax) {
+      DrawOrThrow(out, len);
+      return;
+    }
+    Block& b = block_;
+    uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (b.generation != generation) {
+      OPENSSL_cleanse(b.bytes, sizeof b.bytes);
+      b.used = sizeof b.bytes;
+      b.generation = generation;
+    }
+    if (sizeof b.bytes - b.used < len) {
+      DrawOrThrow(b.bytes, sizeof b.bytes);
+      b.used = 0;
+    }
+    std::memcpy(out, b.bytes + b.used, len);
+    OPENSSL_cleanse(b.bytes + b.used, len);
+    b.used += len;
+  }
+
+ private:
+  static constexpr size_t kRandomBlockBytes = 1024;
+  static constexpr size_t kSmallDrawBytesMax = 64;
+  struct Block {
+    unsigned char bytes[kRandomBlockBytes] = {};
+    size_t used = kRandomBlockBytes;  // empty: the first request draws
+    uint64_t generation = 0;
+    ~Block() { OPENSSL_cleanse(bytes, sizeof bytes); }
+  };
+  static thread_local Block block_;
 };
+
+thread_local SecureRandom::Block SecureRandom::block_;
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   // Howard Hinnant's days_from_civil.
@@ -36,6 +87,19 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Howard Hinnant's civil_from_days, the inverse of DaysFromCivil.
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
@@ -73,13 +137,37 @@ uint64_t Random::NextU64() {
 std::string FormatRfc3339(int64_t unix_ms) {
   int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   int ms = static_cast<int>(unix_ms - secs * 1000);
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  return buf;
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t sod = secs - days * 86400;
+  int64_t y;
+  unsigned mo, d;
+  CivilFromDays(days, &y, &mo, &d);
+  if (y < 0 || y > 9999) {
+    // Outside four-digit years: the general (slow) path, same format.
+    std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    return buf;
+  }
+  // This runs several times per created order (the view and the outbox event): no snprintf.
+  char buf[] = "0000-00-00T00:00:00.000Z";
+  auto put = [&buf](size_t pos, unsigned v, size_t width) {
+    for (size_t i = width; i > 0; --i) {
+      buf[pos + i - 1] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(0, static_cast<unsigned>(y), 4);
+  put(5, mo, 2);
+  put(8, d, 2);
+  put(11, static_cast<unsigned>(sod / 3600), 2);
+  put(14, static_cast<unsigned>(sod / 60 % 60), 2);
+  put(17, static_cast<unsigned>(sod % 60), 2);
+  put(20, static_cast<unsigned>(ms), 3);
+  return std::string(buf, sizeof buf - 1);
 }
 
 bool ParseRfc3339(std::string_view s, int64_t* unix_ms) {

@@ -79,7 +79,7 @@ OrderWriter::OrderWriter(store::Store& store, const Clock& clock, IdGenerator& i
 
 OrderWriter::~OrderWriter() { Stop(); }
 
-Status OrderWriter::Submit(Command command, Completion done) {
+Status OrderWriter::Submit(Command&& command, Completion done) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return Status::Unavailable("the server is shutting down");
@@ -89,7 +89,7 @@ Status OrderWriter::Submit(Command command, Completion done) {
     if (queue_.size() >= kQueueDepthMax) {
       return Status::Unavailable("the write queue is full; retry shortly");
     }
-    queue_.push_back(Pending{std::move(command), std::move(done)});
+    queue_.emplace_back(std::move(command), std::move(done));
   }
   cv_.notify_one();
   return Status::Ok();

@@ -125,7 +125,9 @@ struct Command {
   std::optional<Idempotency> idempotency;
 };
 
-using Completion = std::function<void(Result<CommandOutcome>)>;
+// Takes the outcome by rvalue reference: an outcome carries a whole Order, and every by-value
+// hop (std::function forwards a by-value argument twice) would move it again.
+using Completion = std::function<void(Result<CommandOutcome>&&)>;
 
 struct WriterOptions {
   // How often an idle writer looks at the clock for holds that fell due. The clock itself is
@@ -145,7 +147,7 @@ class OrderWriter {
 
   // Queues `command`; `done` runs later on the writer thread with the outcome. Returns
   // Unavailable (and never calls `done`) when the queue is full or the writer is stopping.
-  Status Submit(Command command, Completion done);
+  Status Submit(Command&& command, Completion done);
 
   // Finishes every queued command, then stops the thread. Idempotent.
   void Stop();

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json.h"
+
 namespace oc::privacy {
 namespace {
 
@@ -21,10 +23,17 @@ constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
 constexpr int kSealedVersion = 1;
 
+void AppendBase64(std::string* out, const unsigned char* data, size_t len) {
+  size_t start = out->size();
+  out->resize(start + 4 * ((len + 2) / 3));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out->data()) + start, data,
+                          static_cast<int>(len));
+  out->resize(start + static_cast<size_t>(n));
+}
+
 std::string Base64(const unsigned char* data, size_t len) {
-  std::string out(4 * ((len + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
-  out.resize(static_cast<size_t>(n));
+  std::string out;
+  AppendBase64(&out, data, len);
   return out;
 }
 
@@ -63,29 +72,48 @@ struct CipherCtx {
   }
 };
 
-// nonce || ciphertext || tag, with the caller's nonce. Nonces must never repeat under one key.
-Result<std::string> GcmSealWithNonce(const unsigned char* key, const unsigned char* nonce_in,
-                                     std::string_view plaintext, std::string_view aad) {
-  std::string out(kNonceBytes + plaintext.size() + kTagBytes, '\0');
-  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
-  std::memcpy(nonce, nonce_in, kNonceBytes);
-  CipherCtx c;
-  int len = 0;
-  auto* ct = nonce + kNonceBytes;
-  bool ok = c.ctx != nullptr &&
-            EVP_EncryptInit_ex(c.ctx, Aes256Gcm(), nullptr, key, nonce) == 1 &&
-            EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())) == 1 &&
-            EVP_EncryptUpdate(c.ctx, ct, &len,
-                              reinterpret_cast<const unsigned char*>(plaintext.data()),
-                              static_cast<int>(plaintext.size())) == 1 &&
-            EVP_EncryptFinal_ex(c.ctx, ct + len, &len) == 1 &&
-            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes,
-                                ct + plaintext.size()) == 1;
-  if (!ok) return Status::Internal("AES-256-GCM encryption failed");
-  return out;
-}
+// Seals values under one key with this thread's cipher context: the first value sets up the key
+// (and its AES key schedule), every later one only sets its nonce, which OpenSSL allows with a
+// NULL cipher and key. One sealer at a time per thread (they share the context).
+class GcmSealer {
+ public:
+  explicit GcmSealer(const unsigned char* key) : key_(key) {}
 
+  // Appends nonce || ciphertext || tag to `out`, with the caller's nonce. Nonces must never
+  // repeat under one key.
+  Status Seal(const unsigned char* nonce, std::string_view plaintext, std::string_view aad,
+              std::string* out) {
+    size_t start = out->size();
+    out->resize(start + kNonceBytes + plaintext.size() + kTagBytes);
+    auto* dst = reinterpret_cast<unsigned char*>(out->data()) + start;
+    std::memcpy(dst, nonce, kNonceBytes);
+    int len = 0;
+    auto* ct = dst + kNonceBytes;
+    bool ok = c_.ctx != nullptr &&
+              (keyed_ ? EVP_EncryptInit_ex(c_.ctx, nullptr, nullptr, nullptr, dst)
+                      : EVP_EncryptInit_ex(c_.ctx, Aes256Gcm(), nullptr, key_, dst)) == 1 &&
+              EVP_EncryptUpdate(c_.ctx, nullptr, &len,
+                                reinterpret_cast<const unsigned char*>(aad.data()),
+                                static_cast<int>(aad.size())) == 1 &&
+              EVP_EncryptUpdate(c_.ctx, ct, &len,
+                                reinterpret_cast<const unsigned char*>(plaintext.data()),
+                                static_cast<int>(plaintext.size())) == 1 &&
+              EVP_EncryptFinal_ex(c_.ctx, ct + len, &len) == 1 &&
+              EVP_CIPHER_CTX_ctrl(c_.ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                                  ct + plaintext.size()) == 1;
+    if (!ok) {
+      keyed_ = false;
+      return Status::Internal("AES-256-GCM encryption failed");
+    }
+    keyed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  CipherCtx c_;
+  const unsigned char* key_;
+  bool keyed_ = false;
+};
 
 // Fails (IOError) when the tag does not verify: wrong key, wrong row/field, or tampering.
 Result<std::string> GcmOpen(const unsigned char* key, std::string_view sealed,
@@ -227,31 +255,48 @@ Result<std::string> EnvelopePiiCodec::Seal(const Order& order) {
   SecretKey dek;
   std::memcpy(dek.bytes, fresh, kKeyBytes);
   std::string_view dek_view(reinterpret_cast<const char*>(dek.bytes), kKeyBytes);
-  auto wrapped_or = GcmSealWithNonce(master.bytes, fresh + kKeyBytes, dek_view,
-                                     DekAad(order.id, master.id));
+  std::string wrapped;
+  Status wrap = GcmSealer(master.bytes).Seal(fresh + kKeyBytes, dek_view,
+                                             DekAad(order.id, master.id), &wrapped);
   OPENSSL_cleanse(fresh, sizeof fresh);
-  OC_ASSIGN_OR_RETURN(std::string wrapped, std::move(wrapped_or));
+  OC_RETURN_IF_ERROR(wrap);
+  // The document bj::serialize made of {"v","mk","dek","f":{field: base64}}, written directly:
+  // this runs for every created order. Base64 needs no escaping; the master key id is quoted.
+  std::string doc;
+  doc.reserve(256 + 2 * (order.customer.name.size() + order.customer.phone.size() +
+                         order.shipping_address.detail.size()));
+  doc += "{\"v\":";
+  doc += std::to_string(kSealedVersion);
+  doc += ",\"mk\":";
+  json::AppendQuoted(&doc, master.id);
+  doc += ",\"dek\":\"";
+  AppendBase64(&doc, reinterpret_cast<const unsigned char*>(wrapped.data()), wrapped.size());
+  doc += "\",\"f\":{";
   // The data key is fresh and used for this order's fields only, so counting nonces never
   // repeat a (key, nonce) pair.
   unsigned char field_nonce[kNonceBytes] = {};
-  bj::object fields;
+  GcmSealer sealer(dek.bytes);
+  std::string ct;
+  bool first = true;
   auto seal_field = [&](const char* name, std::string_view value) -> Status {
     ++field_nonce[kNonceBytes - 1];
-    OC_ASSIGN_OR_RETURN(std::string ct, GcmSealWithNonce(dek.bytes, field_nonce, value,
-                                                         FieldAad(order.id, name)));
-    fields[name] = Base64(reinterpret_cast<const unsigned char*>(ct.data()), ct.size());
+    ct.clear();
+    OC_RETURN_IF_ERROR(sealer.Seal(field_nonce, value, FieldAad(order.id, name), &ct));
+    if (!first) doc += ',';
+    first = false;
+    doc += '"';
+    doc += name;
+    doc += "\":\"";
+    AppendBase64(&doc, reinterpret_cast<const unsigned char*>(ct.data()), ct.size());
+    doc += '"';
     return Status::Ok();
   };
   OC_RETURN_IF_ERROR(seal_field("name", order.customer.name));
   OC_RETURN_IF_ERROR(seal_field("phone", order.customer.phone));
   if (order.customer.id_number) OC_RETURN_IF_ERROR(seal_field("id_number", *order.customer.id_number));
   OC_RETURN_IF_ERROR(seal_field("detail", order.shipping_address.detail));
-  bj::object doc;
-  doc["v"] = kSealedVersion;
-  doc["mk"] = master.id;
-  doc["dek"] = Base64(reinterpret_cast<const unsigned char*>(wrapped.data()), wrapped.size());
-  doc["f"] = std::move(fields);
-  return bj::serialize(doc);
+  doc += "}}";
+  return doc;
 }
 
 Status EnvelopePiiCodec::Open(std::string_view sealed, Order* order) {

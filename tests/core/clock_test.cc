@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -55,6 +56,25 @@ TEST(Rfc3339Test, FormatKnownInstants) {
   EXPECT_EQ(FormatRfc3339(5), "1970-01-01T00:00:00.005Z");
   EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(FormatRfc3339(-1000), "1969-12-31T23:59:59.000Z");
+}
+
+// The fast path covers years 0000-9999; beyond them the general path keeps the old output.
+TEST(Rfc3339Test, FormatEdgesOfFourDigitYears) {
+  EXPECT_EQ(FormatRfc3339(-62'167'219'200'000), "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(-62'167'219'200'001), "-001-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(253'402'300'799'999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(253'402'300'800'000), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(4'107'542'399'999), "2100-02-28T23:59:59.999Z");  // not a leap year
+}
+
+TEST(SecureRandomTest, SmallAndLargeDrawsDiffer) {
+  Random& r = Random::Secure();
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 2000; ++i) seen.insert(r.NextU64());  // crosses many refills
+  EXPECT_EQ(seen.size(), 2000u);
+  unsigned char big[4096] = {};
+  r.Fill(big, sizeof big);  // larger than the per-thread block: drawn directly
+  EXPECT_NE(std::count(big, big + sizeof big, 0), static_cast<long>(sizeof big));
 }
 
 TEST(Rfc3339Test, ParseUtc) {

@@ -649,14 +649,16 @@ TEST_F(OrderWriterTest, ThirtyTwoThreadsRaceAndTheCountsAreExact) {
 
   std::mutex mu;
   std::map<std::string, int64_t> accepted;  // order id -> accepted transitions
-  std::map<std::string, std::vector<S>> winners;
+  // order id -> the status each accepted move produced, by the version it produced: the order in
+  // which threads get to record their wins is up to the scheduler, the versions are not.
+  std::map<std::string, std::map<int64_t, S>> winners;
   int created = 0;
   std::map<std::string, int> unexpected;  // error codes other than the expected refusals
   auto record = [&](const std::string& id, const Result<CommandOutcome>& r) {
     std::lock_guard lock(mu);
     if (r.ok()) {
       ++accepted[id];
-      winners[id].push_back(r->order.status);
+      winners[id][r->order.version] = r->order.status;
     } else if (r.status().code() != "version_conflict" &&
                r.status().code() != "invalid_transition") {
       ++unexpected[r.status().ToString()];
@@ -703,7 +705,7 @@ TEST_F(OrderWriterTest, ThirtyTwoThreadsRaceAndTheCountsAreExact) {
   for (const auto& [id, n] : accepted) transitions += n;
   for (const auto& id : shared) {
     EXPECT_EQ(accepted[id], 2) << id;
-    EXPECT_EQ(winners[id], (std::vector<S>{S::kPaid, S::kPacked})) << id;
+    EXPECT_EQ(winners[id], (std::map<int64_t, S>{{2, S::kPaid}, {3, S::kPacked}})) << id;
     Order o = Get(id);
     EXPECT_EQ(o.status, S::kPacked);
     EXPECT_EQ(o.version, 3);
