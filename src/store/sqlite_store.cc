@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -662,6 +663,71 @@ class SqliteWriteTransaction final : public WriteTransaction {
   bool finished_ = false;
 };
 
+// Copies the WAL back into the database file on its own thread and connection, so the writer
+// never stops for a checkpoint: SQLite's automatic checkpoint runs inside the COMMIT that crosses
+// its threshold — copying megabytes and fsyncing the database on the write path, a stall of tens
+// of milliseconds for every request in the pipeline. PASSIVE checkpoints run beside the writer
+// and readers. If the log still grows past kHardLimitPages (readers pinning old frames, or
+// writes outpacing the copy), one RESTART checkpoint waits for the writer so the log starts over:
+// the WAL stays bounded. A failed checkpoint loses nothing (the frames stay in the log) and is
+// retried after the next commit.
+class Checkpointer {
+ public:
+  static constexpr int kStartPages = 4096;      // 16 MiB of log with 4 KiB pages
+  static constexpr int kHardLimitPages = 65536;  // 256 MiB
+
+  explicit Checkpointer(std::unique_ptr<Connection> c) : c_(std::move(c)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+  // Called after every commit with the number of pages in the log.
+  void OnCommit(int wal_pages) {
+    if (wal_pages < kStartPages) return;
+    {
+      std::lock_guard lock(mu_);
+      requested_pages_ = std::max(requested_pages_, wal_pages);
+    }
+    cv_.notify_one();
+  }
+
+  // sqlite3_wal_hook's signature.
+  static int Hook(void* self, sqlite3*, const char*, int wal_pages) {
+    static_cast<Checkpointer*>(self)->OnCommit(wal_pages);
+    return SQLITE_OK;
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      int pages = 0;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || requested_pages_ > 0; });
+        if (stopping_) return;
+        pages = requested_pages_;
+        requested_pages_ = 0;
+      }
+      int mode = pages >= kHardLimitPages ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+      (void)sqlite3_wal_checkpoint_v2(c_->raw(), nullptr, mode, nullptr, nullptr);
+    }
+  }
+
+  std::unique_ptr<Connection> c_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int requested_pages_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // A fixed pool of read-only connections; a reader borrows one for the duration of a call.
 class ReadPool {
  public:
@@ -714,6 +780,12 @@ class SqliteStore final : public Store {
           writer->Exec("PRAGMA max_page_count=" + std::to_string(opt.max_database_pages)));
     }
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
+    OC_ASSIGN_OR_RETURN(auto checkpoint_conn,
+                        Connection::Open(opt.path, false, opt.busy_timeout_ms));
+    OC_RETURN_IF_ERROR(checkpoint_conn->Exec("PRAGMA synchronous=NORMAL"));
+    store->checkpointer_ = std::make_unique<Checkpointer>(std::move(checkpoint_conn));
+    // Replaces SQLite's automatic checkpoint on the writer's connection.
+    sqlite3_wal_hook(store->writer_->raw(), &Checkpointer::Hook, store->checkpointer_.get());
     for (size_t i = 0; i < std::max<size_t>(1, opt.read_connections); ++i) {
       OC_ASSIGN_OR_RETURN(auto r, Connection::Open(opt.path, true, opt.busy_timeout_ms));
       store->readers_.Add(std::move(r));
@@ -781,6 +853,8 @@ class SqliteStore final : public Store {
   }
 
   ~SqliteStore() override {
+    sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);
+    checkpointer_.reset();
     if (wal_fd_ >= 0) ::close(wal_fd_);
   }
 
@@ -984,6 +1058,7 @@ class SqliteStore final : public Store {
       : writer_(std::move(writer)), path_(std::move(path)), codec_(codec) {}
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Checkpointer> checkpointer_;
   ReadPool readers_;
   std::string path_;
   PiiCodec* codec_;

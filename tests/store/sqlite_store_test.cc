@@ -2,6 +2,9 @@
 // savepoints, rollback, idempotency records, API keys, listing with filters and cursors, the
 // outbox, and durability across reopen.
 #include <gtest/gtest.h>
+#include <chrono>
+#include <thread>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #include <map>
@@ -789,6 +792,39 @@ TEST_F(SqliteStoreTest, StockIsWrittenInTheTransactionAndLoadsBackAfterReopen) {
   EXPECT_EQ((*stock)[2].sku, "NEW-SKU");
   EXPECT_EQ((*stock)[2].on_hand, 0);
   EXPECT_EQ((*stock)[2].category, "kitchen");
+}
+
+// In WAL mode only checkpoints write the database file, and SQLite's own automatic checkpoint
+// is replaced (it would run inside the writer's COMMIT): so the file growing while the store is
+// open, with no reader or writer asking for it, shows the background checkpointer at work.
+TEST_F(SqliteStoreTest, ABackgroundCheckpointCopiesTheLogIntoTheDatabaseFile) {
+  struct stat before {};
+  ASSERT_EQ(::stat(dir_.File("orders.db").c_str(), &before), 0);
+  const std::string big(4000, 'x');
+  int n = 0;
+  for (int batch = 0; batch < 60; ++batch) {  // about 24 MB of log, past the 16 MB threshold
+    auto txn = Begin();
+    ASSERT_NE(txn, nullptr);
+    for (int i = 0; i < 100; ++i, ++n) {
+      Order o = MakeOrder("ord_" + std::to_string(n), "douyin", "CK" + std::to_string(n));
+      o.shipping_address.detail = big;
+      ASSERT_TRUE(txn->InsertOrder(o).ok());
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  ASSERT_TRUE(store_->Sync().ok());
+  auto db_size = [&] {
+    struct stat st {};
+    return ::stat(dir_.File("orders.db").c_str(), &st) == 0 ? st.st_size : off_t{0};
+  };
+  // Bounded wait for the other thread; no sleeping on a guess.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (db_size() < before.st_size + 8 * 1024 * 1024 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(db_size(), before.st_size + 8 * 1024 * 1024);
+  ASSERT_TRUE(Get("ord_5999").has_value());
 }
 
 TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
