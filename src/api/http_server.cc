@@ -1,5 +1,7 @@
 #include "api/http_server.h"
 
+#include <pthread.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -95,7 +97,10 @@ class Server final : public HttpServer {
     port_ = acceptor_.local_endpoint().port();
     Accept();
     size_t n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "oc-http");
+      io_.run();
+    });
     return Status::Ok();
   }
 

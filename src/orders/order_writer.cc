@@ -1,5 +1,7 @@
 #include "orders/order_writer.h"
 
+#include <pthread.h>
+
 #include <limits>
 
 #include "core/json.h"
@@ -68,8 +70,12 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   }
   // Holds that expired while the server was down go back before the first buyer is served.
   OC_RETURN_IF_ERROR(w->ExpireHoldsAtStart());
-  w->syncer_ = std::thread([raw = w.get()] { raw->RunSyncer(); });
-  w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
+  w->syncer_ = std::thread([raw = w.get()] { pthread_setname_np(pthread_self(), "oc-syncer");
+    raw->RunSyncer();
+  });
+  w->thread_ = std::thread([raw = w.get()] { pthread_setname_np(pthread_self(), "oc-writer");
+    raw->Run();
+  });
   return w;
 }
 

@@ -716,8 +716,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 3);  // one row per migration: orders core, inventory, holds
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 4);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 4);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
