@@ -346,7 +346,7 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
       r.status_code = out.created ? 201 : 200;
       r.response_body = out.stock         ? bj::serialize(StockJson(*out.stock))
                         : out.reservation ? bj::serialize(ReservationJson(*out.reservation))
-                                          : bj::serialize(privacy::RenderOrder(out.order, viewer));
+                                          : privacy::RenderOrderJson(out.order, viewer);
       return r;
     };
     idem.render_refusal = [](const Status& refusal) {
@@ -389,8 +389,9 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
             ex->Reply(std::move(res));
             return;
           }
-          ex->Json(result->created ? 201 : 200,
-                   privacy::RenderOrder(result->order, ex->principal));
+          ex->Reply(JsonResponse(result->created ? 201 : 200,
+                                 privacy::RenderOrderJson(result->order, ex->principal),
+                                 ex->request));
         });
       });
   if (!submitted.ok()) ex->Fail(submitted);
@@ -456,7 +457,7 @@ void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(scope);
     return;
   }
-  ex->Json(200, privacy::RenderOrder(**found, ex->principal));
+  ex->Reply(JsonResponse(200, privacy::RenderOrderJson(**found, ex->principal), ex->request));
 }
 
 void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
@@ -527,14 +528,19 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(page.status());
     return;
   }
-  bj::array items;
-  items.reserve(page->items.size());
-  for (const Order& o : page->items) items.emplace_back(privacy::RenderOrder(o, ex->principal));
-  bj::object out;
-  out["items"] = std::move(items);
-  out["next_cursor"] = page->next_before_seq ? bj::value(EncodeCursor(*page->next_before_seq))
-                                             : bj::value(nullptr);
-  ex->Json(200, out);
+  std::string out = "{\"items\":[";
+  for (size_t i = 0; i < page->items.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    privacy::AppendOrderJson(page->items[i], ex->principal, &out);
+  }
+  out += "],\"next_cursor\":";
+  if (page->next_before_seq) {
+    json::AppendQuoted(&out, EncodeCursor(*page->next_before_seq));
+  } else {
+    out += "null";
+  }
+  out.push_back('}');
+  ex->Reply(JsonResponse(200, std::move(out), ex->request));
 }
 
 void OrderCenterApi::TransitionOrder(const std::shared_ptr<Exchange>& ex) {

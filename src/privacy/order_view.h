@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <string>
 
 #include "core/order.h"
 #include "core/principal.h"
@@ -21,6 +22,11 @@ Status CheckOrderReadAccess(const Principal& viewer);
 // Whether `order` is inside `viewer`'s scope; a NotFound status when it is not.
 Status CheckOrderScope(const Order& order, const Principal& viewer);
 
+// The order as `viewer` may see it, as JSON text appended to `out` (the serving path).
+void AppendOrderJson(const Order& order, const Principal& viewer, std::string* out);
+std::string RenderOrderJson(const Order& order, const Principal& viewer);
+// The same view as a JSON object, for callers that compose or inspect it (parses the text, so
+// there is one renderer and the two forms cannot disagree).
 boost::json::object RenderOrder(const Order& order, const Principal& viewer);
 
 }  // namespace oc::privacy

@@ -306,5 +306,25 @@ TEST(ObjectReaderTest, OnlyKeysRefusesUnknownKeysNamingThem) {
   EXPECT_NE(s.detail().find("customer.email"), std::string::npos) << s.detail();
 }
 
+TEST(AppendQuotedTest, EveryStringRoundTripsThroughAJsonParser) {
+  std::vector<std::string> samples = {"", "plain", "李四 文三路 1 号", "quote\"back\\slash",
+                                      "tab\tnew\nline\rret", "\x7f del kept"};
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  samples.push_back(controls);
+  samples.push_back("mixed" + controls + "tail\"");
+  for (const std::string& s : samples) {
+    std::string out = "x";
+    AppendQuoted(&out, s);
+    ASSERT_EQ(out[0], 'x');
+    bj::error_code ec;
+    bj::value v = bj::parse(std::string_view(out).substr(1), ec);
+    ASSERT_FALSE(ec) << out;
+    ASSERT_TRUE(v.is_string()) << out;
+    EXPECT_EQ(std::string(v.get_string()), s);
+    EXPECT_TRUE(ParseStrict(std::string_view(out).substr(1)).ok()) << out;
+  }
+}
+
 }  // namespace
 }  // namespace oc::json
