@@ -77,6 +77,39 @@ bj::object ReservationJson(const store::ReservationRecord& r) {
   return out;
 }
 
+bj::object SubscriptionJson(const outbox::SubscriptionView& v) {
+  bj::array events;
+  for (const auto& e : v.record.events) events.emplace_back(e);
+  const outbox::SubscriptionStats& s = v.stats;
+  return bj::object{
+      {"id", v.record.id},
+      {"url", v.record.url},
+      {"events", std::move(events)},
+      {"max_per_minute", v.record.max_per_minute},
+      {"batch_max", v.record.batch_max},
+      {"created_at", FormatRfc3339(v.record.created_at_ms)},
+      {"stats", bj::object{{"queue_depth", s.queue_depth},
+                           {"oldest_undelivered_age_seconds", s.oldest_undelivered_age_s},
+                           {"delivered", s.delivered},
+                           {"retried", s.retried},
+                           {"dead", s.dead},
+                           {"parked", s.parked},
+                           {"current_limit_per_minute", s.current_limit_per_minute}}}};
+}
+
+bj::object DeadLetterJson(const store::DeadLetterRecord& d) {
+  return bj::object{{"id", d.id},
+                    {"subscription_id", d.subscription_id},
+                    {"event_id", d.event_id},
+                    {"event_type", d.event_type},
+                    {"order_id", d.order_id},
+                    {"attempts", d.attempts},
+                    {"last_error", d.last_error},
+                    {"status", store::ToString(d.state)},
+                    {"created_at", FormatRfc3339(d.created_at_ms)},
+                    {"updated_at", FormatRfc3339(d.updated_at_ms)}};
+}
+
 bj::object OversoldCaseJson(const orders::OversoldCase& c) {
   bj::array lines;
   for (const auto& l : c.lines) {
@@ -297,6 +330,24 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     case RouteId::kReleaseReservation:
       ReleaseReservation(ex);
       return;
+    case RouteId::kCreateSubscription:
+      CreateSubscription(ex);
+      return;
+    case RouteId::kListSubscriptions:
+      ListSubscriptions(ex);
+      return;
+    case RouteId::kGetSubscription:
+      GetSubscription(ex);
+      return;
+    case RouteId::kDeleteSubscription:
+      DeleteSubscription(ex);
+      return;
+    case RouteId::kListDeadLetters:
+      ListDeadLetters(ex);
+      return;
+    case RouteId::kReplayDeadLetter:
+      ReplayDeadLetter(ex);
+      return;
   }
   ex->Fail(Status::Internal("route without a handler"));
 }
@@ -324,6 +375,7 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# HELP ordercenter_store_fsyncs_total fsyncs of the write-ahead log.\n");
   out.append("# TYPE ordercenter_store_fsyncs_total counter\n");
   out.append("ordercenter_store_fsyncs_total " + std::to_string(deps_.store.fsyncs()) + "\n");
+  deps_.relay.RenderMetrics(&out);
   ex->Reply(TextResponse(200, "text/plain; version=0.0.4", std::move(out), ex->request));
 }
 
@@ -809,6 +861,154 @@ void OrderCenterApi::ReleaseReservation(const std::shared_ptr<Exchange>& ex) {
   }
   SubmitToWriter(ex, orders::Command{orders::ReleaseReservation{ex->path_id}, ex->principal,
                                      std::nullopt});
+}
+
+static Status RequireAdmin(const Principal& p, std::string_view what) {
+  if (p.role == Role::kAdmin) return Status::Ok();
+  return Status::PermissionDenied(std::string(what) + " are for admin keys");
+}
+
+void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
+  Status may = RequireAdmin(ex->principal, "subscriptions");
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  auto body = ParseObjectBody(ex->request.body());
+  if (!body.ok()) {
+    ex->Fail(body.status());
+    return;
+  }
+  const bj::object& obj = body->get_object();
+  json::ObjectReader r(obj, "");
+  Status s = r.OnlyKeys({"url", "events", "secret", "max_per_minute", "batch_max"});
+  auto url = s.ok() ? r.RequiredString("url", 2048) : Result<std::string>(s);
+  auto secret = url.ok() ? r.RequiredString("secret", 256) : Result<std::string>(url.status());
+  auto events = secret.ok() ? r.RequiredArray("events")
+                            : Result<const bj::array*>(secret.status());
+  auto per_minute = r.OptionalInt("max_per_minute");
+  auto batch_max = r.OptionalInt("batch_max");
+  if (!events.ok() || !per_minute.ok() || !batch_max.ok()) {
+    ex->Fail(!events.ok() ? events.status() : !per_minute.ok() ? per_minute.status()
+                                                               : batch_max.status());
+    return;
+  }
+  outbox::SubscribeRequest req;
+  req.url = *url;
+  req.secret = *secret;
+  for (size_t i = 0; i < (*events)->size(); ++i) {
+    const bj::value& e = (**events)[i];
+    if (!e.is_string()) {
+      ex->Fail(Status::InvalidArgument("field 'events[" + std::to_string(i) +
+                                       "]' must be a string"));
+      return;
+    }
+    req.events.emplace_back(e.get_string());
+  }
+  req.max_per_minute = per_minute->value_or(req.max_per_minute);
+  req.batch_max = batch_max->value_or(req.batch_max);
+  auto view = deps_.relay.Subscribe(req, ex->principal);
+  if (!view.ok()) {
+    ex->Fail(view.status());
+    return;
+  }
+  ex->Json(201, SubscriptionJson(*view));
+}
+
+void OrderCenterApi::ListSubscriptions(const std::shared_ptr<Exchange>& ex) {
+  Status may = RequireAdmin(ex->principal, "subscriptions");
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  auto views = deps_.relay.List();
+  if (!views.ok()) {
+    ex->Fail(views.status());
+    return;
+  }
+  bj::array items;
+  for (const auto& v : *views) items.emplace_back(SubscriptionJson(v));
+  ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
+}
+
+void OrderCenterApi::GetSubscription(const std::shared_ptr<Exchange>& ex) {
+  Status may = RequireAdmin(ex->principal, "subscriptions");
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  auto view = deps_.relay.Get(ex->path_id);
+  if (!view.ok()) {
+    ex->Fail(view.status());
+    return;
+  }
+  ex->Json(200, SubscriptionJson(*view));
+}
+
+void OrderCenterApi::DeleteSubscription(const std::shared_ptr<Exchange>& ex) {
+  Status may = RequireAdmin(ex->principal, "subscriptions");
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  Status s = deps_.relay.Unsubscribe(ex->path_id);
+  if (!s.ok()) {
+    ex->Fail(s);
+    return;
+  }
+  ex->Json(200, bj::object{{"id", ex->path_id}, {"deleted", true}});
+}
+
+void OrderCenterApi::ListDeadLetters(const std::shared_ptr<Exchange>& ex) {
+  Status may = RequireAdmin(ex->principal, "dead letters");
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  if (!boost::urls::parse_query(ex->query)) {
+    ex->Fail(Status::InvalidArgument("malformed query string"));
+    return;
+  }
+  size_t limit = store::kListLimitMax;
+  std::string subscription;
+  for (auto p : boost::urls::params_view(ex->query)) {
+    std::string key = p.key;
+    std::string value = p.value;
+    Status s;
+    if (key == "limit") {
+      s = ParseLimit(value, &limit);
+    } else if (key == "subscription_id") {
+      subscription = value;
+    } else {
+      s = Status::InvalidArgument("unknown query parameter (accepted: subscription_id, limit)");
+    }
+    if (!s.ok()) {
+      ex->Fail(s);
+      return;
+    }
+  }
+  auto letters = deps_.store.ListDeadLetters(subscription, limit);
+  if (!letters.ok()) {
+    ex->Fail(letters.status());
+    return;
+  }
+  bj::array items;
+  for (const auto& d : *letters) items.emplace_back(DeadLetterJson(d));
+  ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
+}
+
+void OrderCenterApi::ReplayDeadLetter(const std::shared_ptr<Exchange>& ex) {
+  Status may = RequireAdmin(ex->principal, "dead letters");
+  if (!may.ok()) {
+    ex->Fail(may);
+    return;
+  }
+  auto replay = deps_.relay.Replay(ex->path_id);
+  if (!replay.ok()) {
+    ex->Fail(replay.status());
+    return;
+  }
+  ex->Json(202, DeadLetterJson(*replay));
 }
 
 }  // namespace oc::api

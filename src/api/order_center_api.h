@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "orders/order_writer.h"
+#include "outbox/relay.h"
 #include "store/store.h"
 
 namespace oc::api {
@@ -23,6 +24,7 @@ namespace oc::api {
 struct ApiDeps {
   store::Store& store;
   orders::OrderWriter& writer;
+  outbox::Relay& relay;
   store::PiiCodec& pii_codec;  // seals personal data on HTTP threads, off the writer's path
   IdGenerator& ids;
   Random& random;
@@ -56,6 +58,12 @@ class OrderCenterApi final : public RequestHandler {
   void CreateReservation(const std::shared_ptr<Exchange>& ex);
   void GetReservation(const std::shared_ptr<Exchange>& ex);
   void ReleaseReservation(const std::shared_ptr<Exchange>& ex);
+  void CreateSubscription(const std::shared_ptr<Exchange>& ex);
+  void ListSubscriptions(const std::shared_ptr<Exchange>& ex);
+  void GetSubscription(const std::shared_ptr<Exchange>& ex);
+  void DeleteSubscription(const std::shared_ptr<Exchange>& ex);
+  void ListDeadLetters(const std::shared_ptr<Exchange>& ex);
+  void ReplayDeadLetter(const std::shared_ptr<Exchange>& ex);
   void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command&& command);
 
   ApiDeps deps_;

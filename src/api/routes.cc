@@ -4,7 +4,7 @@
 
 namespace oc::api {
 namespace {
-constexpr std::array<RouteSpec, 17> kRoutes = {{
+constexpr std::array<RouteSpec, 23> kRoutes = {{
     {RouteId::kDashboard, "GET", "/", false},
     {RouteId::kHealthz, "GET", "/healthz", false},
     {RouteId::kReadyz, "GET", "/readyz", false},
@@ -22,6 +22,12 @@ constexpr std::array<RouteSpec, 17> kRoutes = {{
     {RouteId::kCreateReservation, "POST", "/v1/reservations", true},
     {RouteId::kGetReservation, "GET", "/v1/reservations/{id}", true},
     {RouteId::kReleaseReservation, "DELETE", "/v1/reservations/{id}", true},
+    {RouteId::kCreateSubscription, "POST", "/v1/subscriptions", true},
+    {RouteId::kListSubscriptions, "GET", "/v1/subscriptions", true},
+    {RouteId::kGetSubscription, "GET", "/v1/subscriptions/{id}", true},
+    {RouteId::kDeleteSubscription, "DELETE", "/v1/subscriptions/{id}", true},
+    {RouteId::kListDeadLetters, "GET", "/v1/dead-letters", true},
+    {RouteId::kReplayDeadLetter, "POST", "/v1/dead-letters/{id}/replay", true},
 }};
 }  // namespace
 

@@ -29,6 +29,12 @@ enum class RouteId {
   kCreateReservation,
   kGetReservation,
   kReleaseReservation,
+  kCreateSubscription,
+  kListSubscriptions,
+  kGetSubscription,
+  kDeleteSubscription,
+  kListDeadLetters,
+  kReplayDeadLetter,
 };
 
 struct RouteSpec {

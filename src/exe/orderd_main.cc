@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "orders/order_writer.h"
+#include "outbox/relay.h"
 #include "store/store.h"
 #include "web/assets.h"
 
@@ -51,6 +52,10 @@ int main(int argc, char** argv) {
   app.add_option("--config", config, "configuration file (scale-out backends)");
   app.add_flag("--allow-private-webhooks", allow_private_webhooks,
                "let subscriptions target loopback/private addresses");
+  int64_t webhook_retry_base_ms = 500;
+  app.add_option("--webhook-retry-base-ms", webhook_retry_base_ms,
+                 "first webhook retry after about this many ms, doubling (with jitter)")
+      ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("orderd");
@@ -93,11 +98,19 @@ int main(int argc, char** argv) {
   oc::store::Store& store = *opened->store;
 
   oc::IdGenerator ids(oc::Clock::System(), oc::Random::Secure());
-  auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids);
+  auto relay = oc::outbox::Relay::Start(
+      store, oc::Clock::System(), ids, oc::Random::Secure(),
+      {.allow_private_targets = allow_private_webhooks,
+       .retry_base = std::chrono::milliseconds(webhook_retry_base_ms)});
+  if (!relay.ok()) return Fail(relay.status());
+  oc::orders::WriterOptions writer_options;
+  writer_options.on_durable = [r = relay->get()] { r->Notify(); };
+  auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids, writer_options);
   if (!writer.ok()) return Fail(writer.status());
 
   oc::api::OrderCenterApi api({.store = store,
                                .writer = **writer,
+                               .relay = **relay,
                                .pii_codec = *opened->codec,
                                .ids = ids,
                                .random = oc::Random::Secure(),
@@ -117,6 +130,7 @@ int main(int argc, char** argv) {
   spdlog::info("signal {} received: draining", sig);
   (*server)->Drain(kDrainDeadline);
   (*writer)->Stop();
+  (*relay)->Stop();
   (*server)->Stop();
   spdlog::info("stopped cleanly");
   return 0;

@@ -283,6 +283,7 @@ void OrderWriter::RunSyncer() {
     Status synced = failed_ ? Status::IOError("an earlier fsync failed") : store_.Sync();
     if (!synced.ok()) failed_ = true;
     for (auto& c : ready) Complete(c, synced);
+    if (synced.ok() && options_.on_durable) options_.on_durable();
     ready.clear();
   }
 }

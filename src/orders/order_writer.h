@@ -133,6 +133,9 @@ struct WriterOptions {
   // How often an idle writer looks at the clock for holds that fell due. The clock itself is
   // injected (Clock), so tests move time and call ExpireHolds() instead of waiting.
   std::chrono::milliseconds hold_check_interval{1000};
+  // Called on the syncer thread after every successful fsync: new events are durable (the
+  // outbox relay is woken by it). Must be quick and must not call back into the writer.
+  std::function<void()> on_durable;
 };
 
 class OrderWriter {

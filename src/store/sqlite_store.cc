@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -139,6 +140,40 @@ CREATE TABLE oversold_orders (
     R"sql(
 DROP INDEX orders_agent;
 CREATE INDEX orders_agent ON orders(assigned_agent, seq) WHERE assigned_agent != '';
+)sql",
+    // 5: webhook subscriptions, their dead letters and the events parked behind them.
+    R"sql(
+CREATE TABLE subscriptions (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  events TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  max_per_minute INTEGER NOT NULL,
+  batch_max INTEGER NOT NULL,
+  cursor INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE dead_letters (
+  id TEXT PRIMARY KEY,
+  subscription_id TEXT NOT NULL,
+  event_seq INTEGER NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (subscription_id, event_seq)
+) WITHOUT ROWID;
+CREATE TABLE parked_events (
+  subscription_id TEXT NOT NULL,
+  event_seq INTEGER NOT NULL,
+  order_id TEXT NOT NULL,
+  PRIMARY KEY (subscription_id, event_seq)
+) WITHOUT ROWID;
 )sql",
 };
 
@@ -1026,6 +1061,212 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // Runs `fn` in a write transaction of its own on the writer connection (between the order
+  // writer's batches), committed but not fsync'd: callers that promise durability Sync().
+  Status InWriteTransaction(const std::function<Status(Connection&)>& fn) {
+    std::lock_guard lock(write_mu_);
+    OC_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
+    Status s = fn(*writer_);
+    if (s.ok()) s = writer_->Exec("COMMIT");
+    if (!s.ok()) {
+      (void)writer_->Exec("ROLLBACK");
+      return s;
+    }
+    durability_.Committed();
+    return Status::Ok();
+  }
+
+  Status InsertSubscription(const SubscriptionRecord& r) override {
+    OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
+      OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
+          "INSERT INTO subscriptions (id, url, events, secret, max_per_minute, batch_max, cursor, "
+          "created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+      st.Bind(1, r.id).Bind(2, r.url).Bind(3, StringsToJson(r.events)).Bind(4, r.secret);
+      st.Bind(5, r.max_per_minute).Bind(6, r.batch_max).Bind(7, r.cursor);
+      st.Bind(8, r.created_by).Bind(9, r.created_at_ms);
+      return st.Run();
+    }));
+    return Sync();
+  }
+
+  Status DeleteSubscription(std::string_view id) override {
+    bool found = false;
+    OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
+      OC_ASSIGN_OR_RETURN(Statement del, c.Prepare("DELETE FROM subscriptions WHERE id = ?"));
+      del.Bind(1, id);
+      OC_RETURN_IF_ERROR(del.Run());
+      found = sqlite3_changes(c.raw()) == 1;
+      OC_ASSIGN_OR_RETURN(Statement parked,
+                          c.Prepare("DELETE FROM parked_events WHERE subscription_id = ?"));
+      parked.Bind(1, id);
+      OC_RETURN_IF_ERROR(parked.Run());
+      OC_ASSIGN_OR_RETURN(Statement dead,
+                          c.Prepare("DELETE FROM dead_letters WHERE subscription_id = ?"));
+      dead.Bind(1, id);
+      return dead.Run();
+    }));
+    if (!found) return Status::NotFound("subscription not found");
+    return Sync();
+  }
+
+  Result<std::vector<SubscriptionRecord>> ListSubscriptions() override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT id, url, events, secret, max_per_minute, batch_max, cursor, created_by, "
+        "created_at FROM subscriptions ORDER BY created_at, id"));
+    std::vector<SubscriptionRecord> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(SubscriptionRecord{st.Text(0), st.Text(1), StringsFromJson(st.Text(2)),
+                                       st.Text(3), st.Int(4), st.Int(5), st.Int(6), st.Text(7),
+                                       st.Int(8)});
+    }
+    return out;
+  }
+
+  Status RecordDelivery(const DeliveryProgress& p) override {
+    return InWriteTransaction([&](Connection& c) -> Status {
+      // A deleted subscription's progress is dropped (the UPDATE matches nothing).
+      OC_ASSIGN_OR_RETURN(Statement cur,
+                          c.Prepare("UPDATE subscriptions SET cursor = max(cursor, ?) WHERE id = ?"));
+      cur.Bind(1, p.cursor).Bind(2, p.subscription_id);
+      OC_RETURN_IF_ERROR(cur.Run());
+      if (sqlite3_changes(c.raw()) == 0) return Status::Ok();
+      for (const DeadLetterRecord& d : p.dead_letters) {
+        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
+            "INSERT OR REPLACE INTO dead_letters (id, subscription_id, event_seq, event_id, "
+            "event_type, order_id, attempts, last_error, state, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+        st.Bind(1, d.id).Bind(2, d.subscription_id).Bind(3, d.event_seq).Bind(4, d.event_id);
+        st.Bind(5, d.event_type).Bind(6, d.order_id).Bind(7, d.attempts).Bind(8, d.last_error);
+        st.Bind(9, ToString(d.state)).Bind(10, d.created_at_ms).Bind(11, d.updated_at_ms);
+        OC_RETURN_IF_ERROR(st.Run());
+      }
+      for (const ParkedEvent& e : p.parked) {
+        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
+            "INSERT OR IGNORE INTO parked_events (subscription_id, event_seq, order_id) "
+            "VALUES (?,?,?)"));
+        st.Bind(1, p.subscription_id).Bind(2, e.event_seq).Bind(3, e.order_id);
+        OC_RETURN_IF_ERROR(st.Run());
+      }
+      for (int64_t seq : p.unparked_seqs) {
+        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
+            "DELETE FROM parked_events WHERE subscription_id = ? AND event_seq = ?"));
+        st.Bind(1, p.subscription_id).Bind(2, seq);
+        OC_RETURN_IF_ERROR(st.Run());
+      }
+      return Status::Ok();
+    });
+  }
+
+  static Result<DeadLetterRecord> DeadLetterFromRow(const Statement& st) {
+    DeadLetterRecord d;
+    d.id = st.Text(0);
+    d.subscription_id = st.Text(1);
+    d.event_seq = st.Int(2);
+    d.event_id = st.Text(3);
+    d.event_type = st.Text(4);
+    d.order_id = st.Text(5);
+    d.attempts = st.Int(6);
+    d.last_error = st.Text(7);
+    auto state = ParseDeadLetterState(st.Text(8));
+    if (!state) return Status::IOError("dead letter " + d.id + " has an unknown state");
+    d.state = *state;
+    d.created_at_ms = st.Int(9);
+    d.updated_at_ms = st.Int(10);
+    return d;
+  }
+
+  Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view subscription_id,
+                                                        size_t limit) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
+        "last_error, state, created_at, updated_at FROM dead_letters "
+        "WHERE ?1 = '' OR subscription_id = ?1 ORDER BY created_at DESC, event_seq DESC LIMIT ?2"));
+    st.Bind(1, subscription_id).Bind(2, static_cast<int64_t>(limit));
+    std::vector<DeadLetterRecord> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      OC_ASSIGN_OR_RETURN(DeadLetterRecord d, DeadLetterFromRow(st));
+      out.push_back(std::move(d));
+    }
+    return out;
+  }
+
+  Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
+        "last_error, state, created_at, updated_at FROM dead_letters WHERE id = ?"));
+    st.Bind(1, id);
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<DeadLetterRecord>();
+    OC_ASSIGN_OR_RETURN(DeadLetterRecord d, DeadLetterFromRow(st));
+    return std::optional<DeadLetterRecord>(std::move(d));
+  }
+
+  Status SetDeadLetterState(std::string_view id, DeadLetterState state, int64_t now_ms) override {
+    return InWriteTransaction([&](Connection& c) -> Status {
+      OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
+          "UPDATE dead_letters SET state = ?, updated_at = ? WHERE id = ?"));
+      st.Bind(1, ToString(state)).Bind(2, now_ms).Bind(3, id);
+      OC_RETURN_IF_ERROR(st.Run());
+      if (sqlite3_changes(c.raw()) != 1) return Status::NotFound("dead letter not found");
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<ParkedEvent>> ListParked(std::string_view subscription_id) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT event_seq, order_id FROM parked_events WHERE subscription_id = ? "
+        "ORDER BY event_seq"));
+    st.Bind(1, subscription_id);
+    std::vector<ParkedEvent> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ParkedEvent{st.Int(0), st.Text(1)});
+    }
+    return out;
+  }
+
+  Result<std::vector<OutboxEvent>> ReadOutboxSeqs(const std::vector<int64_t>& seqs) override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+        "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
+        "WHERE seq = ?"));
+    std::vector<int64_t> sorted = seqs;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<OutboxEvent> out;
+    for (int64_t seq : sorted) {
+      st.Bind(1, seq);
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (row) {
+        out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
+                                  st.Text(5), st.Int(6)});
+      }
+      st.Reset();
+    }
+    return out;
+  }
+
+  Result<int64_t> MaxOutboxSeq() override {
+    OC_RETURN_IF_ERROR(WaitDurable());
+    auto lease = readers_.Borrow();
+    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare("SELECT coalesce(max(seq), 0) FROM outbox"));
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.Int(0) : int64_t{0};
+  }
+
   Status InsertApiKey(const ApiKeyRecord& r) override {
     // Keys are rare writes; they share the writer connection under its lock, so a key insert
     // and an order batch never interleave inside one transaction.
@@ -1096,6 +1337,26 @@ std::string_view ToString(ReservationState s) {
       return "expired";
   }
   return "active";
+}
+
+std::string_view ToString(DeadLetterState s) {
+  switch (s) {
+    case DeadLetterState::kDead:
+      return "dead";
+    case DeadLetterState::kReplayPending:
+      return "replay_pending";
+    case DeadLetterState::kReplayed:
+      return "replayed";
+  }
+  return "dead";
+}
+
+std::optional<DeadLetterState> ParseDeadLetterState(std::string_view s) {
+  for (auto state :
+       {DeadLetterState::kDead, DeadLetterState::kReplayPending, DeadLetterState::kReplayed}) {
+    if (ToString(state) == s) return state;
+  }
+  return std::nullopt;
 }
 
 std::optional<ReservationState> ParseReservationState(std::string_view s) {

@@ -99,6 +99,56 @@ struct ApiKeyRecord {
   int64_t created_at_ms = 0;
 };
 
+// A webhook subscription (POST /v1/subscriptions) and how far its delivery has come.
+struct SubscriptionRecord {
+  std::string id;  // "sub_…"
+  std::string url;
+  std::vector<std::string> events;  // event types delivered
+  std::string secret;               // HMAC key for X-OrderCenter-Signature
+  int64_t max_per_minute = 0;
+  int64_t batch_max = 0;
+  // Every outbox event with seq <= cursor is delivered, parked or dead for this subscription.
+  int64_t cursor = 0;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+};
+
+enum class DeadLetterState { kDead, kReplayPending, kReplayed };
+std::string_view ToString(DeadLetterState s);
+std::optional<DeadLetterState> ParseDeadLetterState(std::string_view s);
+
+// An event a subscriber did not take within the retry budget. Until it is replayed, the
+// subscriber's later events for the same order are parked behind it (per-order ordering).
+struct DeadLetterRecord {
+  std::string id;  // "dlq_…"
+  std::string subscription_id;
+  int64_t event_seq = 0;
+  std::string event_id;
+  std::string event_type;
+  std::string order_id;
+  int64_t attempts = 0;
+  std::string last_error;
+  DeadLetterState state = DeadLetterState::kDead;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+// An event held back because an earlier event of its order is dead for that subscriber.
+struct ParkedEvent {
+  int64_t event_seq = 0;
+  std::string order_id;
+};
+
+// One step of a subscription's delivery, applied atomically: the cursor moves, dead letters
+// are written (inserted or replaced), events are parked or released from parking.
+struct DeliveryProgress {
+  std::string subscription_id;
+  int64_t cursor = 0;
+  std::vector<DeadLetterRecord> dead_letters;
+  std::vector<ParkedEvent> parked;
+  std::vector<int64_t> unparked_seqs;
+};
+
 inline constexpr size_t kListLimitDefault = 50;
 inline constexpr size_t kListLimitMax = 500;
 
@@ -196,6 +246,25 @@ class Store {
   virtual Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) = 0;
   // Orders accepted as oversold that are not cancelled or refunded, oldest first.
   virtual Result<std::vector<OversoldRecord>> ListOversold() = 0;
+
+  // Webhook delivery state (outbox/'s relay). Written outside the order writer, each call in a
+  // transaction of its own; a subscription is durable when InsertSubscription returns.
+  virtual Status InsertSubscription(const SubscriptionRecord& record) = 0;
+  // NotFound when there is no such subscription. Its parked events and dead letters go with it.
+  virtual Status DeleteSubscription(std::string_view id) = 0;
+  virtual Result<std::vector<SubscriptionRecord>> ListSubscriptions() = 0;
+  virtual Status RecordDelivery(const DeliveryProgress& progress) = 0;
+  // Dead letters, newest first; `subscription_id` empty means every subscription.
+  virtual Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view subscription_id,
+                                                                size_t limit) = 0;
+  virtual Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) = 0;
+  virtual Status SetDeadLetterState(std::string_view id, DeadLetterState state,
+                                    int64_t now_ms) = 0;
+  virtual Result<std::vector<ParkedEvent>> ListParked(std::string_view subscription_id) = 0;
+  // The events with these seqs (those that exist), in seq order.
+  virtual Result<std::vector<OutboxEvent>> ReadOutboxSeqs(const std::vector<int64_t>& seqs) = 0;
+  // The highest outbox seq so far (0 when empty).
+  virtual Result<int64_t> MaxOutboxSeq() = 0;
 
   // API keys are written outside the order writer: `orderctl keys create` may run beside orderd.
   virtual Status InsertApiKey(const ApiKeyRecord& record) = 0;

@@ -38,6 +38,31 @@ class StoreWrapper : public Store {
     return target_.GetReservation(id);
   }
   Result<std::vector<OversoldRecord>> ListOversold() override { return target_.ListOversold(); }
+  Status InsertSubscription(const SubscriptionRecord& r) override {
+    return target_.InsertSubscription(r);
+  }
+  Status DeleteSubscription(std::string_view id) override { return target_.DeleteSubscription(id); }
+  Result<std::vector<SubscriptionRecord>> ListSubscriptions() override {
+    return target_.ListSubscriptions();
+  }
+  Status RecordDelivery(const DeliveryProgress& p) override { return target_.RecordDelivery(p); }
+  Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view sub,
+                                                        size_t limit) override {
+    return target_.ListDeadLetters(sub, limit);
+  }
+  Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) override {
+    return target_.GetDeadLetter(id);
+  }
+  Status SetDeadLetterState(std::string_view id, DeadLetterState state, int64_t now) override {
+    return target_.SetDeadLetterState(id, state, now);
+  }
+  Result<std::vector<ParkedEvent>> ListParked(std::string_view sub) override {
+    return target_.ListParked(sub);
+  }
+  Result<std::vector<OutboxEvent>> ReadOutboxSeqs(const std::vector<int64_t>& seqs) override {
+    return target_.ReadOutboxSeqs(seqs);
+  }
+  Result<int64_t> MaxOutboxSeq() override { return target_.MaxOutboxSeq(); }
   Status InsertApiKey(const ApiKeyRecord& record) override { return target_.InsertApiKey(record); }
   Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) override {
     return target_.FindApiKeyByHash(key_hash);

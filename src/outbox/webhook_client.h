@@ -1,0 +1,59 @@
+// WebhookClient: POSTs a delivery to one subscriber over a kept-alive HTTP/1.1 connection.
+//
+// One client per subscription worker (deliveries to a subscriber are sequential, which is what
+// keeps per-order order), so a single connection is the whole pool. It connects only to the
+// endpoints ResolveAllowed() approved, re-resolving and re-checking them on every new
+// connection; a connection the peer closed is replaced once before a request counts as failed.
+// Every exchange has a deadline. Bodies are gzipped once the receiver has said it accepts them
+// (Accept-Encoding: gzip in a response, RFC 7694). Plain http only for now: https targets are
+// refused when the subscription is created. Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "outbox/url_guard.h"
+
+namespace oc::outbox {
+
+struct WebhookResponse {
+  int status = 0;
+  std::optional<std::chrono::milliseconds> retry_after;  // from Retry-After (seconds form)
+};
+
+class WebhookClient {
+ public:
+  WebhookClient(WebhookTarget target, bool allow_private, std::chrono::milliseconds timeout);
+  ~WebhookClient();
+  WebhookClient(const WebhookClient&) = delete;
+  WebhookClient& operator=(const WebhookClient&) = delete;
+
+  // Sends `body` (JSON) with `headers`; a transport failure (refused, reset, timeout) is an
+  // Unavailable status, any HTTP answer is a WebhookResponse.
+  Result<WebhookResponse> Post(const std::string& body,
+                               const std::vector<std::pair<std::string, std::string>>& headers);
+
+  bool gzip_accepted() const { return gzip_accepted_; }
+  void Close();
+
+ private:
+  struct Connection;
+  Status Connect();
+  Result<WebhookResponse> Exchange(const std::string& wire_body, bool gzipped,
+                                   const std::vector<std::pair<std::string, std::string>>& headers);
+
+  WebhookTarget target_;
+  bool allow_private_;
+  std::chrono::milliseconds timeout_;
+  bool gzip_accepted_ = false;
+  std::unique_ptr<Connection> conn_;
+};
+
+// gzip (RFC 1952) of `in`, via zlib.
+std::string Gzip(const std::string& in);
+
+}  // namespace oc::outbox
