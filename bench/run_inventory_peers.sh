@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Issue 3 benchmark, side by side in one run: successful stock reservations per second for
 #   (a) the OrderCenter inventory engine in-process (Google Benchmark, build/bench/),
+#   (b) orderd end to end: POST /v1/reservations (checkout holds of one unit) over HTTP from
+#       HOLD_CONNECTIONS keep-alive wrk clients, every 201 durable (fsync'd) before it is sent;
+#       then a sell-out run (SELLOUT_UNITS units, same clients) that must hold exactly that many,
 #   (c) Redis 7 running the classic Lua check-and-decrement via EVALSHA, 50 clients, unpipelined
 #       and with -P 16 (redis-benchmark),
 #   (d) PostgreSQL 15: UPDATE stock SET qty = qty - 1 WHERE sku = $1 AND qty > 0, 64 clients.
@@ -8,21 +11,27 @@
 # conservation is checked afterwards (units taken == successful operations). Loopback only;
 # every server is started here on a free port and stopped on exit. Prints the ratios.
 #
-#   bench/run_inventory_peers.sh                 REQUESTS=1000000 DURATION=15
+#   bench/run_inventory_peers.sh                 REQUESTS=1000000 DURATION=15 HOLD_CONNECTIONS=256
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-${ROOT}/build}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 REQUESTS="${REQUESTS:-1000000}"   # per redis-benchmark run
-DURATION="${DURATION:-15}"        # pgbench seconds
+DURATION="${DURATION:-15}"        # pgbench and wrk seconds
+HOLD_CONNECTIONS="${HOLD_CONNECTIONS:-256}"  # (b): buyers at once; a flash sale has many
+SELLOUT_UNITS="${SELLOUT_UNITS:-1000}"
+ORDERD="${ORDERD:-${BUILD_DIR}/src/exe/orderd}"
+ORDERCTL="${ORDERCTL:-${BUILD_DIR}/src/exe/orderctl}"
 # shellcheck source=bench/lib.sh
 source "${ROOT}/bench/lib.sh"
 
 WORK="$(mktemp -d /tmp/oc-inv-bench.XXXXXX)"
 REDIS_PID=""
+ORDERD_PID=""
 cleanup() {
   local rc=$?
+  orderd_stop || true
   if [[ -n "${REDIS_PID}" ]]; then kill "${REDIS_PID}" 2>/dev/null || true; fi
   pg_stop
   rm -rf "${WORK}"
@@ -34,6 +43,9 @@ trap 'exit 130' INT TERM
 need redis-server redis-server
 need redis-benchmark redis-tools
 need redis-cli redis-tools
+need wrk wrk
+need sqlite3 sqlite3
+need curl curl
 ENGINE="${BUILD_DIR}/bench/inventory_engine_benchmark"
 [[ -x "${ENGINE}" ]] || die "${ENGINE} not built; run scripts/build.sh"
 
@@ -43,6 +55,52 @@ ENGINE_RATE="$("${ENGINE}" --benchmark_filter=BM_ReserveOneHotSku --benchmark_mi
   --benchmark_format=json | python3 -c '
 import json, sys
 print(int(json.load(sys.stdin)["benchmarks"][0]["successful_per_s"]))')"
+
+# (b) orderd end to end over HTTP: durable checkout holds of one unit of one hot SKU.
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
+run_holds() {  # run_holds SKU SECONDS -> the wrk ocbench summary line
+  local key="$1" sku="$2" seconds="$3"
+  log "wrk -t2 -c${HOLD_CONNECTIONS} -d${seconds}s --latency -s bench/wrk/reserve.lua ${ORDERD_BASE} -- KEY ${sku}"
+  wrk -t2 -c"${HOLD_CONNECTIONS}" -d"${seconds}s" --timeout 10s --latency \
+    -s "${ROOT}/bench/wrk/reserve.lua" "${ORDERD_BASE}" -- "${key}" "${sku}" >"${WORK}/wrk-${sku}.txt" 2>&1 ||
+    die "wrk failed: $(tail -5 "${WORK}/wrk-${sku}.txt")"
+  grep '^ocbench: requests=' "${WORK}/wrk-${sku}.txt" || die "wrk printed no summary: $(tail -5 "${WORK}/wrk-${sku}.txt")"
+}
+orderd_start "${WORK}/orderd"
+HOLD_KEY="$(orderd_key "${WORK}/orderd" channel douyin)"
+ADMIN_KEY="$(orderd_key "${WORK}/orderd" admin)"
+orderd_set_stock "${ADMIN_KEY}" HOT 1000000000000
+orderd_set_stock "${ADMIN_KEY}" SELLOUT "${SELLOUT_UNITS}"
+FSYNCS_BEFORE="$(orderd_fsyncs)"
+HOLD_SUMMARY="$(run_holds "${HOLD_KEY}" HOT "${DURATION}")"
+FSYNCS_AFTER="$(orderd_fsyncs)"
+SELLOUT_SUMMARY="$(run_holds "${HOLD_KEY}" SELLOUT 5)"
+orderd_stop || die "orderd did not stop cleanly"
+for summary in "${HOLD_SUMMARY}" "${SELLOUT_SUMMARY}"; do
+  [[ "$(field other "${summary}")" == "0" && "$(field socket_errors "${summary}")" == "0" ]] ||
+    die "(b) not clean (failures or socket errors): ${summary}"
+done
+HOLD_RATE="$(field held_per_s "${HOLD_SUMMARY}" | cut -d. -f1)"
+HOLD_P99="$(field p99_ms "${HOLD_SUMMARY}")"
+HOLD_ACKED="$(field held_201 "${HOLD_SUMMARY}")"
+[[ "$(field out_of_stock_409 "${HOLD_SUMMARY}")" == "0" ]] || die "(b) the timed run ran out of stock: ${HOLD_SUMMARY}"
+HOLDS_PER_FSYNC="$(python3 -c "print(f'{${HOLD_ACKED} / max(1, ${FSYNCS_AFTER} - ${FSYNCS_BEFORE}):.1f}')")"
+# Conservation, from the database file: every hold on disk is one reserved unit, and no more
+# than the units there were; the acknowledged holds are all there (plus at most the requests in
+# flight when wrk stopped).
+DB="${WORK}/orderd/data/ordercenter.db"
+HOT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'HOT'")"
+HOT_HOLDS="$(sqlite3 "${DB}" "SELECT coalesce(sum(json_extract(lines, '\$[0].qty')), 0) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'HOT' AND state = 'active'")"
+[[ "${HOT_RESERVED}" == "${HOT_HOLDS}" ]] || die "(b) conservation: HOT reserved ${HOT_RESERVED} != ${HOT_HOLDS} units in active holds"
+((HOT_HOLDS >= HOLD_ACKED && HOT_HOLDS <= HOLD_ACKED + HOLD_CONNECTIONS)) ||
+  die "(b) ${HOLD_ACKED} holds acknowledged but ${HOT_HOLDS} stored"
+SOLD_OUT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'SELLOUT'")"
+SOLD_OUT_HOLDS="$(sqlite3 "${DB}" "SELECT count(*) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'SELLOUT'")"
+SOLD_OUT_ACKED="$(field held_201 "${SELLOUT_SUMMARY}")"
+[[ "${SOLD_OUT_RESERVED}" == "${SELLOUT_UNITS}" && "${SOLD_OUT_HOLDS}" == "${SELLOUT_UNITS}" ]] ||
+  die "(b) sell-out: ${SOLD_OUT_HOLDS} holds and ${SOLD_OUT_RESERVED} reserved for ${SELLOUT_UNITS} units"
+((SOLD_OUT_ACKED <= SELLOUT_UNITS)) || die "(b) sell-out: ${SOLD_OUT_ACKED} holds acknowledged for ${SELLOUT_UNITS} units"
+log "(b) ${HOLD_ACKED} holds, ${HOLDS_PER_FSYNC} per fsync; sell-out: exactly ${SELLOUT_UNITS} held of ${SELLOUT_UNITS}, $(field out_of_stock_409 "${SELLOUT_SUMMARY}") refused"
 
 # (c) Redis with the check-and-decrement script every flash-sale tutorial shows.
 REDIS_PORT="$(free_port)"
@@ -91,13 +149,16 @@ echo "Successful reservations per second, one hot SKU, 2 cores, one run:"
 printf '| %-58s | %12s |\n' "system" "successful/s"
 printf '|%s|%s|\n' "------------------------------------------------------------" "--------------"
 printf '| %-58s | %12s |\n' "(a) OrderCenter inventory engine, in-process" "${ENGINE_RATE}"
+printf '| %-58s | %12s |\n' "(b) orderd HTTP holds, durable, ${HOLD_CONNECTIONS} clients (p99 ${HOLD_P99} ms)" "${HOLD_RATE}"
 printf '| %-58s | %12s |\n' "(c) Redis 7 EVALSHA check-and-decrement, 50 clients" "${REDIS_RATE}"
 printf '| %-58s | %12s |\n' "(c) Redis 7 EVALSHA check-and-decrement, 50 clients, -P 16" "${REDIS_P16_RATE}"
 printf '| %-58s | %12s |\n' "(d) PostgreSQL 15 UPDATE ... WHERE qty > 0, 64 clients" "${PG_RATE}"
-python3 - "${ENGINE_RATE}" "${REDIS_P16_RATE}" "${PG_RATE}" <<'PY'
+python3 - "${ENGINE_RATE}" "${REDIS_P16_RATE}" "${PG_RATE}" "${HOLD_RATE}" "${REDIS_RATE}" "${HOLDS_PER_FSYNC}" <<'PY'
 import sys
-a, c16, d = map(float, sys.argv[1:])
+a, c16, d, b, c1, per_fsync = map(float, sys.argv[1:])
 print(f"(a) / (c) pipelined: {a / c16:.1f}x   (target >= 10x)")
+print(f"(b) / (c) unpipelined: {b / c1:.2f}x   (target >= 1x), {per_fsync:.1f} holds per fsync (target >= 100)")
 print(f"(a) / (d):           {a / d:.1f}x   (target >= 20x)")
 PY
-echo "conservation: every peer took exactly one unit per successful operation; the engine checks its own"
+echo "conservation: every peer took exactly one unit per successful operation; the engine checks its own;"
+echo "orderd's holds on disk equal its reserved stock, and the sell-out held exactly ${SELLOUT_UNITS} of ${SELLOUT_UNITS}"

@@ -49,14 +49,7 @@ source "${ROOT}/bench/lib.sh"
 
 cleanup() {
   local rc=$?
-  if [[ -n "${ORDERD_PID}" ]] && kill -0 "${ORDERD_PID}" 2>/dev/null; then
-    kill -TERM "${ORDERD_PID}" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "${ORDERD_PID}" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill -KILL "${ORDERD_PID}" 2>/dev/null || true
-  fi
+  orderd_stop || true
   [[ "${PG_STARTED}" == "1" ]] && pg_stop
   if [[ "${KEEP}" == "1" ]]; then
     log "kept ${WORK}"
@@ -104,49 +97,13 @@ run_orderd() {
   [[ -x "${ORDERCTL}" ]] || die "no orderctl at ${ORDERCTL}; build first: scripts/build.sh (or set BUILD_DIR / ORDERCTL)"
 
   local dir="${WORK}/orderd"
-  mkdir -p "${dir}/data"
-  log "starting ${ORDERD} --data-dir ${dir}/data --listen 127.0.0.1:0"
-  : >"${dir}/orderd.log"  # exists before the poll below reads it
-  "${ORDERD}" --data-dir "${dir}/data" --listen 127.0.0.1:0 >>"${dir}/orderd.log" 2>&1 &
-  ORDERD_PID=$!
-
-  local port="" waited=0
-  while [[ -z "${port}" ]]; do
-    port="$(sed -n 's#.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "${dir}/orderd.log" | head -1 || true)"
-    [[ -n "${port}" ]] && break
-    if ! kill -0 "${ORDERD_PID}" 2>/dev/null; then
-      local rc=0
-      wait "${ORDERD_PID}" || rc=$?
-      ORDERD_PID=""
-      log "orderd output:"
-      sed 's/^/  | /' "${dir}/orderd.log" >&2
-      die "orderd exited with status ${rc} before printing 'listening on http://127.0.0.1:PORT'" \
-        "(is the server built? a placeholder orderd exits 1). ONLY=pg measures the peer alone."
-    fi
-    ((waited < STARTUP_TIMEOUT_S * 10)) || die "orderd printed no 'listening on' line within ${STARTUP_TIMEOUT_S}s (log: ${dir}/orderd.log)"
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-  local base="http://127.0.0.1:${port}"
-  log "orderd pid ${ORDERD_PID} listening on ${base}"
-
-  local key_json key
-  key_json="$("${ORDERCTL}" --data-dir "${dir}/data" keys create --role channel --channel douyin --name bench 2>&1)" ||
-    die "orderctl keys create failed: ${key_json}"
-  key="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["key"])' <<<"${key_json}" 2>/dev/null)" ||
-    die "orderctl keys create printed no JSON with a \"key\": ${key_json}"
-
+  orderd_start "${dir}"
+  local base="${ORDERD_BASE}"
+  local key admin_key
+  key="$(orderd_key "${dir}" channel douyin)"
   # Orders reserve stock: put far more on the SKU than any run can sell, so nothing is refused.
-  local admin_json admin_key stock_status
-  admin_json="$("${ORDERCTL}" --data-dir "${dir}/data" keys create --role admin --name bench-stock 2>&1)" ||
-    die "orderctl keys create (admin) failed: ${admin_json}"
-  admin_key="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["key"])' <<<"${admin_json}" 2>/dev/null)" ||
-    die "orderctl keys create printed no JSON with a \"key\": ${admin_json}"
-  stock_status="$(curl -sS -o "${dir}/stock.json" -w '%{http_code}' -X PUT "${base}/v1/inventory/AIR-PURIFIER-X1" \
-    -H "Authorization: Bearer ${admin_key}" -H 'Content-Type: application/json' \
-    --data-binary '{"on_hand": 1000000000000, "safety_buffer": 0}')" || die "PUT /v1/inventory failed (curl)"
-  [[ "${stock_status}" == "200" ]] ||
-    die "PUT /v1/inventory answered ${stock_status}, want 200: $(head -c 600 "${dir}/stock.json")"
+  admin_key="$(orderd_key "${dir}" admin)"
+  orderd_set_stock "${admin_key}" AIR-PURIFIER-X1 1000000000000
 
   # One probe request first, so a wrong route, key or body fails loudly instead of as 100% non-2xx.
   local probe_status
@@ -167,7 +124,7 @@ run_orderd() {
 
   # Group commit at work: how many acknowledged writes each WAL fsync carried.
   local fsyncs
-  fsyncs="$(curl -sS "${base}/metrics" | sed -n 's/^ordercenter_store_fsyncs_total \([0-9]*\)$/\1/p')"
+  fsyncs="$(orderd_fsyncs)"
   OC_FSYNCS="${fsyncs:-0}"
 
   local summary
@@ -190,21 +147,8 @@ run_orderd() {
   fi
 
   # Stop with SIGTERM (drain), then count what is on disk.
-  kill -TERM "${ORDERD_PID}"
-  local rc=0 i
-  for ((i = 0; i < SHUTDOWN_TIMEOUT_S * 10; i++)); do
-    kill -0 "${ORDERD_PID}" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "${ORDERD_PID}" 2>/dev/null; then
-    log "NOT CLEAN: orderd did not exit within ${SHUTDOWN_TIMEOUT_S}s of SIGTERM; killing it"
-    kill -KILL "${ORDERD_PID}" || true
-    unclean=1
-  fi
-  wait "${ORDERD_PID}" || rc=$?
-  ORDERD_PID=""
-  if ((rc != 0)); then
-    log "NOT CLEAN: orderd exited with status ${rc} after SIGTERM (want 0)"
+  if ! orderd_stop; then
+    log "NOT CLEAN: orderd did not stop cleanly after SIGTERM"
     unclean=1
   fi
 
