@@ -55,16 +55,18 @@ pg_stop() {
   as_postgres "${PG_BIN}/pg_ctl" -D "${PG_DATA}" -m immediate -w stop >/dev/null 2>&1 || true
 }
 
-# orderd_start DIR: starts ${ORDERD} on a free loopback port with data in DIR/data and its
-# output in DIR/orderd.log; waits up to ${STARTUP_TIMEOUT_S:-30}s for its "listening on" line.
+# orderd_start DIR [ARG...]: starts ${ORDERD} (with the extra ARGs) on a free loopback port with
+# data in DIR/data and its output in DIR/orderd.log; waits up to ${STARTUP_TIMEOUT_S:-30}s for
+# its "listening on" line.
 # Sets ORDERD_PID and ORDERD_BASE (http://127.0.0.1:PORT). The caller stops it (orderd_stop).
 orderd_start() {
   local dir="$1" timeout="${STARTUP_TIMEOUT_S:-30}"
+  shift
   [[ -x "${ORDERD}" ]] || die "no orderd at ${ORDERD}; build first: scripts/build.sh (or set BUILD_DIR / ORDERD)"
   mkdir -p "${dir}/data"
-  log "starting ${ORDERD} --data-dir ${dir}/data --listen 127.0.0.1:0"
+  log "starting ${ORDERD} --data-dir ${dir}/data --listen 127.0.0.1:0 $*"
   : >"${dir}/orderd.log"  # exists before the poll below reads it
-  "${ORDERD}" --data-dir "${dir}/data" --listen 127.0.0.1:0 >>"${dir}/orderd.log" 2>&1 &
+  "${ORDERD}" --data-dir "${dir}/data" --listen 127.0.0.1:0 "$@" >>"${dir}/orderd.log" 2>&1 &
   ORDERD_PID=$!
   local port="" waited=0
   while [[ -z "${port}" ]]; do

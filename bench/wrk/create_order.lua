@@ -14,6 +14,15 @@
 
 local threads = {}
 
+-- OC_PACE_MS=N: each connection waits N ms before each request, so C connections offer about
+-- C * 1000 / N requests a second (an open-ish load for latency benchmarks; wrk has no rate flag).
+local pace_ms = tonumber(os.getenv("OC_PACE_MS") or "")
+if pace_ms then
+  function delay()
+    return pace_ms
+  end
+end
+
 function setup(thread)
   table.insert(threads, thread)
   thread:set("thread_id", #threads)
