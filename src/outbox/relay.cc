@@ -68,6 +68,12 @@ class Relay::Worker {
     cv_.notify_all();
   }
 
+  // A dead letter of this subscription was marked for replay.
+  void RequestReplay() {
+    replay_requested_ = true;
+    Wake();
+  }
+
   const store::SubscriptionRecord& record() const { return record_; }
   int64_t cursor() const { return cursor_.load(); }
   int64_t delivered() const { return delivered_.load(); }
@@ -96,14 +102,22 @@ class Relay::Worker {
   void Run() {
     cursor_ = record_.cursor;
     // Orders with a dead letter: their later events wait.
-    auto dead = relay_.store_.ListDeadLetters(record_.id, std::numeric_limits<int32_t>::max());
-    if (dead.ok()) {
-      for (const auto& d : *dead) {
-        if (d.state != store::DeadLetterState::kReplayed) blocked_.insert(d.order_id);
+    // Nothing is delivered before this is known: guessing would let an event overtake a dead one.
+    while (true) {
+      auto dead = relay_.store_.ListDeadLetters(record_.id, std::numeric_limits<int32_t>::max());
+      if (dead.ok()) {
+        for (const auto& d : *dead) {
+          if (d.state != store::DeadLetterState::kReplayed) blocked_.insert(d.order_id);
+        }
+        break;
       }
+      if (!SleepUntil(std::chrono::steady_clock::now() + relay_.options_.idle_poll, false)) return;
     }
     while (!stopping()) {
-      if (!ReplayPending()) {
+      // Replays are looked for when asked (and once at start, for replays a restart interrupted),
+      // not on every step.
+      if (replay_requested_.exchange(false) && !ReplayPending()) {
+        replay_requested_ = true;
         // A store error: try again shortly rather than spin.
         if (!SleepUntil(std::chrono::steady_clock::now() + relay_.options_.idle_poll, true)) return;
         continue;
@@ -118,7 +132,11 @@ class Relay::Worker {
 
   // One batch from the cursor: returns whether anything was handled.
   Result<bool> Step() {
-    OC_ASSIGN_OR_RETURN(auto events, relay_.store_.ReadOutbox(cursor_, kReadAhead));
+    // Enough to fill a batch past events of other types or parked orders, without reading far
+    // ahead of what one request can carry.
+    size_t read_ahead =
+        std::clamp<size_t>(static_cast<size_t>(record_.batch_max) * 4, 64, kReadAhead);
+    OC_ASSIGN_OR_RETURN(auto events, relay_.store_.ReadOutbox(cursor_, read_ahead));
     if (events.empty()) return false;
     store::DeliveryProgress progress;
     progress.subscription_id = record_.id;
@@ -281,6 +299,7 @@ class Relay::Worker {
   std::atomic<int64_t> delivered_{0};
   std::atomic<int64_t> retried_{0};
   std::atomic<int64_t> limit_{0};
+  std::atomic<bool> replay_requested_{true};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
@@ -442,7 +461,7 @@ Result<store::DeadLetterRecord> Relay::Replay(const std::string& dead_letter_id)
   }
   std::lock_guard lock(mu_);
   auto it = workers_.find(found->subscription_id);
-  if (it != workers_.end()) it->second->Wake();
+  if (it != workers_.end()) it->second->RequestReplay();
   return std::move(*found);
 }
 
