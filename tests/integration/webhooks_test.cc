@@ -282,6 +282,42 @@ TEST_F(WebhooksTest, AFailingPartnerGetsExactlyThreeRetriesThenDeadLettersAndRep
             "");
 }
 
+TEST_F(WebhooksTest, BodiesAreGzippedOnceThePartnerAcceptsItAndStillVerify) {
+  StartServer();
+  ReceiverBehavior b;
+  b.advertise_gzip = true;
+  WebhookReceiver receiver(b);
+  // 600/min spaces requests 0.1 s apart, so the orders below pile up into full batches.
+  Subscribe(receiver.Url(), 600, 50);
+  // One event first: the partner's answer says it accepts gzip; then batches big enough to pack.
+  std::string first = CreateOrder(*channel_, "GZ-0");
+  ASSERT_TRUE(receiver.WaitFor([](const auto& rs) { return Delivered(rs).size() >= 1; }, seconds(20)));
+  std::atomic<int> next{1};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&] {
+      auto c = server_.Client(douyin_.key);
+      for (int i = next.fetch_add(1); i <= 200; i = next.fetch_add(1)) {
+        CreateOrder(*c, "GZ-" + std::to_string(i));
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  ASSERT_TRUE(receiver.WaitFor([](const auto& rs) { return DistinctIds(Delivered(rs)) >= 201; },
+                               seconds(30)));
+  int gzipped = 0;
+  for (const auto& r : receiver.Requests()) {
+    if (!r.gzipped) continue;
+    ++gzipped;
+    EXPECT_EQ(r.headers.at("content-encoding"), "gzip");
+    EXPECT_LT(r.raw_body.size(), r.body.size());
+    // Signed over the JSON, not over the compressed bytes.
+    EXPECT_TRUE(VerifyOrderCenterSignature(r.headers.at("x-ordercenter-signature"), kSecret, r.body));
+  }
+  EXPECT_GT(gzipped, 0);
+  EXPECT_FALSE(receiver.Requests()[0].gzipped);  // before the partner said it accepts gzip
+}
+
 TEST_F(WebhooksTest, KillNineMidDeliveryLosesNothingAfterRestart) {
   StartServer();
   ReceiverBehavior slow;
