@@ -7,9 +7,56 @@
 
 namespace oc::api {
 
-Result<Principal> Authenticator::Authenticate(std::string_view header) {
+int64_t Authenticator::LockedOutFor(const std::string& subject, int64_t now_ms) {
+  auto it = failures_.find(subject);
+  if (it == failures_.end()) return 0;
+  int64_t window_end = it->second.window_start_ms + kAuthFailureWindowMs;
+  if (now_ms >= window_end) {
+    failures_.erase(it);
+    return 0;
+  }
+  if (it->second.count < kAuthFailuresMax) return 0;
+  return (window_end - now_ms + 999) / 1000;
+}
+
+void Authenticator::RecordFailure(const std::string& subject, int64_t now_ms) {
+  if (failures_.size() >= kAuthFailureTrackedMax && !failures_.contains(subject)) {
+    std::erase_if(failures_, [&](const auto& e) {
+      return now_ms >= e.second.window_start_ms + kAuthFailureWindowMs;
+    });
+    if (failures_.size() >= kAuthFailureTrackedMax) failures_.clear();  // a flood: start over
+  }
+  Failures& f = failures_[subject];
+  if (f.count == 0 || now_ms >= f.window_start_ms + kAuthFailureWindowMs) {
+    f = Failures{0, now_ms};
+  }
+  ++f.count;
+}
+
+Result<Principal> Authenticator::Authenticate(std::string_view header, std::string_view remote_ip,
+                                              int64_t* retry_after_s) {
+  int64_t now = clock_.NowUnixMs();
+  std::string ip_subject = "ip:" + std::string(remote_ip);
+  auto throttled = [&](int64_t seconds) {
+    if (retry_after_s != nullptr) *retry_after_s = seconds;
+    return Status::Make(ErrorKind::kRateLimited, "too_many_auth_failures",
+                        "too many failed authentications; retry in " + std::to_string(seconds) +
+                            " s");
+  };
+  {
+    std::lock_guard lock(failures_mu_);
+    if (int64_t wait = LockedOutFor(ip_subject, now); wait > 0) return throttled(wait);
+  }
+  auto fail = [&](Status s, const std::string& key_hash) {
+    std::lock_guard lock(failures_mu_);
+    RecordFailure(ip_subject, now);
+    if (!key_hash.empty()) RecordFailure("key:" + key_hash, now);
+    return s;
+  };
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.empty()) return Status::Unauthenticated("missing Authorization: Bearer <api-key>");
+  if (header.empty()) {
+    return fail(Status::Unauthenticated("missing Authorization: Bearer <api-key>"), "");
+  }
   auto scheme_is_bearer = [&] {  // the auth scheme is case-insensitive (RFC 9110 §11.1)
     for (size_t i = 0; i < kBearer.size(); ++i) {
       if (std::tolower(static_cast<unsigned char>(header[i])) !=
@@ -20,17 +67,22 @@ Result<Principal> Authenticator::Authenticate(std::string_view header) {
     return true;
   };
   if (header.size() <= kBearer.size() || !scheme_is_bearer()) {
-    return Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'");
+    return fail(Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'"),
+                "");
   }
   std::string_view key = header.substr(kBearer.size());
   std::string hash = privacy::HashApiKey(key);
+  {
+    std::lock_guard lock(failures_mu_);
+    if (int64_t wait = LockedOutFor("key:" + hash, now); wait > 0) return throttled(wait);
+  }
   {
     std::shared_lock lock(mu_);
     auto it = by_hash_.find(hash);
     if (it != by_hash_.end()) return it->second;
   }
   OC_ASSIGN_OR_RETURN(auto record, store_.FindApiKeyByHash(hash));
-  if (!record) return Status::Unauthenticated("unknown API key");
+  if (!record) return fail(Status::Unauthenticated("unknown API key"), hash);
   std::unique_lock lock(mu_);
   by_hash_.emplace(hash, record->principal);
   return record->principal;

@@ -2,29 +2,55 @@
 //
 // Keys are looked up by their SHA-256 (the only form the store holds) and cached in memory;
 // a miss goes to the store, so keys created by `orderctl` beside a running orderd work at once.
-// Unknown keys are never cached, and the key itself is never logged. Thread-safe.
+// Unknown keys are never cached, and the key itself is never logged.
+//
+// Guessing is throttled: after kAuthFailuresMax failed authentications within a window from one
+// IP, or with one presented key, every request from that IP or with that key is answered 429
+// too_many_auth_failures (before the key is even checked, so the answer reveals nothing) until
+// the window ends; Retry-After says when. A shared NAT address is locked out as a whole for that
+// minute: the price of not letting a guesser hide behind valid requests. The table is bounded.
+// Thread-safe.
 #pragma once
 
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "core/clock.h"
 #include "core/principal.h"
 #include "core/status.h"
 #include "store/store.h"
 
 namespace oc::api {
 
+inline constexpr int kAuthFailuresMax = 20;
+inline constexpr int64_t kAuthFailureWindowMs = 60'000;
+inline constexpr size_t kAuthFailureTrackedMax = 100'000;
+
 class Authenticator {
  public:
-  explicit Authenticator(store::Store& store) : store_(store) {}
-  Result<Principal> Authenticate(std::string_view authorization_header);
+  Authenticator(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  // On 429, `*retry_after_s` (when given) is set to the seconds until the lockout ends.
+  Result<Principal> Authenticate(std::string_view authorization_header,
+                                 std::string_view remote_ip, int64_t* retry_after_s = nullptr);
 
  private:
+  struct Failures {
+    int count = 0;
+    int64_t window_start_ms = 0;
+  };
+  // Seconds until `subject` may try again, 0 if it may now. Caller holds failures_mu_.
+  int64_t LockedOutFor(const std::string& subject, int64_t now_ms);
+  void RecordFailure(const std::string& subject, int64_t now_ms);
+
   store::Store& store_;
+  const Clock& clock_;
   std::shared_mutex mu_;
   std::unordered_map<std::string, Principal> by_hash_;
+  std::mutex failures_mu_;
+  std::unordered_map<std::string, Failures> failures_;  // "ip:…" or "key:<hash>"
 };
 
 }  // namespace oc::api

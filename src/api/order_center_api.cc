@@ -218,7 +218,7 @@ struct OrderCenterApi::Exchange {
   }
 };
 
-OrderCenterApi::OrderCenterApi(ApiDeps deps) : deps_(deps), auth_(deps.store) {}
+OrderCenterApi::OrderCenterApi(ApiDeps deps) : deps_(deps), auth_(deps.store, deps.clock) {}
 OrderCenterApi::~OrderCenterApi() = default;
 
 void OrderCenterApi::OnRejected(unsigned status) {
@@ -256,9 +256,14 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
   ex->route = match->route;
   ex->path_id = std::move(match->id);
   if (ex->route->authenticated) {
-    auto principal = auth_.Authenticate(ex->request[http::field::authorization]);
+    int64_t retry_after_s = 0;
+    auto principal =
+        auth_.Authenticate(ex->request[http::field::authorization], ex->remote_ip, &retry_after_s);
     if (!principal.ok()) {
-      ex->Fail(principal.status());
+      Response res = MakeProblem(principal.status(), ex->request.version(),
+                                 ex->request.keep_alive());
+      if (retry_after_s > 0) res.set(http::field::retry_after, std::to_string(retry_after_s));
+      ex->Reply(std::move(res));
       return;
     }
     ex->principal = std::move(*principal);

@@ -514,5 +514,18 @@ TEST_F(BadInputTest, BearerSchemeIsCaseInsensitiveAndHugeCursorsAreRefused) {
   EXPECT_TRUE(CheckProblem(huge, 400, "invalid_request").empty()) << huge.Describe();
 }
 
+TEST_F(BadInputTest, GuessingKeysIsThrottledWith429AndRetryAfter) {
+  auto guesser = server_.Client("ock_guess_0");
+  for (int i = 0; i < 20; ++i) {
+    guesser->set_bearer("ock_guess_" + std::to_string(i));
+    EXPECT_EQ(CheckProblem(guesser->Get("/v1/orders"), 401, "unauthorized"), "") << i;
+  }
+  guesser->set_bearer(admin_key_.key);  // a good key from the same address: still locked out
+  HttpResponse r = guesser->Get("/v1/orders");
+  EXPECT_EQ(CheckProblem(r, 429, "too_many_auth_failures"), "");
+  EXPECT_FALSE(r.Header("retry-after").empty());
+  EXPECT_EQ(server_.Client("")->Get("/healthz").status, 200);  // unauthenticated routes still work
+}
+
 }  // namespace
 }  // namespace oc::itest
