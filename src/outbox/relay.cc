@@ -51,12 +51,16 @@ class Relay::Worker {
     });
   }
 
-  void Stop() {
+  // Asks the worker to stop (a delivery in flight finishes or times out first).
+  void RequestStop() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
+  }
+  void Stop() {
+    RequestStop();
     if (thread_.joinable()) thread_.join();
   }
 
@@ -173,11 +177,13 @@ class Relay::Worker {
           d.created_at_ms = now;
           d.updated_at_ms = now;
           progress.dead_letters.push_back(std::move(d));
-          blocked_.insert(e.order_id);
         }
       }
     }
     OC_RETURN_IF_ERROR(relay_.store_.RecordDelivery(progress));
+    // Only once the dead letters are on record: blocking an order without them would park its
+    // events where no replay can reach them.
+    for (const auto& d : progress.dead_letters) blocked_.insert(d.order_id);
     cursor_ = progress.cursor;
     return true;
   }
@@ -321,7 +327,7 @@ Result<std::unique_ptr<Relay>> Relay::Start(store::Store& store, const Clock& cl
   for (auto& s : subscriptions) {
     auto target = ParseWebhookUrl(s.url);
     if (!target.ok()) continue;  // accepted once, so this cannot happen; never deliver blindly
-    auto worker = std::make_unique<Worker>(*relay, s, std::move(*target));
+    auto worker = std::make_shared<Worker>(*relay, s, std::move(*target));
     worker->Start();
     relay->workers_.emplace(s.id, std::move(worker));
   }
@@ -334,13 +340,14 @@ void Relay::Notify() {
 }
 
 void Relay::Stop() {
-  std::map<std::string, std::unique_ptr<Worker>> workers;
+  std::map<std::string, std::shared_ptr<Worker>> workers;
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
     workers.swap(workers_);
   }
-  workers.clear();  // joins each worker
+  for (auto& [id, w] : workers) w->RequestStop();  // all at once: shutdown waits for the slowest
+  workers.clear();                                 // joins each worker
 }
 
 Result<SubscriptionView> Relay::Subscribe(const SubscribeRequest& request, const Principal& actor) {
@@ -369,6 +376,10 @@ Result<SubscriptionView> Relay::Subscribe(const SubscribeRequest& request, const
   if (request.batch_max < 1 || request.batch_max > kBatchMaxLimit) {
     return Status::Unprocessable("field 'batch_max' must be between 1 and 1000");
   }
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return Status::Unavailable("the server is shutting down");
+  }
   store::SubscriptionRecord r;
   r.id = ids_.Next("sub");
   r.url = request.url;
@@ -380,20 +391,20 @@ Result<SubscriptionView> Relay::Subscribe(const SubscribeRequest& request, const
   r.created_by = actor.id;
   r.created_at_ms = clock_.NowUnixMs();
   OC_RETURN_IF_ERROR(store_.InsertSubscription(r));
-  auto worker = std::make_unique<Worker>(*this, r, std::move(target));
-  Worker& w = *worker;
+  auto worker = std::make_shared<Worker>(*this, r, std::move(target));
   {
     std::lock_guard lock(mu_);
     if (stopped_) return Status::Unavailable("the server is shutting down");
     worker->Start();
-    workers_.emplace(r.id, std::move(worker));
+    workers_.emplace(r.id, worker);
   }
-  OC_ASSIGN_OR_RETURN(SubscriptionStats stats, StatsOf(w));
-  return SubscriptionView{r, stats};
+  // Created; stats are a courtesy (a store hiccup here must not turn a 201 into an error).
+  auto stats = StatsOf(*worker);
+  return SubscriptionView{r, stats.ok() ? *stats : SubscriptionStats{}};
 }
 
 Status Relay::Unsubscribe(const std::string& id) {
-  std::unique_ptr<Worker> worker;
+  std::shared_ptr<Worker> worker;
   {
     std::lock_guard lock(mu_);
     auto it = workers_.find(id);
@@ -431,9 +442,15 @@ Result<SubscriptionStats> Relay::StatsOf(Worker& w) {
 }
 
 Result<std::vector<SubscriptionView>> Relay::List() {
-  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Worker>> workers;
+  {
+    // Copies only: the stats below read the store, and Notify() (on the writer's syncer) must
+    // never wait for that.
+    std::lock_guard lock(mu_);
+    for (auto& [id, w] : workers_) workers.push_back(w);
+  }
   std::vector<SubscriptionView> out;
-  for (auto& [id, w] : workers_) {
+  for (auto& w : workers) {
     OC_ASSIGN_OR_RETURN(SubscriptionStats stats, StatsOf(*w));
     out.push_back(SubscriptionView{w->record(), stats});
   }
@@ -441,11 +458,15 @@ Result<std::vector<SubscriptionView>> Relay::List() {
 }
 
 Result<SubscriptionView> Relay::Get(const std::string& id) {
-  std::lock_guard lock(mu_);
-  auto it = workers_.find(id);
-  if (it == workers_.end()) return Status::NotFound("subscription not found");
-  OC_ASSIGN_OR_RETURN(SubscriptionStats stats, StatsOf(*it->second));
-  return SubscriptionView{it->second->record(), stats};
+  std::shared_ptr<Worker> w;
+  {
+    std::lock_guard lock(mu_);
+    auto it = workers_.find(id);
+    if (it == workers_.end()) return Status::NotFound("subscription not found");
+    w = it->second;
+  }
+  OC_ASSIGN_OR_RETURN(SubscriptionStats stats, StatsOf(*w));
+  return SubscriptionView{w->record(), stats};
 }
 
 Result<store::DeadLetterRecord> Relay::Replay(const std::string& dead_letter_id) {

@@ -111,7 +111,7 @@ class Relay {
   Random& random_;
   RelayOptions options_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Worker>> workers_;
+  std::map<std::string, std::shared_ptr<Worker>> workers_;
   bool stopped_ = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 
 namespace oc::outbox {
 namespace {
@@ -60,8 +61,18 @@ bool IsNonPublicAddress(const ip::address& address) {
     return true;  // 2001:db8::/32 documentation
   }
   if (bytes[0] == 0x00 && bytes[1] == 0x64 && bytes[2] == 0xFF && bytes[3] == 0x9B) {
-    return true;  // 64:ff9b::/96 NAT64, which can reach IPv4 private space
+    return true;  // 64:ff9b::/96 and 64:ff9b:1::/48 NAT64, which can reach IPv4 private space
   }
+  if (bytes[0] == 0x20 && bytes[1] == 0x02) {
+    // 2002::/16 6to4 embeds an IPv4 address: judge that one.
+    return IsNonPublicV4(ip::address_v4({bytes[2], bytes[3], bytes[4], bytes[5]}));
+  }
+  bool first_12_zero = true;
+  for (int i = 0; i < 12; ++i) first_12_zero = first_12_zero && bytes[i] == 0;
+  if (first_12_zero) return true;  // ::/96, IPv4-compatible (deprecated): never a real peer
+  bool discard_prefix = bytes[0] == 0x01 && bytes[1] == 0x00;
+  for (int i = 2; i < 8; ++i) discard_prefix = discard_prefix && bytes[i] == 0;
+  if (discard_prefix) return true;  // 100::/64 discard-only
   return false;
 }
 
@@ -78,6 +89,13 @@ Result<WebhookTarget> ParseWebhookUrl(std::string_view url) {
   if (parsed->has_fragment()) return BadUrl("a fragment has no meaning for a webhook");
   t.host = std::string(parsed->host_address());
   if (t.host.empty()) return BadUrl("no host");
+  // host_address() is percent-decoded: only what a DNS name or an IP literal can hold may pass
+  // (a decoded CR/LF would end up in the Host header).
+  for (char c : t.host) {
+    bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == ':' || c == '_';
+    if (!ok) return BadUrl("the host has characters no host name or address can have");
+  }
   if (parsed->has_port()) {
     if (parsed->port().empty() || parsed->port_number() == 0) return BadUrl("bad port");
     t.port = parsed->port_number();

@@ -66,12 +66,15 @@ Result<WebhookResponse> WebhookClient::Post(
   const std::string& wire_body = gzipped ? wire : body;
   bool fresh = !conn_;
   if (!conn_) OC_RETURN_IF_ERROR(Connect());
-  auto r = Exchange(wire_body, gzipped, headers);
-  if (!r.ok() && !fresh) {
-    // The kept-alive connection may have been closed by the peer while idle: one new one.
+  bool stale = false;
+  auto r = Exchange(wire_body, gzipped, headers, &stale);
+  if (!r.ok() && !fresh && stale) {
+    // The kept-alive connection had been closed by the peer while idle (nothing of the request
+    // can have been processed): one new connection. Never after a timeout — the partner may
+    // have the request, and a resend would be a request the rate limit did not count.
     Close();
     OC_RETURN_IF_ERROR(Connect());
-    r = Exchange(wire_body, gzipped, headers);
+    r = Exchange(wire_body, gzipped, headers, &stale);
   }
   if (!r.ok()) Close();
   return r;
@@ -79,7 +82,8 @@ Result<WebhookResponse> WebhookClient::Post(
 
 Result<WebhookResponse> WebhookClient::Exchange(
     const std::string& wire_body, bool gzipped,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
+    const std::vector<std::pair<std::string, std::string>>& headers, bool* stale) {
+  *stale = false;
   http::request<http::string_body> req{http::verb::post, target_.target, 11};
   bool default_port = (target_.scheme == "http" && target_.port == 80) ||
                       (target_.scheme == "https" && target_.port == 443);
@@ -97,14 +101,34 @@ Result<WebhookResponse> WebhookClient::Exchange(
   beast::error_code ec;
   conn_->stream.expires_after(timeout_);
   http::write(conn_->stream, req, ec);
-  if (ec) return Status::Unavailable("send: " + ec.message());
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024);  // we only need the status; a huge answer is not read
+  if (ec) {
+    *stale = ec == boost::asio::error::broken_pipe || ec == boost::asio::error::connection_reset;
+    return Status::Unavailable("send: " + ec.message());
+  }
+  // Interim answers (1xx, e.g. 103 Early Hints) are skipped: only the final one decides.
+  std::optional<http::response_parser<http::empty_body>> header;
+  while (true) {
+    header.emplace();
+    header->body_limit(boost::none);
+    http::read_header(conn_->stream, conn_->buffer, *header, ec);
+    if (ec) {
+      *stale = conn_->buffer.size() == 0 &&
+               (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
+                ec == boost::asio::error::eof);
+      return Status::Unavailable("receive: " + ec.message());
+    }
+    int code = static_cast<int>(header->get().result_int());
+    if (code >= 200 || code == 101) break;
+  }
+  // The status is the answer; the body is read (up to a limit) only to keep the connection
+  // usable, and a receiver that sends more, or garbage, just loses the connection.
+  http::response_parser<http::string_body> parser(std::move(*header));
+  parser.body_limit(64 * 1024);
   http::read(conn_->stream, conn_->buffer, parser, ec);
-  if (ec) return Status::Unavailable("receive: " + ec.message());
   const auto& res = parser.get();
   WebhookResponse out;
   out.status = static_cast<int>(res.result_int());
+  bool reusable = !ec && res.keep_alive() && conn_->buffer.size() == 0;
   auto retry = res.find(http::field::retry_after);
   if (retry != res.end()) {
     std::string v(retry->value());
@@ -116,7 +140,7 @@ Result<WebhookResponse> WebhookClient::Exchange(
   }
   auto accept = res.find(http::field::accept_encoding);
   if (accept != res.end() && ListsGzip(accept->value())) gzip_accepted_ = true;
-  if (!res.keep_alive()) Close();
+  if (!reusable) Close();
   return out;
 }
 

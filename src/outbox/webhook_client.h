@@ -43,8 +43,10 @@ class WebhookClient {
  private:
   struct Connection;
   Status Connect();
+  // `*stale`: the failure shows the connection was already closed by the peer (safe to resend).
   Result<WebhookResponse> Exchange(const std::string& wire_body, bool gzipped,
-                                   const std::vector<std::pair<std::string, std::string>>& headers);
+                                   const std::vector<std::pair<std::string, std::string>>& headers,
+                                   bool* stale);
 
   WebhookTarget target_;
   bool allow_private_;

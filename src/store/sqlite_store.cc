@@ -431,14 +431,21 @@ Status Migrate(Connection& c) {
   return Status::Ok();
 }
 
-// Which commits are durable yet. Readers see only durable data: a reader that finds commits not
-// yet fsync'd runs (or joins) the fsync before reading, so nobody acts on data — ships an order,
-// delivers an event — that a power cut could still take back. Costs at most one fsync, and only
-// while writes are in flight.
+// Which commits are durable yet. Readers see only durable data: after a read, a reader that may
+// have seen commits not yet fsync'd runs (or joins) the fsync before it returns anything, so
+// nobody acts on data — ships an order, delivers an event — that a power cut could still take
+// back. Costs at most one fsync, and only while writes are in flight.
+//
+// Two counters make that exact. `started` counts commits before their COMMIT runs, `finished`
+// after it returns (either way). Anything a read's snapshot can see was counted in `started`
+// before the read began, so a read made durable up to `started`-after-the-read covers it. An
+// fsync covers only `finished` commits, those whose log frames were written before it began.
 class DurabilityTracker {
  public:
-  void Committed() { committed_.fetch_add(1); }
-  int64_t committed() const { return committed_.load(); }
+  void BeginCommit() { started_.fetch_add(1); }
+  void EndCommit() { finished_.fetch_add(1); }
+  int64_t started() const { return started_.load(); }
+  int64_t finished() const { return finished_.load(); }
   int64_t durable() const { return durable_.load(); }
   bool failed() const { return failed_.load(); }
   void Synced(int64_t covered, bool ok) {
@@ -452,7 +459,8 @@ class DurabilityTracker {
   }
 
  private:
-  std::atomic<int64_t> committed_{0};
+  std::atomic<int64_t> started_{0};
+  std::atomic<int64_t> finished_{0};
   std::atomic<int64_t> durable_{0};
   std::atomic<bool> failed_{false};
 };
@@ -686,12 +694,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status Commit() override {
     finished_ = true;
     if (lost_) return Status::IOError("the transaction was abandoned by the database");
+    durability_.BeginCommit();
     Status s = c_.Exec("COMMIT");
-    if (s.ok()) {
-      durability_.Committed();
-    } else {
-      (void)c_.Exec("ROLLBACK");
-    }
+    durability_.EndCommit();
+    if (!s.ok()) (void)c_.Exec("ROLLBACK");
     lock_.unlock();  // the connection is free for the next writer as soon as the batch is done
     return s;
   }
@@ -849,7 +855,7 @@ class SqliteStore final : public Store {
         new SqliteWriteTransaction(*writer_, std::move(lock), codec_, durability_));
   }
 
-  Status Sync() override { return SyncUpTo(durability_.committed()); }
+  Status Sync() override { return SyncUpTo(durability_.finished()); }
   int64_t fsyncs() const override { return fsyncs_.load(); }
 
   // Makes commits up to `target` durable, unless a concurrent Sync() already did.
@@ -857,22 +863,33 @@ class SqliteStore final : public Store {
     std::lock_guard lock(sync_mu_);
     if (durability_.failed()) return Status::IOError("an earlier fsync failed");
     if (durability_.durable() >= target) return Status::Ok();
-    int64_t covered = durability_.committed();
+    int64_t covered = durability_.finished();
     Status s = SyncWal();
     durability_.Synced(covered, s.ok());
     return s;
   }
 
-  // Called before every read that others act on.
+  // Called after every read that others act on, before its result is returned: makes durable
+  // everything the read could have seen (DurabilityTracker).
   Status WaitDurable() {
     if (durability_.failed()) {
       return Status::Unavailable("storage failed to sync; reads are stopped until a restart");
     }
-    int64_t target = durability_.committed();
+    int64_t target = durability_.started();
     if (durability_.durable() >= target) return Status::Ok();
+    // A COMMIT the read may have seen can still be returning; it takes microseconds.
+    while (durability_.finished() < target) std::this_thread::yield();
     Status s = SyncUpTo(target);
     if (!s.ok()) return Status::Unavailable("storage failed to sync: " + s.detail());
     return Status::Ok();
+  }
+
+  // `result`, unless what it was read from cannot be made durable.
+  template <class T>
+  T ThenDurable(T result) {
+    Status s = WaitDurable();
+    if (!s.ok()) return T(s);
+    return result;
   }
 
   Status SyncWal() {
@@ -905,73 +922,75 @@ class SqliteStore final : public Store {
   }
 
   Result<std::optional<Order>> GetOrder(std::string_view id) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_RETURN_IF_ERROR((*lease).Exec("BEGIN"));
-    auto r = FindOrderOn(*lease, id, codec_);
-    (void)(*lease).Exec("COMMIT");
-    return r;
+    return ThenDurable([&]() -> Result<std::optional<Order>> {
+      auto lease = readers_.Borrow();
+      OC_RETURN_IF_ERROR((*lease).Exec("BEGIN"));
+      auto r = FindOrderOn(*lease, id, codec_);
+      (void)(*lease).Exec("COMMIT");
+      return r;
+    }());
   }
 
   Result<OrderPage> ListOrders(const OrderQuery& q) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    std::string sql = std::string("SELECT ") + kOrderColumns + " FROM orders WHERE 1=1";
-    std::vector<std::string> text_args;
-    if (q.status) sql += " AND status = ?1";
-    if (q.channel) sql += " AND channel = ?2";
-    // The second term lets SQLite use the partial index on assigned agents.
-    if (q.assigned_agent) sql += " AND assigned_agent = ?3 AND assigned_agent != ''";
-    if (q.tag) sql += " AND EXISTS (SELECT 1 FROM json_each(orders.tags) WHERE value = ?4)";
-    if (q.since_ms) sql += " AND created_at >= ?5";
-    if (q.before_seq > 0) sql += " AND seq < ?6";
-    sql += " ORDER BY seq DESC LIMIT ?7";
-    size_t limit = std::min(q.limit == 0 ? kListLimitDefault : q.limit, kListLimitMax);
+    return ThenDurable([&]() -> Result<OrderPage> {
+      std::string sql = std::string("SELECT ") + kOrderColumns + " FROM orders WHERE 1=1";
+      std::vector<std::string> text_args;
+      if (q.status) sql += " AND status = ?1";
+      if (q.channel) sql += " AND channel = ?2";
+      // The second term lets SQLite use the partial index on assigned agents.
+      if (q.assigned_agent) sql += " AND assigned_agent = ?3 AND assigned_agent != ''";
+      if (q.tag) sql += " AND EXISTS (SELECT 1 FROM json_each(orders.tags) WHERE value = ?4)";
+      if (q.since_ms) sql += " AND created_at >= ?5";
+      if (q.before_seq > 0) sql += " AND seq < ?6";
+      sql += " ORDER BY seq DESC LIMIT ?7";
+      size_t limit = std::min(q.limit == 0 ? kListLimitDefault : q.limit, kListLimitMax);
 
-    auto lease = readers_.Borrow();
-    Connection& c = *lease;
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(c.raw(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-      return c.Error("prepare list");
-    }
-    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owner(raw, sqlite3_finalize);
-    Statement st(raw);
-    if (q.status) st.Bind(1, ToString(*q.status));
-    if (q.channel) st.Bind(2, *q.channel);
-    if (q.assigned_agent) st.Bind(3, *q.assigned_agent);
-    if (q.tag) st.Bind(4, *q.tag);
-    if (q.since_ms) st.Bind(5, *q.since_ms);
-    if (q.before_seq > 0) st.Bind(6, q.before_seq);
-    st.Bind(7, static_cast<int64_t>(limit + 1));
+      auto lease = readers_.Borrow();
+      Connection& c = *lease;
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(c.raw(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+        return c.Error("prepare list");
+      }
+      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> owner(raw, sqlite3_finalize);
+      Statement st(raw);
+      if (q.status) st.Bind(1, ToString(*q.status));
+      if (q.channel) st.Bind(2, *q.channel);
+      if (q.assigned_agent) st.Bind(3, *q.assigned_agent);
+      if (q.tag) st.Bind(4, *q.tag);
+      if (q.since_ms) st.Bind(5, *q.since_ms);
+      if (q.before_seq > 0) st.Bind(6, q.before_seq);
+      st.Bind(7, static_cast<int64_t>(limit + 1));
 
-    OC_RETURN_IF_ERROR(c.Exec("BEGIN"));
-    OrderPage page;
-    std::vector<int64_t> seqs;
-    Status status;
-    while (true) {
-      auto row = st.Step();
-      if (!row.ok()) {
-        status = row.status();
-        break;
+      OC_RETURN_IF_ERROR(c.Exec("BEGIN"));
+      OrderPage page;
+      std::vector<int64_t> seqs;
+      Status status;
+      while (true) {
+        auto row = st.Step();
+        if (!row.ok()) {
+          status = row.status();
+          break;
+        }
+        if (!*row) break;
+        if (page.items.size() == limit) {
+          page.next_before_seq = seqs.back();
+          break;
+        }
+        auto order = OrderFromRow(st, codec_);
+        if (!order.ok()) {
+          status = order.status();
+          break;
+        }
+        page.items.push_back(std::move(*order));
+        seqs.push_back(st.Int(0));
       }
-      if (!*row) break;
-      if (page.items.size() == limit) {
-        page.next_before_seq = seqs.back();
-        break;
+      for (size_t i = 0; status.ok() && i < page.items.size(); ++i) {
+        status = LoadLines(c, seqs[i], &page.items[i]);
       }
-      auto order = OrderFromRow(st, codec_);
-      if (!order.ok()) {
-        status = order.status();
-        break;
-      }
-      page.items.push_back(std::move(*order));
-      seqs.push_back(st.Int(0));
-    }
-    for (size_t i = 0; status.ok() && i < page.items.size(); ++i) {
-      status = LoadLines(c, seqs[i], &page.items[i]);
-    }
-    (void)c.Exec("COMMIT");
-    if (!status.ok()) return status;
-    return page;
+      (void)c.Exec("COMMIT");
+      if (!status.ok()) return status;
+      return page;
+    }());
   }
 
   Result<std::vector<std::pair<OrderStatus, int64_t>>> CountOrdersByStatus() override {
@@ -988,77 +1007,82 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
-        "WHERE seq > ? ORDER BY seq LIMIT ?"));
-    st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
-    std::vector<OutboxEvent> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
-                                st.Text(5), st.Int(6)});
-    }
-    return out;
+    return ThenDurable([&]() -> Result<std::vector<OutboxEvent>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
+          "WHERE seq > ? ORDER BY seq LIMIT ?"));
+      st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
+      std::vector<OutboxEvent> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
+                                  st.Text(5), st.Int(6)});
+      }
+      return out;
+    }());
   }
 
   Result<std::vector<StockRecord>> LoadStock() override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    static const std::string sql =
-        std::string("SELECT ") + kStockColumns + " FROM inventory ORDER BY sku";
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql.c_str()));
-    std::vector<StockRecord> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(StockFromRow(st));
-    }
-    return out;
+    return ThenDurable([&]() -> Result<std::vector<StockRecord>> {
+      auto lease = readers_.Borrow();
+      static const std::string sql =
+          std::string("SELECT ") + kStockColumns + " FROM inventory ORDER BY sku";
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql.c_str()));
+      std::vector<StockRecord> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        out.push_back(StockFromRow(st));
+      }
+      return out;
+    }());
   }
 
   Result<std::optional<StockRecord>> GetStock(std::string_view sku) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    static const std::string sql =
-        std::string("SELECT ") + kStockColumns + " FROM inventory WHERE sku = ?";
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql.c_str()));
-    st.Bind(1, sku);
-    OC_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<StockRecord>();
-    return std::optional<StockRecord>(StockFromRow(st));
+    return ThenDurable([&]() -> Result<std::optional<StockRecord>> {
+      auto lease = readers_.Borrow();
+      static const std::string sql =
+          std::string("SELECT ") + kStockColumns + " FROM inventory WHERE sku = ?";
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql.c_str()));
+      st.Bind(1, sku);
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return std::optional<StockRecord>();
+      return std::optional<StockRecord>(StockFromRow(st));
+    }());
   }
 
   Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    return FindReservationOn(*lease, id);
+    return ThenDurable([&]() -> Result<std::optional<ReservationRecord>> {
+      auto lease = readers_.Borrow();
+      return FindReservationOn(*lease, id);
+    }());
   }
 
   Result<std::vector<OversoldRecord>> ListOversold() override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT x.order_id, x.currency, x.lines, x.created_at, o.channel, o.channel_order_id, "
-        "o.status FROM oversold_orders x JOIN orders o ON o.id = x.order_id "
-        "WHERE o.status NOT IN ('cancelled', 'refunded') ORDER BY x.seq"));
-    std::vector<OversoldRecord> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      OversoldRecord r;
-      r.order_id = st.Text(0);
-      r.currency = st.Text(1);
-      r.lines = OversoldLinesFromJson(st.Text(2));
-      r.created_at_ms = st.Int(3);
-      r.channel = st.Text(4);
-      r.channel_order_id = st.Text(5);
-      r.status = ParseOrderStatus(st.Text(6)).value_or(OrderStatus::kPendingPayment);
-      out.push_back(std::move(r));
-    }
-    return out;
+    return ThenDurable([&]() -> Result<std::vector<OversoldRecord>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT x.order_id, x.currency, x.lines, x.created_at, o.channel, o.channel_order_id, "
+          "o.status FROM oversold_orders x JOIN orders o ON o.id = x.order_id "
+          "WHERE o.status NOT IN ('cancelled', 'refunded') ORDER BY x.seq"));
+      std::vector<OversoldRecord> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        OversoldRecord r;
+        r.order_id = st.Text(0);
+        r.currency = st.Text(1);
+        r.lines = OversoldLinesFromJson(st.Text(2));
+        r.created_at_ms = st.Int(3);
+        r.channel = st.Text(4);
+        r.channel_order_id = st.Text(5);
+        r.status = ParseOrderStatus(st.Text(6)).value_or(OrderStatus::kPendingPayment);
+        out.push_back(std::move(r));
+      }
+      return out;
+    }());
   }
 
   // Runs `fn` in a write transaction of its own on the writer connection (between the order
@@ -1067,12 +1091,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(write_mu_);
     OC_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     Status s = fn(*writer_);
-    if (s.ok()) s = writer_->Exec("COMMIT");
+    if (s.ok()) {
+      durability_.BeginCommit();
+      s = writer_->Exec("COMMIT");
+      durability_.EndCommit();
+    }
     if (!s.ok()) {
       (void)writer_->Exec("ROLLBACK");
       return s;
     }
-    durability_.Committed();
     return Status::Ok();
   }
 
@@ -1110,20 +1137,21 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<SubscriptionRecord>> ListSubscriptions() override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT id, url, events, secret, max_per_minute, batch_max, cursor, created_by, "
-        "created_at FROM subscriptions ORDER BY created_at, id"));
-    std::vector<SubscriptionRecord> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(SubscriptionRecord{st.Text(0), st.Text(1), StringsFromJson(st.Text(2)),
-                                       st.Text(3), st.Int(4), st.Int(5), st.Int(6), st.Text(7),
-                                       st.Int(8)});
-    }
-    return out;
+    return ThenDurable([&]() -> Result<std::vector<SubscriptionRecord>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT id, url, events, secret, max_per_minute, batch_max, cursor, created_by, "
+          "created_at FROM subscriptions ORDER BY created_at, id"));
+      std::vector<SubscriptionRecord> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        out.push_back(SubscriptionRecord{st.Text(0), st.Text(1), StringsFromJson(st.Text(2)),
+                                         st.Text(3), st.Int(4), st.Int(5), st.Int(6), st.Text(7),
+                                         st.Int(8)});
+      }
+      return out;
+    }());
   }
 
   Status RecordDelivery(const DeliveryProgress& p) override {
@@ -1181,34 +1209,36 @@ class SqliteStore final : public Store {
 
   Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view subscription_id,
                                                         size_t limit) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
-        "last_error, state, created_at, updated_at FROM dead_letters "
-        "WHERE ?1 = '' OR subscription_id = ?1 ORDER BY created_at DESC, event_seq DESC LIMIT ?2"));
-    st.Bind(1, subscription_id).Bind(2, static_cast<int64_t>(limit));
-    std::vector<DeadLetterRecord> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      OC_ASSIGN_OR_RETURN(DeadLetterRecord d, DeadLetterFromRow(st));
-      out.push_back(std::move(d));
-    }
-    return out;
+    return ThenDurable([&]() -> Result<std::vector<DeadLetterRecord>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
+          "last_error, state, created_at, updated_at FROM dead_letters "
+          "WHERE ?1 = '' OR subscription_id = ?1 ORDER BY created_at DESC, event_seq DESC LIMIT ?2"));
+      st.Bind(1, subscription_id).Bind(2, static_cast<int64_t>(limit));
+      std::vector<DeadLetterRecord> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        OC_ASSIGN_OR_RETURN(DeadLetterRecord d, DeadLetterFromRow(st));
+        out.push_back(std::move(d));
+      }
+      return out;
+    }());
   }
 
   Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
-        "last_error, state, created_at, updated_at FROM dead_letters WHERE id = ?"));
-    st.Bind(1, id);
-    OC_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return std::optional<DeadLetterRecord>();
-    OC_ASSIGN_OR_RETURN(DeadLetterRecord d, DeadLetterFromRow(st));
-    return std::optional<DeadLetterRecord>(std::move(d));
+    return ThenDurable([&]() -> Result<std::optional<DeadLetterRecord>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
+          "last_error, state, created_at, updated_at FROM dead_letters WHERE id = ?"));
+      st.Bind(1, id);
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) return std::optional<DeadLetterRecord>();
+      OC_ASSIGN_OR_RETURN(DeadLetterRecord d, DeadLetterFromRow(st));
+      return std::optional<DeadLetterRecord>(std::move(d));
+    }());
   }
 
   Status SetDeadLetterState(std::string_view id, DeadLetterState state, int64_t now_ms) override {
@@ -1223,48 +1253,51 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<ParkedEvent>> ListParked(std::string_view subscription_id) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT event_seq, order_id FROM parked_events WHERE subscription_id = ? "
-        "ORDER BY event_seq"));
-    st.Bind(1, subscription_id);
-    std::vector<ParkedEvent> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ParkedEvent{st.Int(0), st.Text(1)});
-    }
-    return out;
+    return ThenDurable([&]() -> Result<std::vector<ParkedEvent>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT event_seq, order_id FROM parked_events WHERE subscription_id = ? "
+          "ORDER BY event_seq"));
+      st.Bind(1, subscription_id);
+      std::vector<ParkedEvent> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        out.push_back(ParkedEvent{st.Int(0), st.Text(1)});
+      }
+      return out;
+    }());
   }
 
   Result<std::vector<OutboxEvent>> ReadOutboxSeqs(const std::vector<int64_t>& seqs) override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-        "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
-        "WHERE seq = ?"));
-    std::vector<int64_t> sorted = seqs;
-    std::sort(sorted.begin(), sorted.end());
-    std::vector<OutboxEvent> out;
-    for (int64_t seq : sorted) {
-      st.Bind(1, seq);
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (row) {
-        out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
-                                  st.Text(5), st.Int(6)});
+    return ThenDurable([&]() -> Result<std::vector<OutboxEvent>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
+          "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
+          "WHERE seq = ?"));
+      std::vector<int64_t> sorted = seqs;
+      std::sort(sorted.begin(), sorted.end());
+      std::vector<OutboxEvent> out;
+      for (int64_t seq : sorted) {
+        st.Bind(1, seq);
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (row) {
+          out.push_back(OutboxEvent{st.Int(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4),
+                                    st.Text(5), st.Int(6)});
+        }
+        st.Reset();
       }
-      st.Reset();
-    }
-    return out;
+      return out;
+    }());
   }
 
   Result<int64_t> MaxOutboxSeq() override {
-    OC_RETURN_IF_ERROR(WaitDurable());
-    auto lease = readers_.Borrow();
-    OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare("SELECT coalesce(max(seq), 0) FROM outbox"));
-    OC_ASSIGN_OR_RETURN(bool row, st.Step());
-    return row ? st.Int(0) : int64_t{0};
+    return ThenDurable([&]() -> Result<int64_t> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare("SELECT coalesce(max(seq), 0) FROM outbox"));
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      return row ? st.Int(0) : int64_t{0};
+    }());
   }
 
   Status InsertApiKey(const ApiKeyRecord& r) override {
@@ -1277,8 +1310,10 @@ class SqliteStore final : public Store {
     st.Bind(1, r.principal.id).Bind(2, r.key_hash).Bind(3, r.principal.name);
     st.Bind(4, ToString(r.principal.role)).Bind(5, r.principal.channel);
     st.Bind(6, r.totp_secret).Bind(7, r.created_at_ms);
-    OC_RETURN_IF_ERROR(st.Run());
-    durability_.Committed();  // an autocommit insert is a commit of its own
+    durability_.BeginCommit();  // an autocommit insert is a commit of its own
+    Status inserted = st.Run();
+    durability_.EndCommit();
+    OC_RETURN_IF_ERROR(inserted);
     return Sync();  // the key is printed once; it must not vanish in a crash after that
   }
 

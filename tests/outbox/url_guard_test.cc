@@ -56,7 +56,7 @@ TEST(UrlGuardTest, NonPublicRangesAreRecognised) {
     EXPECT_TRUE(IsNonPublicAddress(ip::make_address(a))) << a;
   }
   for (const char* a : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "192.169.0.1", "100.128.0.1",
-                        "2606:4700:4700::1111", "::ffff:8.8.8.8"}) {
+                        "2606:4700:4700::1111", "::ffff:8.8.8.8", "2002:808:808::1"}) {
     EXPECT_FALSE(IsNonPublicAddress(ip::make_address(a))) << a;
   }
 }
