@@ -49,6 +49,7 @@ PACKAGES=(
   curl
   python3                   # scripts parse orderctl's JSON output
   procps                    # ps, pgrep, kill for tests and scripts
+  openssl                   # tests make a throwaway CA and certificate for https webhooks
 )
 
 if [[ "${1:-}" == "--list" ]]; then

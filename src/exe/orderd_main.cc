@@ -56,6 +56,14 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-retry-base-ms", webhook_retry_base_ms,
                  "first webhook retry after about this many ms, doubling (with jitter)")
       ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
+  int64_t webhook_timeout_ms = 10'000;
+  app.add_option("--webhook-timeout-ms", webhook_timeout_ms,
+                 "deadline for one webhook request: connect, TLS, send and answer")
+      ->check(CLI::Range(int64_t{50}, int64_t{120'000}));
+  std::string webhook_ca_file;
+  app.add_option("--webhook-ca-file", webhook_ca_file,
+                 "PEM CA certificates trusted for https webhooks besides the system's")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("orderd");
@@ -101,7 +109,9 @@ int main(int argc, char** argv) {
   auto relay = oc::outbox::Relay::Start(
       store, oc::Clock::System(), ids, oc::Random::Secure(),
       {.allow_private_targets = allow_private_webhooks,
-       .retry_base = std::chrono::milliseconds(webhook_retry_base_ms)});
+       .retry_base = std::chrono::milliseconds(webhook_retry_base_ms),
+       .request_timeout = std::chrono::milliseconds(webhook_timeout_ms),
+       .extra_ca_file = webhook_ca_file});
   if (!relay.ok()) return Fail(relay.status());
   oc::orders::WriterOptions writer_options;
   writer_options.on_durable = [r = relay->get()] { r->Notify(); };

@@ -40,7 +40,7 @@ class Relay::Worker {
         types_(record_.events.begin(), record_.events.end()),
         limiter_(record_.max_per_minute),
         client_(std::move(target), relay.options_.allow_private_targets,
-                relay.options_.request_timeout) {}
+                relay.options_.request_timeout, relay.tls_.get()) {}
 
   ~Worker() { Stop(); }
 
@@ -51,13 +51,14 @@ class Relay::Worker {
     });
   }
 
-  // Asks the worker to stop (a delivery in flight finishes or times out first).
+  // Asks the worker to stop; a request in flight is abandoned (its events are sent again later).
   void RequestStop() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
+    client_.Interrupt();  // a request in flight ends now rather than at its deadline
   }
   void Stop() {
     RequestStop();
@@ -315,7 +316,12 @@ class Relay::Worker {
 
 Relay::Relay(store::Store& store, const Clock& clock, IdGenerator& ids, Random& random,
              RelayOptions options)
-    : store_(store), clock_(clock), ids_(ids), random_(random), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      ids_(ids),
+      random_(random),
+      options_(options),
+      tls_(std::make_unique<WebhookClient::TlsContext>(options.extra_ca_file)) {}
 
 Relay::~Relay() { Stop(); }
 
@@ -323,6 +329,7 @@ Result<std::unique_ptr<Relay>> Relay::Start(store::Store& store, const Clock& cl
                                             IdGenerator& ids, Random& random,
                                             RelayOptions options) {
   std::unique_ptr<Relay> relay(new Relay(store, clock, ids, random, options));
+  if (!relay->tls_->error.empty()) return Status::InvalidArgument(relay->tls_->error);
   OC_ASSIGN_OR_RETURN(auto subscriptions, store.ListSubscriptions());
   for (auto& s : subscriptions) {
     auto target = ParseWebhookUrl(s.url);
@@ -352,11 +359,6 @@ void Relay::Stop() {
 
 Result<SubscriptionView> Relay::Subscribe(const SubscribeRequest& request, const Principal& actor) {
   OC_ASSIGN_OR_RETURN(WebhookTarget target, ParseWebhookUrl(request.url));
-  if (target.scheme == "https") {
-    return Status::Unprocessable(
-        "field 'url': https delivery is not available in this build yet; use http",
-        "invalid_webhook_url");
-  }
   OC_RETURN_IF_ERROR(ResolveAllowed(target, options_.allow_private_targets).status());
   if (request.events.empty()) {
     return Status::Unprocessable("field 'events' must name at least one event type");

@@ -16,6 +16,8 @@
 // - Partner limits: at most max_per_minute requests in any minute (DeliveryLimiter), events
 //   merged into batches of up to batch_max while the limit holds them back, gzip once the
 //   receiver accepts it; 408/429 answers lower the limit by themselves.
+// - Timeouts: every request (connect, TLS, send, answer) has a deadline; Stop() abandons a
+//   request in flight at once.
 // - Signatures: X-OrderCenter-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t "." body)>, over
 //   the JSON body before any compression.
 // Each subscription has a worker thread; the API thread calls are thread-safe.
@@ -34,6 +36,7 @@
 #include "core/ids.h"
 #include "core/principal.h"
 #include "core/status.h"
+#include "outbox/webhook_client.h"
 #include "store/store.h"
 
 namespace oc::outbox {
@@ -50,6 +53,9 @@ struct RelayOptions {
   std::chrono::milliseconds retry_base{500};  // first retry after ~this, doubling
   std::chrono::milliseconds request_timeout{10'000};
   std::chrono::milliseconds idle_poll{1'000};  // look at the outbox at least this often
+  // CA certificates (PEM) trusted for https targets besides the system's: partners with a
+  // private CA, and tests.
+  std::string extra_ca_file;
 };
 
 struct SubscribeRequest {
@@ -110,6 +116,7 @@ class Relay {
   IdGenerator& ids_;
   Random& random_;
   RelayOptions options_;
+  std::unique_ptr<WebhookClient::TlsContext> tls_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Worker>> workers_;
   bool stopped_ = false;

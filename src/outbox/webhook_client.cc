@@ -4,8 +4,10 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 
 namespace oc::outbox {
@@ -13,6 +15,7 @@ namespace {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 
 constexpr size_t kGzipMinBytes = 1024;  // below this, compressing costs more than it saves
 
@@ -24,38 +27,110 @@ bool ListsGzip(std::string_view accept_encoding) {
 
 }  // namespace
 
+// One connection: plain TCP, or TLS over TCP for https targets.
 struct WebhookClient::Connection {
   boost::asio::io_context io;
-  beast::tcp_stream stream{io};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+
+  beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
 };
 
+// Runs one asynchronous operation to completion on the connection's own io_context. Beast's
+// stream deadline (expires_after) applies to asynchronous operations only — a synchronous read
+// would wait forever for a partner that never answers — so every step goes through here.
+// Interrupt() stops the io_context from another thread; the connection is then discarded.
+template <class Start>
+beast::error_code WebhookClient::RunToCompletion(boost::asio::io_context& io, Start&& start) {
+  beast::error_code result = boost::asio::error::would_block;
+  start([&result](beast::error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  if (interrupted_) return boost::asio::error::operation_aborted;
+  io.run();
+  if (result == boost::asio::error::would_block) return boost::asio::error::operation_aborted;
+  return result;
+}
+
+void WebhookClient::Interrupt() {
+  std::lock_guard lock(conn_mu_);
+  interrupted_ = true;
+  if (conn_) conn_->io.stop();
+}
+
+WebhookClient::TlsContext::TlsContext(const std::string& extra_ca_file) {
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::error_code ec;
+  ctx.set_default_verify_paths(ec);
+  if (!extra_ca_file.empty()) {
+    ctx.load_verify_file(extra_ca_file, ec);
+    if (ec) error = "cannot load webhook CA file " + extra_ca_file + ": " + ec.message();
+  }
+}
+
 WebhookClient::WebhookClient(WebhookTarget target, bool allow_private,
-                             std::chrono::milliseconds timeout)
-    : target_(std::move(target)), allow_private_(allow_private), timeout_(timeout) {}
+                             std::chrono::milliseconds timeout, TlsContext* tls)
+    : target_(std::move(target)), allow_private_(allow_private), timeout_(timeout), tls_(tls) {}
 
 WebhookClient::~WebhookClient() { Close(); }
 
 void WebhookClient::Close() {
   if (!conn_) return;
   beast::error_code ec;
-  conn_->stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-  conn_->stream.close();
+  conn_->tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  conn_->tcp().close();
+  std::lock_guard lock(conn_mu_);
   conn_.reset();
 }
 
 Status WebhookClient::Connect() {
   OC_ASSIGN_OR_RETURN(auto endpoints, ResolveAllowed(target_, allow_private_));
   auto conn = std::make_unique<Connection>();
-  conn->stream.expires_after(timeout_);
-  beast::error_code ec;
-  conn->stream.connect(endpoints, ec);
+  bool https = target_.scheme == "https";
+  if (https) {
+    if (tls_ == nullptr || !tls_->error.empty()) {
+      return Status::Unavailable(tls_ ? tls_->error : "no TLS context for an https target");
+    }
+    conn->tls.emplace(conn->io, tls_->ctx);
+  } else {
+    conn->plain.emplace(conn->io);
+  }
+  {
+    // Published before the first wait, so Interrupt() can reach it.
+    std::lock_guard lock(conn_mu_);
+    conn_ = std::move(conn);
+  }
+  Connection* c = conn_.get();
+  beast::tcp_stream& tcp = c->tcp();
+  tcp.expires_after(timeout_);
+  beast::error_code ec = RunToCompletion(
+      c->io, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
   if (ec) {
+    Close();
     return Status::Unavailable("connect to " + target_.host + ":" + std::to_string(target_.port) +
                                ": " + ec.message());
   }
-  conn->stream.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  conn_ = std::move(conn);
+  tcp.socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  if (https) {
+    // SNI for names (not for IP literals), and the certificate must name the host.
+    beast::error_code ip_ec;
+    boost::asio::ip::make_address(target_.host, ip_ec);
+    if (ip_ec && !SSL_set_tlsext_host_name(c->tls->native_handle(), target_.host.c_str())) {
+      Close();
+      return Status::Unavailable("TLS: cannot set the server name");
+    }
+    c->tls->set_verify_callback(ssl::host_name_verification(target_.host));
+    tcp.expires_after(timeout_);
+    ec = RunToCompletion(c->io, [&](auto handler) {
+      c->tls->async_handshake(ssl::stream_base::client, std::move(handler));
+    });
+    if (ec) {
+      Close();
+      return Status::Unavailable("TLS handshake with " + target_.host + ": " + ec.message());
+    }
+  }
   return Status::Ok();
 }
 
@@ -83,6 +158,14 @@ Result<WebhookResponse> WebhookClient::Post(
 Result<WebhookResponse> WebhookClient::Exchange(
     const std::string& wire_body, bool gzipped,
     const std::vector<std::pair<std::string, std::string>>& headers, bool* stale) {
+  if (conn_->tls) return ExchangeOn(*conn_->tls, wire_body, gzipped, headers, stale);
+  return ExchangeOn(*conn_->plain, wire_body, gzipped, headers, stale);
+}
+
+template <class Stream>
+Result<WebhookResponse> WebhookClient::ExchangeOn(
+    Stream& stream, const std::string& wire_body, bool gzipped,
+    const std::vector<std::pair<std::string, std::string>>& headers, bool* stale) {
   *stale = false;
   http::request<http::string_body> req{http::verb::post, target_.target, 11};
   bool default_port = (target_.scheme == "http" && target_.port == 80) ||
@@ -98,9 +181,10 @@ Result<WebhookResponse> WebhookClient::Exchange(
   req.body() = wire_body;
   req.prepare_payload();
 
-  beast::error_code ec;
-  conn_->stream.expires_after(timeout_);
-  http::write(conn_->stream, req, ec);
+  boost::asio::io_context& io = conn_->io;
+  conn_->tcp().expires_after(timeout_);  // one deadline for the whole exchange
+  beast::error_code ec = RunToCompletion(
+      io, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
   if (ec) {
     *stale = ec == boost::asio::error::broken_pipe || ec == boost::asio::error::connection_reset;
     return Status::Unavailable("send: " + ec.message());
@@ -110,11 +194,13 @@ Result<WebhookResponse> WebhookClient::Exchange(
   while (true) {
     header.emplace();
     header->body_limit(boost::none);
-    http::read_header(conn_->stream, conn_->buffer, *header, ec);
+    ec = RunToCompletion(io, [&](auto handler) {
+      http::async_read_header(stream, conn_->buffer, *header, std::move(handler));
+    });
     if (ec) {
       *stale = conn_->buffer.size() == 0 &&
                (ec == http::error::end_of_stream || ec == boost::asio::error::connection_reset ||
-                ec == boost::asio::error::eof);
+                ec == boost::asio::error::eof || ec == ssl::error::stream_truncated);
       return Status::Unavailable("receive: " + ec.message());
     }
     int code = static_cast<int>(header->get().result_int());
@@ -124,7 +210,9 @@ Result<WebhookResponse> WebhookClient::Exchange(
   // usable, and a receiver that sends more, or garbage, just loses the connection.
   http::response_parser<http::string_body> parser(std::move(*header));
   parser.body_limit(64 * 1024);
-  http::read(conn_->stream, conn_->buffer, parser, ec);
+  ec = RunToCompletion(io, [&](auto handler) {
+    http::async_read(stream, conn_->buffer, parser, std::move(handler));
+  });
   const auto& res = parser.get();
   WebhookResponse out;
   out.status = static_cast<int>(res.result_int());

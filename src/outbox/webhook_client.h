@@ -5,12 +5,17 @@
 // endpoints ResolveAllowed() approved, re-resolving and re-checking them on every new
 // connection; a connection the peer closed is replaced once before a request counts as failed.
 // Every exchange has a deadline. Bodies are gzipped once the receiver has said it accepts them
-// (Accept-Encoding: gzip in a response, RFC 7694). Plain http only for now: https targets are
-// refused when the subscription is created. Not thread-safe.
+// (Accept-Encoding: gzip in a response, RFC 7694). https targets get TLS 1.2+ with the peer's
+// certificate verified against the system's CAs (plus an operator-given CA file) and the host
+// name checked, with SNI. Not thread-safe.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +32,16 @@ struct WebhookResponse {
 
 class WebhookClient {
  public:
-  WebhookClient(WebhookTarget target, bool allow_private, std::chrono::milliseconds timeout);
+  // The TLS settings every https client shares (thread-safe once built).
+  struct TlsContext {
+    explicit TlsContext(const std::string& extra_ca_file);
+    boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
+    std::string error;  // why the CA file could not be loaded, if it could not
+  };
+
+  // `tls` must outlive the client; needed only for https targets.
+  WebhookClient(WebhookTarget target, bool allow_private, std::chrono::milliseconds timeout,
+                TlsContext* tls = nullptr);
   ~WebhookClient();
   WebhookClient(const WebhookClient&) = delete;
   WebhookClient& operator=(const WebhookClient&) = delete;
@@ -39,6 +53,8 @@ class WebhookClient {
 
   bool gzip_accepted() const { return gzip_accepted_; }
   void Close();
+  // From any thread: makes a Post() in progress (and every later one) fail at once.
+  void Interrupt();
 
  private:
   struct Connection;
@@ -47,12 +63,21 @@ class WebhookClient {
   Result<WebhookResponse> Exchange(const std::string& wire_body, bool gzipped,
                                    const std::vector<std::pair<std::string, std::string>>& headers,
                                    bool* stale);
+  template <class Start>
+  boost::system::error_code RunToCompletion(boost::asio::io_context& io, Start&& start);
+  template <class Stream>
+  Result<WebhookResponse> ExchangeOn(
+      Stream& stream, const std::string& wire_body, bool gzipped,
+      const std::vector<std::pair<std::string, std::string>>& headers, bool* stale);
 
   WebhookTarget target_;
   bool allow_private_;
   std::chrono::milliseconds timeout_;
+  TlsContext* tls_;
   bool gzip_accepted_ = false;
+  std::mutex conn_mu_;  // guards conn_'s replacement against Interrupt()
   std::unique_ptr<Connection> conn_;
+  std::atomic<bool> interrupted_{false};
 };
 
 // gzip (RFC 1952) of `in`, via zlib.
