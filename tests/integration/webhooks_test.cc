@@ -538,6 +538,29 @@ TEST_F(WebhooksTest, APartnerThatNeverAnswersTimesOutAndIsRetriedThenDeadLettere
   EXPECT_LT(std::chrono::steady_clock::now() - t0, seconds(5));
 }
 
+TEST_F(WebhooksTest, APartnerAnswering429IsSlowedAndItsRetryAfterHonoured) {
+  StartServer();
+  ReceiverBehavior b;
+  b.retry_after = "1";
+  b.status = [](const ReceivedRequest&, size_t index) { return index < 2 ? 429 : 200; };
+  WebhookReceiver receiver(b);
+  std::string sub = Subscribe(receiver.Url(), 60000, 50);
+  CreateOrder(*channel_, "SLOW-1");
+  ASSERT_TRUE(receiver.WaitFor([](const auto& rs) { return Delivered(rs).size() >= 1; }, seconds(20)));
+  auto requests = receiver.Requests();
+  ASSERT_GE(requests.size(), 3u);
+  EXPECT_EQ(requests[0].status, 429);
+  EXPECT_EQ(requests[1].status, 429);
+  EXPECT_EQ(requests[2].status, 200);
+  // Retry-After: 1 was waited out both times.
+  EXPECT_GE(requests[1].received_at_unix_us - requests[0].received_at_unix_us, 1'000'000);
+  EXPECT_GE(requests[2].received_at_unix_us - requests[1].received_at_unix_us, 1'000'000);
+  // And the relay lowered its own rate for this partner: halved twice.
+  HttpResponse view = admin_client_->Get("/v1/subscriptions/" + sub);
+  EXPECT_EQ(Int(Obj(view), "stats.current_limit_per_minute"), 15000);
+  EXPECT_EQ(Int(Obj(view), "stats.dead"), 0);
+}
+
 TEST_F(WebhooksTest, SubscriptionUrlsAreCheckedAgainstRequestForgery) {
   StartServer({});  // no --allow-private-webhooks
   auto sub = [&](const std::string& url) {
