@@ -6,6 +6,12 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -15,13 +21,6 @@
 #include "integration/itest_util.h"
 #include "integration/orderd_harness.h"
 #include "integration/webhook_receiver.h"
-
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <cstdlib>
-#include <fstream>
 
 namespace oc::itest {
 namespace {
@@ -83,7 +82,8 @@ struct TestPki {
 };
 bool MakeTestPki(const std::string& dir, TestPki* out) {
   std::string script = dir + "/pki.sh";
-  std::ofstream(script) << "set -e\ncd '" << dir << "'\n"
+  std::ofstream(script)
+      << "set -e\ncd '" << dir << "'\n"
       << "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
          "-keyout ca.key -out ca.pem -subj '/CN=OrderCenter test CA' "
          "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null\n"
@@ -482,11 +482,11 @@ TEST_F(WebhooksTest, KillNineMidDeliveryLosesNothingAfterRestart) {
 TEST_F(WebhooksTest, HttpsDeliveryVerifiesThePartnersCertificateAndHostName) {
   TestPki pki;
   ASSERT_TRUE(MakeTestPki(server_.data_dir() + "/..", &pki)) << "openssl CLI failed";
-  StartServer({"--allow-private-webhooks", "--webhook-retry-base-ms=20",
-               "--webhook-ca-file=" + pki.ca});
+  StartServer(
+      {"--allow-private-webhooks", "--webhook-retry-base-ms=20", "--webhook-ca-file=" + pki.ca});
   TlsReceiver partner(pki);
-  std::string good = Subscribe("https://127.0.0.1:" + std::to_string(partner.port()) + "/hook",
-                               60000, 50);
+  std::string good =
+      Subscribe("https://127.0.0.1:" + std::to_string(partner.port()) + "/hook", 60000, 50);
   // The certificate names 127.0.0.1, not "localhost": TLS must refuse this one.
   std::string wrong_name =
       Subscribe("https://localhost:" + std::to_string(partner.port()) + "/hook", 60000, 50);
@@ -513,8 +513,8 @@ TEST_F(WebhooksTest, HttpsDeliveryVerifiesThePartnersCertificateAndHostName) {
 }
 
 TEST_F(WebhooksTest, APartnerThatNeverAnswersTimesOutAndIsRetriedThenDeadLettered) {
-  StartServer({"--allow-private-webhooks", "--webhook-retry-base-ms=20",
-               "--webhook-timeout-ms=300"});
+  StartServer(
+      {"--allow-private-webhooks", "--webhook-retry-base-ms=20", "--webhook-timeout-ms=300"});
   ReceiverBehavior hung;
   hung.delay = std::chrono::milliseconds(60'000);
   WebhookReceiver receiver(hung);
@@ -546,7 +546,8 @@ TEST_F(WebhooksTest, APartnerAnswering429IsSlowedAndItsRetryAfterHonoured) {
   WebhookReceiver receiver(b);
   std::string sub = Subscribe(receiver.Url(), 60000, 50);
   CreateOrder(*channel_, "SLOW-1");
-  ASSERT_TRUE(receiver.WaitFor([](const auto& rs) { return Delivered(rs).size() >= 1; }, seconds(20)));
+  ASSERT_TRUE(
+      receiver.WaitFor([](const auto& rs) { return Delivered(rs).size() >= 1; }, seconds(20)));
   auto requests = receiver.Requests();
   ASSERT_GE(requests.size(), 3u);
   EXPECT_EQ(requests[0].status, 429);
@@ -572,8 +573,8 @@ TEST_F(WebhooksTest, SubscriptionUrlsAreCheckedAgainstRequestForgery) {
         "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://[::1]:8080/"}) {
     EXPECT_EQ(CheckProblem(sub(url), 422, "webhook_target_not_allowed"), "") << url;
   }
-  for (const char* url : {"ftp://example.com/", "file:///etc/passwd", "http://u:p@example.com/",
-                          "nonsense"}) {
+  for (const char* url :
+       {"ftp://example.com/", "file:///etc/passwd", "http://u:p@example.com/", "nonsense"}) {
     EXPECT_EQ(CheckProblem(sub(url), 422, "invalid_webhook_url"), "") << url;
   }
   ApiKey ops = CreateKey(server_.data_dir(), "operations", "ops");
