@@ -213,6 +213,16 @@ struct OrderCenterApi::Exchange {
     respond(std::move(res));
   }
   void Fail(const Status& s) { Reply(MakeProblem(s, request.version(), request.keep_alive())); }
+  // True when `s` is ok; otherwise answers with it. For handlers: `if (!ex->Ok(x)) return;`.
+  bool Ok(const Status& s) {
+    if (s.ok()) return true;
+    Fail(s);
+    return false;
+  }
+  template <class T>
+  bool Ok(const Result<T>& r) {
+    return Ok(r.status());
+  }
   void Json(unsigned status, const bj::value& v) {
     Reply(JsonResponse(status, bj::serialize(v), request));
   }
@@ -460,29 +470,16 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   auto body = json::ParseStrict(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   bool accept_oversell = false;
   auto order = orders::ParseCreateOrder(*body, &accept_oversell);
-  if (!order.ok()) {
-    ex->Fail(order.status());
-    return;
-  }
-  Status may = orders::CheckMayCreate(ex->principal, *order);
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(order)) return;
+  if (!ex->Ok(orders::CheckMayCreate(ex->principal, *order))) return;
   // The id is fixed here so personal data can be sealed (bound to it) before the writer sees
   // the order; a repeat of an existing channel order simply discards both.
   order->id = deps_.ids.Next("ord");
   auto sealed = deps_.pii_codec.Seal(*order);
-  if (!sealed.ok()) {
-    ex->Fail(sealed.status());
-    return;
-  }
+  if (!ex->Ok(sealed)) return;
   order->sealed_pii = std::move(*sealed);
   orders::Command cmd{decltype(orders::Command::action)(std::in_place_type<orders::CreateOrder>,
                                                         std::move(*order), accept_oversell),
@@ -491,38 +488,23 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
-  Status access = privacy::CheckOrderReadAccess(ex->principal);
-  if (!access.ok()) {
-    ex->Fail(access);
-    return;
-  }
+  if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
   if (!LooksLikeId(ex->path_id, "ord")) {
     ex->Fail(Status::NotFound("order not found"));
     return;
   }
   auto found = deps_.store.GetOrder(ex->path_id);
-  if (!found.ok()) {
-    ex->Fail(found.status());
-    return;
-  }
+  if (!ex->Ok(found)) return;
   if (!*found) {
     ex->Fail(Status::NotFound("order not found"));
     return;
   }
-  Status scope = privacy::CheckOrderScope(**found, ex->principal);
-  if (!scope.ok()) {
-    ex->Fail(scope);
-    return;
-  }
+  if (!ex->Ok(privacy::CheckOrderScope(**found, ex->principal))) return;
   ex->Reply(JsonResponse(200, privacy::RenderOrderJson(**found, ex->principal), ex->request));
 }
 
 void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
-  Status access = privacy::CheckOrderReadAccess(ex->principal);
-  if (!access.ok()) {
-    ex->Fail(access);
-    return;
-  }
+  if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
   if (!boost::urls::parse_query(ex->query)) {
     ex->Fail(Status::InvalidArgument("malformed query string"));
     return;
@@ -581,10 +563,7 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
   }
   if (ex->principal.role == Role::kCustomerService) q.assigned_agent = ex->principal.id;
   auto page = deps_.store.ListOrders(q);
-  if (!page.ok()) {
-    ex->Fail(page.status());
-    return;
-  }
+  if (!ex->Ok(page)) return;
   std::string out = "{\"items\":[";
   for (size_t i = 0; i < page->items.size(); ++i) {
     if (i > 0) out.push_back(',');
@@ -602,18 +581,12 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::TransitionOrder(const std::shared_ptr<Exchange>& ex) {
   auto body = ParseObjectBody(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   json::ObjectReader r(body->get_object(), "");
   orders::Transition t;
   Status s = r.OnlyKeys({"to", "expected_version", "reason"});
   auto to = s.ok() ? r.RequiredString("to", kShortTextMax) : Result<std::string>(s);
-  if (!to.ok()) {
-    ex->Fail(to.status());
-    return;
-  }
+  if (!ex->Ok(to)) return;
   auto version = r.OptionalInt("expected_version");
   auto reason = r.OptionalString("reason", kLongTextMax);
   if (!version.ok() || !reason.ok()) {
@@ -637,28 +610,15 @@ void OrderCenterApi::TransitionOrder(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::AssignOrder(const std::shared_ptr<Exchange>& ex) {
-  Status may = orders::CheckMayAssign(ex->principal);
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(orders::CheckMayAssign(ex->principal))) return;
   auto body = ParseObjectBody(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   json::ObjectReader r(body->get_object(), "");
   Status s = r.OnlyKeys({"agent", "expected_version"});
   auto agent = s.ok() ? r.RequiredString("agent", kShortTextMax) : Result<std::string>(s);
-  if (!agent.ok()) {
-    ex->Fail(agent.status());
-    return;
-  }
+  if (!ex->Ok(agent)) return;
   auto version = r.OptionalInt("expected_version");
-  if (!version.ok()) {
-    ex->Fail(version.status());
-    return;
-  }
+  if (!ex->Ok(version)) return;
   if (!LooksLikeId(ex->path_id, "ord")) {
     ex->Fail(Status::NotFound("order not found"));
     return;
@@ -673,10 +633,7 @@ void OrderCenterApi::CreateKey(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   auto body = ParseObjectBody(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   json::ObjectReader r(body->get_object(), "");
   Status s = r.OnlyKeys({"role", "name", "channel"});
   auto role = s.ok() ? r.RequiredString("role", kShortTextMax) : Result<std::string>(s);
@@ -688,10 +645,7 @@ void OrderCenterApi::CreateKey(const std::shared_ptr<Exchange>& ex) {
   }
   privacy::KeyRequest req{*role, name->value_or(""), channel->value_or("")};
   auto issued = privacy::IssueApiKey(deps_.store, deps_.ids, deps_.random, deps_.clock, req);
-  if (!issued.ok()) {
-    ex->Fail(issued.status());
-    return;
-  }
+  if (!ex->Ok(issued)) return;
   ex->Json(201, *issued);
 }
 
@@ -705,10 +659,7 @@ void OrderCenterApi::PutInventory(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   auto body = ParseObjectBody(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   json::ObjectReader r(body->get_object(), "");
   Status s = r.OnlyKeys({"on_hand", "safety_buffer", "category"});
   auto on_hand = s.ok() ? r.RequiredInt("on_hand") : Result<int64_t>(s);
@@ -731,10 +682,7 @@ void OrderCenterApi::GetInventory(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   auto stock = deps_.store.GetStock(ex->path_id);
-  if (!stock.ok()) {
-    ex->Fail(stock.status());
-    return;
-  }
+  if (!ex->Ok(stock)) return;
   if (!*stock) {
     ex->Fail(Status::NotFound("no stock is kept for this SKU"));
     return;
@@ -777,15 +725,9 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
     }
   }
   auto oversold = deps_.store.ListOversold();
-  if (!oversold.ok()) {
-    ex->Fail(oversold.status());
-    return;
-  }
+  if (!ex->Ok(oversold)) return;
   auto stock = deps_.store.LoadStock();
-  if (!stock.ok()) {
-    ex->Fail(stock.status());
-    return;
-  }
+  if (!ex->Ok(stock)) return;
   std::vector<orders::OversoldCase> cases = orders::PlanCompensation(*oversold, *stock);
   bj::array items;
   size_t end = std::min(cases.size(), page.offset + page.limit);
@@ -798,29 +740,16 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::CreateReservation(const std::shared_ptr<Exchange>& ex) {
-  Status may = orders::CheckMayHold(ex->principal);
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(orders::CheckMayHold(ex->principal))) return;
   auto body = ParseObjectBody(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   const bj::object& obj = body->get_object();
   json::ObjectReader r(obj, "");
   Status s = r.OnlyKeys({"lines", "ttl_seconds"});
   auto ttl = s.ok() ? r.OptionalInt("ttl_seconds") : Result<std::optional<int64_t>>(s);
-  if (!ttl.ok()) {
-    ex->Fail(ttl.status());
-    return;
-  }
+  if (!ex->Ok(ttl)) return;
   auto lines = orders::ParseSkuLines(obj.if_contains("lines"));
-  if (!lines.ok()) {
-    ex->Fail(lines.status());
-    return;
-  }
+  if (!ex->Ok(lines)) return;
   orders::CreateReservation create;
   create.ttl_seconds = ttl->value_or(orders::kHoldTtlDefaultSeconds);
   if (create.ttl_seconds < 1 || create.ttl_seconds > orders::kHoldTtlMaxSeconds) {
@@ -833,20 +762,13 @@ void OrderCenterApi::CreateReservation(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::GetReservation(const std::shared_ptr<Exchange>& ex) {
-  Status may = orders::CheckMayHold(ex->principal);
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(orders::CheckMayHold(ex->principal))) return;
   if (!LooksLikeId(ex->path_id, "res")) {
     ex->Fail(Status::NotFound("reservation not found"));
     return;
   }
   auto found = deps_.store.GetReservation(ex->path_id);
-  if (!found.ok()) {
-    ex->Fail(found.status());
-    return;
-  }
+  if (!ex->Ok(found)) return;
   if (!*found || !orders::HoldInScope(ex->principal, **found)) {
     ex->Fail(Status::NotFound("reservation not found"));
     return;
@@ -855,11 +777,7 @@ void OrderCenterApi::GetReservation(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::ReleaseReservation(const std::shared_ptr<Exchange>& ex) {
-  Status may = orders::CheckMayHold(ex->principal);
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(orders::CheckMayHold(ex->principal))) return;
   if (!LooksLikeId(ex->path_id, "res")) {
     ex->Fail(Status::NotFound("reservation not found"));
     return;
@@ -874,16 +792,9 @@ static Status RequireAdmin(const Principal& p, std::string_view what) {
 }
 
 void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
-  Status may = RequireAdmin(ex->principal, "subscriptions");
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(RequireAdmin(ex->principal, "subscriptions"))) return;
   auto body = ParseObjectBody(ex->request.body());
-  if (!body.ok()) {
-    ex->Fail(body.status());
-    return;
-  }
+  if (!ex->Ok(body)) return;
   const bj::object& obj = body->get_object();
   json::ObjectReader r(obj, "");
   Status s = r.OnlyKeys({"url", "events", "secret", "max_per_minute", "batch_max"});
@@ -913,63 +824,34 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
   req.max_per_minute = per_minute->value_or(req.max_per_minute);
   req.batch_max = batch_max->value_or(req.batch_max);
   auto view = deps_.relay.Subscribe(req, ex->principal);
-  if (!view.ok()) {
-    ex->Fail(view.status());
-    return;
-  }
+  if (!ex->Ok(view)) return;
   ex->Json(201, SubscriptionJson(*view));
 }
 
 void OrderCenterApi::ListSubscriptions(const std::shared_ptr<Exchange>& ex) {
-  Status may = RequireAdmin(ex->principal, "subscriptions");
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(RequireAdmin(ex->principal, "subscriptions"))) return;
   auto views = deps_.relay.List();
-  if (!views.ok()) {
-    ex->Fail(views.status());
-    return;
-  }
+  if (!ex->Ok(views)) return;
   bj::array items;
   for (const auto& v : *views) items.emplace_back(SubscriptionJson(v));
   ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
 }
 
 void OrderCenterApi::GetSubscription(const std::shared_ptr<Exchange>& ex) {
-  Status may = RequireAdmin(ex->principal, "subscriptions");
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(RequireAdmin(ex->principal, "subscriptions"))) return;
   auto view = deps_.relay.Get(ex->path_id);
-  if (!view.ok()) {
-    ex->Fail(view.status());
-    return;
-  }
+  if (!ex->Ok(view)) return;
   ex->Json(200, SubscriptionJson(*view));
 }
 
 void OrderCenterApi::DeleteSubscription(const std::shared_ptr<Exchange>& ex) {
-  Status may = RequireAdmin(ex->principal, "subscriptions");
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
-  Status s = deps_.relay.Unsubscribe(ex->path_id);
-  if (!s.ok()) {
-    ex->Fail(s);
-    return;
-  }
+  if (!ex->Ok(RequireAdmin(ex->principal, "subscriptions"))) return;
+  if (!ex->Ok(deps_.relay.Unsubscribe(ex->path_id))) return;
   ex->Json(200, bj::object{{"id", ex->path_id}, {"deleted", true}});
 }
 
 void OrderCenterApi::ListDeadLetters(const std::shared_ptr<Exchange>& ex) {
-  Status may = RequireAdmin(ex->principal, "dead letters");
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(RequireAdmin(ex->principal, "dead letters"))) return;
   if (!boost::urls::parse_query(ex->query)) {
     ex->Fail(Status::InvalidArgument("malformed query string"));
     return;
@@ -993,26 +875,16 @@ void OrderCenterApi::ListDeadLetters(const std::shared_ptr<Exchange>& ex) {
     }
   }
   auto letters = deps_.store.ListDeadLetters(subscription, limit);
-  if (!letters.ok()) {
-    ex->Fail(letters.status());
-    return;
-  }
+  if (!ex->Ok(letters)) return;
   bj::array items;
   for (const auto& d : *letters) items.emplace_back(DeadLetterJson(d));
   ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
 }
 
 void OrderCenterApi::ReplayDeadLetter(const std::shared_ptr<Exchange>& ex) {
-  Status may = RequireAdmin(ex->principal, "dead letters");
-  if (!may.ok()) {
-    ex->Fail(may);
-    return;
-  }
+  if (!ex->Ok(RequireAdmin(ex->principal, "dead letters"))) return;
   auto replay = deps_.relay.Replay(ex->path_id);
-  if (!replay.ok()) {
-    ex->Fail(replay.status());
-    return;
-  }
+  if (!ex->Ok(replay)) return;
   ex->Json(202, DeadLetterJson(*replay));
 }
 
