@@ -160,10 +160,14 @@ Status ParseLimit(const std::string& value, size_t* limit) {
   return Status::Ok();
 }
 
-std::string EncodeCursor(int64_t seq) { return "c" + std::to_string(seq); }
+// Cursors are a kind letter and a position: 'c' (before this order seq) for order lists, 'p'
+// (from this offset) for computed work lists such as the oversold one.
+std::string EncodeCursor(int64_t position, char kind = 'c') {
+  return kind + std::to_string(position);
+}
 
-Result<int64_t> DecodeCursor(std::string_view cursor) {
-  if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != 'c') {  // 18 digits: no overflow
+Result<int64_t> DecodeCursor(std::string_view cursor, char kind = 'c') {
+  if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != kind) {  // 18 digits: no overflow
     return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
   }
   int64_t v = 0;
@@ -707,15 +711,9 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
     if (key == "limit") {
       s = ParseLimit(value, &page.limit);
     } else if (key == "cursor") {
-      char* end = nullptr;
-      long long n = value.size() > 1 && value.size() < 12 && value[0] == 'p'
-                        ? std::strtoll(value.c_str() + 1, &end, 10)
-                        : -1;
-      if (n < 0 || end == nullptr || *end != '\0') {
-        s = Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
-      } else {
-        page.offset = static_cast<size_t>(n);
-      }
+      auto offset = DecodeCursor(value, 'p');
+      s = offset.status();
+      if (offset.ok()) page.offset = static_cast<size_t>(*offset);
     } else {
       s = Status::InvalidArgument("unknown query parameter (accepted: limit, cursor)");
     }
@@ -735,7 +733,8 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
   bj::object out;
   out["items"] = std::move(items);
   out["next_cursor"] =
-      end < cases.size() ? bj::value("p" + std::to_string(end)) : bj::value(nullptr);
+      end < cases.size() ? bj::value(EncodeCursor(static_cast<int64_t>(end), 'p'))
+                         : bj::value(nullptr);
   ex->Json(200, out);
 }
 

@@ -38,7 +38,6 @@ class DeliveryLimiter {
   void Succeeded(Clock::time_point now);
 
   int64_t limit() const { return limit_; }
-  int64_t configured() const { return configured_; }
 
  private:
   void Forget(Clock::time_point now);

@@ -51,7 +51,6 @@ class WebhookClient {
   Result<WebhookResponse> Post(const std::string& body,
                                const std::vector<std::pair<std::string, std::string>>& headers);
 
-  bool gzip_accepted() const { return gzip_accepted_; }
   void Close();
   // From any thread: makes a Post() in progress (and every later one) fail at once.
   void Interrupt();
