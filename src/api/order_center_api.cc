@@ -6,6 +6,7 @@
 #include <boost/url/parse_query.hpp>
 #include <chrono>
 
+#include "api/exchange.h"
 #include "api/router.h"
 #include "core/json.h"
 #include "orders/compensation.h"
@@ -18,40 +19,7 @@
 namespace oc::api {
 namespace {
 
-namespace bj = boost::json;
-
 inline constexpr size_t kIdempotencyKeyBytesMax = 255;
-
-int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-Response JsonResponse(unsigned status, std::string body, const Request& req) {
-  Response res{static_cast<http::status>(status), req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-store");
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  return res;
-}
-
-Response TextResponse(unsigned status, std::string_view content_type, std::string body,
-                      const Request& req) {
-  Response res{static_cast<http::status>(status), req.version()};
-  res.set(http::field::content_type, content_type);
-  res.keep_alive(req.keep_alive());
-  res.body() = std::move(body);
-  return res;
-}
-
-// A request body that must be one JSON object (every write endpoint's shape).
-Result<bj::value> ParseObjectBody(std::string_view body) {
-  OC_ASSIGN_OR_RETURN(bj::value v, json::ParseStrict(body));
-  if (!v.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
-  return v;
-}
 
 bj::object StockJson(const store::StockRecord& r) {
   inventory::StockLevel level{r.on_hand, r.safety_buffer, r.reserved, r.sold, r.oversold};
@@ -143,43 +111,6 @@ bj::object OversoldCaseJson(const orders::OversoldCase& c) {
                     {"remedies", std::move(remedies)}};
 }
 
-// Parses ?limit=&cursor= for lists paged by position ("p<offset>" cursors).
-struct PageParams {
-  size_t limit = store::kListLimitDefault;
-  size_t offset = 0;
-};
-
-Status ParseLimit(const std::string& value, size_t* limit) {
-  char* end = nullptr;
-  long long n = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || n < 1 ||
-      n > static_cast<long long>(store::kListLimitMax)) {
-    return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 500");
-  }
-  *limit = static_cast<size_t>(n);
-  return Status::Ok();
-}
-
-// Cursors are a kind letter and a position: 'c' (before this order seq) for order lists, 'p'
-// (from this offset) for computed work lists such as the oversold one.
-std::string EncodeCursor(int64_t position, char kind = 'c') {
-  return kind + std::to_string(position);
-}
-
-Result<int64_t> DecodeCursor(std::string_view cursor, char kind = 'c') {
-  if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != kind) {  // 18 digits: no overflow
-    return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
-  }
-  int64_t v = 0;
-  for (char c : cursor.substr(1)) {
-    if (c < '0' || c > '9') {
-      return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
-    }
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
 bool IsJsonContentType(std::string_view ct) {
   auto semi = ct.find(';');
   std::string_view media = ct.substr(0, semi);
@@ -194,50 +125,11 @@ bool IsJsonContentType(std::string_view ct) {
 
 }  // namespace
 
-// One request in flight: what the handlers need, and the single way to answer.
-struct OrderCenterApi::Exchange {
-  Request request;
-  std::string remote_ip;
-  Responder respond;
-  boost::asio::any_io_executor connection;  // completions are rendered here, then written
-  OrderCenterApi* api = nullptr;
-  int64_t start_us = 0;
-  const RouteSpec* route = nullptr;
-  std::string path_id;
-  std::string path;
-  std::string query;
-  Principal principal;
-  bool answered = false;
-
-  void Reply(Response res) {
-    if (answered) return;
-    answered = true;
-    api->metrics_.RecordRequest(route ? route->path_template : std::string_view("unmatched"),
-                                res.result_int(), NowMicros() - start_us);
-    respond(std::move(res));
-  }
-  void Fail(const Status& s) { Reply(MakeProblem(s, request.version(), request.keep_alive())); }
-  // True when `s` is ok; otherwise answers with it. For handlers: `if (!ex->Ok(x)) return;`.
-  bool Ok(const Status& s) {
-    if (s.ok()) return true;
-    Fail(s);
-    return false;
-  }
-  template <class T>
-  bool Ok(const Result<T>& r) {
-    return Ok(r.status());
-  }
-  void Json(unsigned status, const bj::value& v) {
-    Reply(JsonResponse(status, bj::serialize(v), request));
-  }
-};
-
-OrderCenterApi::OrderCenterApi(ApiDeps deps) : deps_(deps), auth_(deps.store, deps.clock) {}
+OrderCenterApi::OrderCenterApi(ApiDeps deps)
+    : deps_(deps), auth_(deps.store, deps.clock), step_up_(deps.clock, deps.random) {}
 OrderCenterApi::~OrderCenterApi() = default;
 
-void OrderCenterApi::OnRejected(unsigned status) {
-  metrics_.RecordRequest("rejected", status, 0);
-}
+void OrderCenterApi::OnRejected(unsigned status) { metrics_.RecordRequest("rejected", status, 0); }
 
 void OrderCenterApi::Handle(Request request, std::string remote_ip,
                             boost::asio::any_io_executor connection, Responder respond) {
@@ -274,8 +166,14 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     auto principal =
         auth_.Authenticate(ex->request[http::field::authorization], ex->remote_ip, &retry_after_s);
     if (!principal.ok()) {
-      Response res = MakeProblem(principal.status(), ex->request.version(),
-                                 ex->request.keep_alive());
+      if (principal.status().kind() == ErrorKind::kUnauthenticated) {
+        // Throttled attempts (429) are not written: the lockout itself is the record, and a
+        // guesser must not be able to turn requests into audit writes without limit.
+        ex->audit.action = "auth.failed";
+        ex->audit.detail = principal.status().detail();
+      }
+      Response res =
+          MakeProblem(principal.status(), ex->request.version(), ex->request.keep_alive());
       if (retry_after_s > 0) res.set(http::field::retry_after, std::to_string(retry_after_s));
       ex->Reply(std::move(res));
       return;
@@ -311,7 +209,8 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
       GetMetrics(ex);
       return;
     case RouteId::kOpenApi:
-      ex->Reply(TextResponse(200, "application/yaml", std::string(deps_.openapi_yaml), ex->request));
+      ex->Reply(
+          TextResponse(200, "application/yaml", std::string(deps_.openapi_yaml), ex->request));
       return;
     case RouteId::kCreateOrder:
       CreateOrder(ex);
@@ -367,6 +266,21 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     case RouteId::kReplayDeadLetter:
       ReplayDeadLetter(ex);
       return;
+    case RouteId::kStepUp:
+      StepUp(ex);
+      return;
+    case RouteId::kRevealOrder:
+      RevealOrder(ex);
+      return;
+    case RouteId::kExportOrders:
+      ExportOrders(ex);
+      return;
+    case RouteId::kListAudit:
+      ListAudit(ex);
+      return;
+    case RouteId::kVerifyAudit:
+      VerifyAudit(ex);
+      return;
   }
   ex->Fail(Status::Internal("route without a handler"));
 }
@@ -389,8 +303,8 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("ordercenter_writer_queue_depth " + std::to_string(deps_.writer.QueueDepth()) + "\n");
   out.append("# HELP ordercenter_writer_batches_total Batches made durable (fsyncs are shared).\n");
   out.append("# TYPE ordercenter_writer_batches_total counter\n");
-  out.append("ordercenter_writer_batches_total " +
-             std::to_string(deps_.writer.BatchesCommitted()) + "\n");
+  out.append("ordercenter_writer_batches_total " + std::to_string(deps_.writer.BatchesCommitted()) +
+             "\n");
   out.append("# HELP ordercenter_store_fsyncs_total fsyncs of the write-ahead log.\n");
   out.append("# TYPE ordercenter_store_fsyncs_total counter\n");
   out.append("ordercenter_store_fsyncs_total " + std::to_string(deps_.store.fsyncs()) + "\n");
@@ -426,8 +340,8 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     };
     command.idempotency = std::move(idem);
   }
-  Status submitted = deps_.writer.Submit(
-      std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) {
+  Status submitted =
+      deps_.writer.Submit(std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) {
         // Completions arrive on the syncer thread; rendering and writing happen on the
         // connection's strand, in one hop. The outcome travels behind a pointer: the handler
         // is moved several times on its way through Asio, the Order inside it then is not.
@@ -503,69 +417,73 @@ void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::NotFound("order not found"));
     return;
   }
-  if (!ex->Ok(privacy::CheckOrderScope(**found, ex->principal))) return;
+  if (Status scope = privacy::CheckOrderScope(**found, ex->principal); !scope.ok()) {
+    ex->scope_denied = true;
+    ex->Fail(scope);
+    return;
+  }
   ex->Reply(JsonResponse(200, privacy::RenderOrderJson(**found, ex->principal), ex->request));
 }
 
-void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
-  if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
-  if (!boost::urls::parse_query(ex->query)) {
-    ex->Fail(Status::InvalidArgument("malformed query string"));
-    return;
-  }
+Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQuery* q,
+                       size_t* limit) {
+  if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");
   boost::urls::encoding_opts decoding;
   decoding.space_as_plus = true;
-  boost::urls::params_view params(ex->query, decoding);
-  store::OrderQuery q;
+  boost::urls::params_view params(query, decoding);
   for (auto p : params) {
     std::string key = p.key;
     std::string value = p.value;
     if (key == "limit") {
-      Status s = ParseLimit(value, &q.limit);
-      if (!s.ok()) {
-        ex->Fail(s);
-        return;
+      char* end = nullptr;
+      long long n = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1 || n > static_cast<long long>(limit_max)) {
+        return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to " +
+                                       std::to_string(limit_max));
       }
+      *limit = static_cast<size_t>(n);
     } else if (key == "cursor") {
-      auto seq = DecodeCursor(value);
-      if (!seq.ok()) {
-        ex->Fail(seq.status());
-        return;
-      }
-      q.before_seq = *seq;
+      OC_ASSIGN_OR_RETURN(q->before_seq, DecodeCursor(value));
     } else if (key == "status") {
       auto s = ParseOrderStatus(value);
-      if (!s) {
-        ex->Fail(Status::InvalidArgument("query parameter 'status' is not a known status"));
-        return;
-      }
-      q.status = s;
+      if (!s) return Status::InvalidArgument("query parameter 'status' is not a known status");
+      q->status = s;
     } else if (key == "channel") {
-      q.channel = value;
+      q->channel = value;
     } else if (key == "tag") {
-      q.tag = value;
+      q->tag = value;
     } else if (key == "since") {
       int64_t ms = 0;
       if (!ParseRfc3339(value, &ms)) {
-        ex->Fail(Status::InvalidArgument("query parameter 'since' must be an RFC 3339 time"));
-        return;
+        return Status::InvalidArgument("query parameter 'since' must be an RFC 3339 time");
       }
-      q.since_ms = ms;
+      q->since_ms = ms;
     } else {
-      ex->Fail(Status::InvalidArgument("unknown query parameter (accepted: limit, cursor, status, "
-                                       "channel, tag, since)"));
-      return;
+      return Status::InvalidArgument(
+          "unknown query parameter (accepted: limit, cursor, status, channel, tag, since)");
     }
   }
+  return Status::Ok();
+}
+
+bool NarrowToScope(const Principal& viewer, store::OrderQuery* q) {
+  if (viewer.role == Role::kChannel) {
+    if (q->channel && *q->channel != viewer.channel) return false;
+    q->channel = viewer.channel;
+  }
+  if (viewer.role == Role::kCustomerService) q->assigned_agent = viewer.id;
+  return true;
+}
+
+void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
+  if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
+  store::OrderQuery q;
+  if (!ex->Ok(ParseOrderQuery(ex->query, store::kListLimitMax, &q, &q.limit))) return;
   // Scope is a filter the caller cannot widen.
-  if (ex->principal.role == Role::kChannel) {
-    if (q.channel && *q.channel != ex->principal.channel) {
-      ex->Json(200, bj::object{{"items", bj::array{}}, {"next_cursor", nullptr}});
-      return;
-    }
-    q.channel = ex->principal.channel;
+  if (!NarrowToScope(ex->principal, &q)) {
+    ex->Json(200, bj::object{{"items", bj::array{}}, {"next_cursor", nullptr}});
+    return;
   }
-  if (ex->principal.role == Role::kCustomerService) q.assigned_agent = ex->principal.id;
   auto page = deps_.store.ListOrders(q);
   if (!ex->Ok(page)) return;
   std::string out = "{\"items\":[";
@@ -670,9 +588,7 @@ void OrderCenterApi::PutInventory(const std::shared_ptr<Exchange>& ex) {
   auto buffer = r.OptionalInt("safety_buffer");
   auto category = r.OptionalString("category", kShortTextMax);
   if (!on_hand.ok() || !buffer.ok() || !category.ok()) {
-    ex->Fail(!on_hand.ok() ? on_hand.status()
-             : !buffer.ok() ? buffer.status()
-                            : category.status());
+    ex->Fail(!on_hand.ok() ? on_hand.status() : !buffer.ok() ? buffer.status() : category.status());
     return;
   }
   orders::SetStock set{ex->path_id, *on_hand, buffer->value_or(0), std::move(*category)};
@@ -681,8 +597,9 @@ void OrderCenterApi::PutInventory(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::GetInventory(const std::shared_ptr<Exchange>& ex) {
   if (ex->principal.role == Role::kCustomerService || ex->principal.role == Role::kFinance) {
-    ex->Fail(Status::PermissionDenied("stock levels are for admin, operations, warehouse and "
-                                      "channels"));
+    ex->Fail(
+        Status::PermissionDenied("stock levels are for admin, operations, warehouse and "
+                                 "channels"));
     return;
   }
   auto stock = deps_.store.GetStock(ex->path_id);
@@ -732,9 +649,8 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
   for (size_t i = page.offset; i < end; ++i) items.emplace_back(OversoldCaseJson(cases[i]));
   bj::object out;
   out["items"] = std::move(items);
-  out["next_cursor"] =
-      end < cases.size() ? bj::value(EncodeCursor(static_cast<int64_t>(end), 'p'))
-                         : bj::value(nullptr);
+  out["next_cursor"] = end < cases.size() ? bj::value(EncodeCursor(static_cast<int64_t>(end), 'p'))
+                                          : bj::value(nullptr);
   ex->Json(200, out);
 }
 
@@ -781,8 +697,8 @@ void OrderCenterApi::ReleaseReservation(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::NotFound("reservation not found"));
     return;
   }
-  SubmitToWriter(ex, orders::Command{orders::ReleaseReservation{ex->path_id}, ex->principal,
-                                     std::nullopt});
+  SubmitToWriter(
+      ex, orders::Command{orders::ReleaseReservation{ex->path_id}, ex->principal, std::nullopt});
 }
 
 static Status RequireAdmin(const Principal& p, std::string_view what) {
@@ -799,13 +715,13 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
   Status s = r.OnlyKeys({"url", "events", "secret", "max_per_minute", "batch_max"});
   auto url = s.ok() ? r.RequiredString("url", 2048) : Result<std::string>(s);
   auto secret = url.ok() ? r.RequiredString("secret", 256) : Result<std::string>(url.status());
-  auto events = secret.ok() ? r.RequiredArray("events")
-                            : Result<const bj::array*>(secret.status());
+  auto events = secret.ok() ? r.RequiredArray("events") : Result<const bj::array*>(secret.status());
   auto per_minute = r.OptionalInt("max_per_minute");
   auto batch_max = r.OptionalInt("batch_max");
   if (!events.ok() || !per_minute.ok() || !batch_max.ok()) {
-    ex->Fail(!events.ok() ? events.status() : !per_minute.ok() ? per_minute.status()
-                                                               : batch_max.status());
+    ex->Fail(!events.ok()       ? events.status()
+             : !per_minute.ok() ? per_minute.status()
+                                : batch_max.status());
     return;
   }
   outbox::SubscribeRequest req;
@@ -814,8 +730,8 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
   for (size_t i = 0; i < (*events)->size(); ++i) {
     const bj::value& e = (**events)[i];
     if (!e.is_string()) {
-      ex->Fail(Status::InvalidArgument("field 'events[" + std::to_string(i) +
-                                       "]' must be a string"));
+      ex->Fail(
+          Status::InvalidArgument("field 'events[" + std::to_string(i) + "]' must be a string"));
       return;
     }
     req.events.emplace_back(e.get_string());

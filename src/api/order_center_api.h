@@ -17,6 +17,8 @@
 #include "core/ids.h"
 #include "orders/order_writer.h"
 #include "outbox/relay.h"
+#include "privacy/audit.h"
+#include "privacy/step_up.h"
 #include "store/store.h"
 
 namespace oc::api {
@@ -26,6 +28,8 @@ struct ApiDeps {
   orders::OrderWriter& writer;
   outbox::Relay& relay;
   store::PiiCodec& pii_codec;  // seals personal data on HTTP threads, off the writer's path
+  privacy::AuditLog& audit;
+  privacy::AuditCheckpoint& audit_checkpoint;
   IdGenerator& ids;
   Random& random;
   const Clock& clock;
@@ -64,10 +68,19 @@ class OrderCenterApi final : public RequestHandler {
   void DeleteSubscription(const std::shared_ptr<Exchange>& ex);
   void ListDeadLetters(const std::shared_ptr<Exchange>& ex);
   void ReplayDeadLetter(const std::shared_ptr<Exchange>& ex);
+  void StepUp(const std::shared_ptr<Exchange>& ex);
+  void RevealOrder(const std::shared_ptr<Exchange>& ex);
+  void ExportOrders(const std::shared_ptr<Exchange>& ex);
+  void ListAudit(const std::shared_ptr<Exchange>& ex);
+  void VerifyAudit(const std::shared_ptr<Exchange>& ex);
+  // Writes the audit entry the answer calls for, if any, and sends the answer once it is
+  // durable (privacy_endpoints.cc says which answers are audited).
+  void AuditThenSend(const std::shared_ptr<Exchange>& ex, Response res);
   void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command&& command);
 
   ApiDeps deps_;
   Authenticator auth_;
+  privacy::StepUpTokens step_up_;
   Metrics metrics_;
 };
 

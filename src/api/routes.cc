@@ -4,7 +4,7 @@
 
 namespace oc::api {
 namespace {
-constexpr std::array<RouteSpec, 23> kRoutes = {{
+constexpr std::array<RouteSpec, 28> kRoutes = {{
     {RouteId::kDashboard, "GET", "/", false},
     {RouteId::kHealthz, "GET", "/healthz", false},
     {RouteId::kReadyz, "GET", "/readyz", false},
@@ -28,6 +28,11 @@ constexpr std::array<RouteSpec, 23> kRoutes = {{
     {RouteId::kDeleteSubscription, "DELETE", "/v1/subscriptions/{id}", true},
     {RouteId::kListDeadLetters, "GET", "/v1/dead-letters", true},
     {RouteId::kReplayDeadLetter, "POST", "/v1/dead-letters/{id}/replay", true},
+    {RouteId::kStepUp, "POST", "/v1/auth/step-up", true},
+    {RouteId::kRevealOrder, "POST", "/v1/orders/{id}/reveal", true},
+    {RouteId::kExportOrders, "GET", "/v1/orders/export.csv", true},
+    {RouteId::kListAudit, "GET", "/v1/audit", true},
+    {RouteId::kVerifyAudit, "GET", "/v1/audit/verify", true},
 }};
 }  // namespace
 

@@ -35,6 +35,11 @@ enum class RouteId {
   kDeleteSubscription,
   kListDeadLetters,
   kReplayDeadLetter,
+  kStepUp,
+  kRevealOrder,
+  kExportOrders,
+  kListAudit,
+  kVerifyAudit,
 };
 
 struct RouteSpec {

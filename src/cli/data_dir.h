@@ -16,6 +16,8 @@ struct DataDir {
   std::string DatabasePath() const { return root + "/ordercenter.db"; }
   std::string LockPath() const { return root + "/orderd.lock"; }
   std::string KeyringPath() const { return root + "/keyring.json"; }
+  // The audit chain's head, kept outside the database (privacy/audit.h).
+  std::string AuditCheckpointPath() const { return root + "/audit-checkpoint"; }
 };
 
 // The store as both binaries open it: keyring (created on first use, 0600), the encrypting

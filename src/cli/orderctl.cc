@@ -8,6 +8,7 @@
 #include "cli/demo.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "privacy/audit.h"
 #include "privacy/key_issuer.h"
 #include "store/store.h"
 
@@ -26,6 +27,23 @@ Result<OpenedStore> OpenStore(const std::string& root) {
   return OpenDataDirStore(dir, /*read_connections=*/1);
 }
 
+// Records what an operator did from the command line (actor "orderctl", as the local admin).
+Status AuditLocal(const std::string& root, store::Store& store, std::string action,
+                  std::string detail) {
+  OC_ASSIGN_OR_RETURN(DataDir dir, PrepareDataDir(root));
+  IdGenerator ids(Clock::System(), Random::Secure());
+  privacy::AuditCheckpoint checkpoint(dir.AuditCheckpointPath());
+  privacy::AuditLog log(store, ids, Clock::System(), checkpoint);
+  store::AuditRecord e;
+  e.actor = "orderctl";
+  e.role = "admin";
+  e.ip = "local";
+  e.action = std::move(action);
+  e.detail = std::move(detail);
+  e.outcome = "ok";
+  return log.AppendAndWait(std::move(e));
+}
+
 int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
   auto store = OpenStore(root);
   if (!store.ok()) return Fail(store.status());
@@ -33,8 +51,33 @@ int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
   auto issued =
       privacy::IssueApiKey(*store->store, ids, Random::Secure(), Clock::System(), request);
   if (!issued.ok()) return Fail(issued.status());
+  Status audited =
+      AuditLocal(root, *store->store, "keys.create",
+                 "key " + std::string(issued->at("id").as_string()) + " role " + request.role);
+  if (!audited.ok()) return Fail(audited);
   std::cout << boost::json::serialize(*issued) << std::endl;
   return 0;
+}
+
+int AuditVerify(const std::string& root) {
+  auto dir = PrepareDataDir(root);
+  if (!dir.ok()) return Fail(dir.status());
+  auto store = OpenStore(root);
+  if (!store.ok()) return Fail(store.status());
+  privacy::AuditCheckpoint checkpoint(dir->AuditCheckpointPath());
+  auto verdict = privacy::VerifyAuditChain(*store->store, checkpoint);
+  if (!verdict.ok()) return Fail(verdict.status());
+  if (verdict->ok) {
+    std::cout << "ok" << std::endl;
+    std::cerr << verdict->entries << " entries verified; checkpointed head at entry "
+              << verdict->checkpoint_seq << "\n";
+    return 0;
+  }
+  std::cout << "FAILED at entry " << verdict->first_bad_seq
+            << (verdict->first_bad_id.empty() ? "" : " (" + verdict->first_bad_id + ")") << ": "
+            << verdict->problem << std::endl;
+  std::cerr << verdict->entries << " entries verified before it\n";
+  return 1;
 }
 
 int Demo(const std::string& root, int64_t orders) {
@@ -78,8 +121,9 @@ int RunOrderctl(int argc, char** argv) {
   keys->require_subcommand(1);
   auto* create = keys->add_subcommand("create", "create an API key and print it once");
   privacy::KeyRequest request;
-  create->add_option("--role", request.role,
-                     "admin | channel | customer_service | warehouse | finance | operations")
+  create
+      ->add_option("--role", request.role,
+                   "admin | channel | customer_service | warehouse | finance | operations")
       ->required();
   create->add_option("--name", request.name, "a label for the key's holder");
   create->add_option("--channel", request.channel, "the channel a channel key acts for");
@@ -88,7 +132,12 @@ int RunOrderctl(int argc, char** argv) {
   int64_t demo_orders = kDemoOrdersDefault;
   demo->add_option("--orders", demo_orders, "how many demo orders")->check(CLI::Range(1, 100000));
 
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log");
+  audit->require_subcommand(1);
+  auto* verify = audit->add_subcommand("verify", "check the hash chain; prints ok, exits 0");
+
   CLI11_PARSE(app, argc, argv);
+  if (verify->parsed()) return AuditVerify(data_dir);
   if (create->parsed()) return KeysCreate(data_dir, request);
   if (demo->parsed()) return Demo(data_dir, demo_orders);
   return Fail(Status::InvalidArgument("no command given"));

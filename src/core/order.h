@@ -3,7 +3,7 @@
 // Plain data, no behaviour: the status machine lives in order_status.h, the write rules in
 // orders/, the per-role views in privacy/. `version` starts at 1 and grows by one with every
 // accepted change, so clients can do optimistic concurrency with `expected_version`.
-// Customer PII (name, phone, id number, address detail) is held here in plaintext only in
+// Customer PII (name, phone, id number, address detail, invoice) is held here in plaintext only in
 // memory; store/ decides how it is persisted.
 #pragma once
 
@@ -19,8 +19,8 @@ namespace oc {
 // Limits on what one order may carry; a request beyond them is refused, never truncated.
 inline constexpr size_t kOrderLinesMax = 500;
 inline constexpr int64_t kLineQtyMax = 1'000'000;
-inline constexpr size_t kShortTextMax = 128;   // ids, sku, names, phone, currency
-inline constexpr size_t kLongTextMax = 1024;   // address detail, reasons
+inline constexpr size_t kShortTextMax = 128;  // ids, sku, names, phone, currency
+inline constexpr size_t kLongTextMax = 1024;  // address detail, reasons
 
 struct OrderLine {
   std::string sku;
@@ -43,6 +43,13 @@ struct Address {
   std::string detail;
 };
 
+// Invoice details (for a company, its registered name and tax id): personal data when the buyer
+// is a person, so sealed like the rest.
+struct Invoice {
+  std::string title;
+  std::string tax_id;
+};
+
 struct Order {
   std::string id;
   std::string channel;
@@ -52,6 +59,7 @@ struct Order {
   int64_t version = 1;
   Customer customer;
   Address shipping_address;
+  std::optional<Invoice> invoice;
   std::vector<OrderLine> lines;
   int64_t total = 0;  // minor units, sum of qty * unit_price
   std::string currency;

@@ -1,12 +1,12 @@
 // orderd: the OrderCenter server. Wiring only; everything else is a library the tests link.
-#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
 #include "api/order_center_api.h"
@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   std::string data_dir;
   std::string listen = "127.0.0.1:8080";
   std::string config;
-  bool allow_private_webhooks = std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS") != nullptr &&
-                                std::string(std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS")) == "1";
+  bool allow_private_webhooks =
+      std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS") != nullptr &&
+      std::string(std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS")) == "1";
   app.add_option("--data-dir", data_dir, "directory for the database and keyring")->required();
   app.add_option("--listen", listen, "host:port to listen on (port 0 picks a free one)");
   app.add_option("--config", config, "configuration file (scale-out backends)");
@@ -106,22 +107,26 @@ int main(int argc, char** argv) {
   oc::store::Store& store = *opened->store;
 
   oc::IdGenerator ids(oc::Clock::System(), oc::Random::Secure());
-  auto relay = oc::outbox::Relay::Start(
-      store, oc::Clock::System(), ids, oc::Random::Secure(),
-      {.allow_private_targets = allow_private_webhooks,
-       .retry_base = std::chrono::milliseconds(webhook_retry_base_ms),
-       .request_timeout = std::chrono::milliseconds(webhook_timeout_ms),
-       .extra_ca_file = webhook_ca_file});
+  auto relay =
+      oc::outbox::Relay::Start(store, oc::Clock::System(), ids, oc::Random::Secure(),
+                               {.allow_private_targets = allow_private_webhooks,
+                                .retry_base = std::chrono::milliseconds(webhook_retry_base_ms),
+                                .request_timeout = std::chrono::milliseconds(webhook_timeout_ms),
+                                .extra_ca_file = webhook_ca_file});
   if (!relay.ok()) return Fail(relay.status());
   oc::orders::WriterOptions writer_options;
   writer_options.on_durable = [r = relay->get()] { r->Notify(); };
   auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids, writer_options);
   if (!writer.ok()) return Fail(writer.status());
 
+  oc::privacy::AuditCheckpoint audit_checkpoint(dir->AuditCheckpointPath());
+  oc::privacy::AuditLog audit(store, ids, oc::Clock::System(), audit_checkpoint);
   oc::api::OrderCenterApi api({.store = store,
                                .writer = **writer,
                                .relay = **relay,
                                .pii_codec = *opened->codec,
+                               .audit = audit,
+                               .audit_checkpoint = audit_checkpoint,
                                .ids = ids,
                                .random = oc::Random::Secure(),
                                .clock = oc::Clock::System(),

@@ -42,6 +42,15 @@ Status ParseAddress(const bj::object& obj, Address* a) {
   return Status::Ok();
 }
 
+Status ParseInvoice(const bj::object& obj, Invoice* inv) {
+  ObjectReader r(obj, "invoice");
+  OC_RETURN_IF_ERROR(r.OnlyKeys({"title", "tax_id"}));
+  OC_ASSIGN_OR_RETURN(inv->title, r.RequiredString("title", kShortTextMax));
+  OC_ASSIGN_OR_RETURN(auto tax_id, r.OptionalString("tax_id", kShortTextMax));
+  inv->tax_id = tax_id.value_or("");
+  return NonEmpty(inv->title, "invoice.title");
+}
+
 Status ParseLines(const bj::array& lines, Order* o) {
   if (lines.empty()) return Status::Unprocessable("field 'lines' must hold at least one line");
   if (lines.size() > kOrderLinesMax) {
@@ -117,13 +126,14 @@ Result<Order> ParseCreateOrder(const bj::value& body, bool* accept_oversell) {
   ObjectReader r(body.get_object(), "");
   OC_RETURN_IF_ERROR(r.OnlyKeys({"channel", "channel_order_id", "currency", "customer",
                                  "shipping_address", "lines", "payment_method", "reservation_id",
-                                 "placed_at", "accept_oversell"}));
+                                 "placed_at", "accept_oversell", "invoice"}));
   Order o;
   OC_ASSIGN_OR_RETURN(o.channel, r.RequiredString("channel", kShortTextMax));
   OC_ASSIGN_OR_RETURN(o.channel_order_id, r.RequiredString("channel_order_id", kShortTextMax));
   OC_ASSIGN_OR_RETURN(o.currency, r.RequiredString("currency", kShortTextMax));
   OC_ASSIGN_OR_RETURN(const bj::object* customer, r.OptionalObject("customer"));
   OC_ASSIGN_OR_RETURN(const bj::object* address, r.OptionalObject("shipping_address"));
+  OC_ASSIGN_OR_RETURN(const bj::object* invoice, r.OptionalObject("invoice"));
   OC_ASSIGN_OR_RETURN(const bj::array* lines, r.RequiredArray("lines"));
   OC_ASSIGN_OR_RETURN(auto payment_method, r.OptionalString("payment_method", kShortTextMax));
   OC_ASSIGN_OR_RETURN(auto reservation_id, r.OptionalString("reservation_id", kShortTextMax));
@@ -132,6 +142,10 @@ Result<Order> ParseCreateOrder(const bj::value& body, bool* accept_oversell) {
   if (accept_oversell != nullptr) *accept_oversell = oversell.value_or(false);
   if (customer) OC_RETURN_IF_ERROR(ParseCustomer(*customer, &o.customer));
   if (address) OC_RETURN_IF_ERROR(ParseAddress(*address, &o.shipping_address));
+  if (invoice) {
+    o.invoice.emplace();
+    OC_RETURN_IF_ERROR(ParseInvoice(*invoice, &*o.invoice));
+  }
   o.payment_method = payment_method.value_or("");
   o.reservation_id = reservation_id.value_or("");
   if (placed_at) {
@@ -144,7 +158,8 @@ Result<Order> ParseCreateOrder(const bj::value& body, bool* accept_oversell) {
   OC_RETURN_IF_ERROR(NonEmpty(o.channel, "channel"));
   OC_RETURN_IF_ERROR(NonEmpty(o.channel_order_id, "channel_order_id"));
   if (!IsKnownCurrency(o.currency)) {
-    return Status::Unprocessable("field 'currency': unknown ISO-4217 currency '" + o.currency + "'");
+    return Status::Unprocessable("field 'currency': unknown ISO-4217 currency '" + o.currency +
+                                 "'");
   }
   OC_RETURN_IF_ERROR(ParseLines(*lines, &o));
   return o;

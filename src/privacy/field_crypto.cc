@@ -89,18 +89,17 @@ class GcmSealer {
     std::memcpy(dst, nonce, kNonceBytes);
     int len = 0;
     auto* ct = dst + kNonceBytes;
-    bool ok = c_.ctx != nullptr &&
-              (keyed_ ? EVP_EncryptInit_ex(c_.ctx, nullptr, nullptr, nullptr, dst)
-                      : EVP_EncryptInit_ex(c_.ctx, Aes256Gcm(), nullptr, key_, dst)) == 1 &&
-              EVP_EncryptUpdate(c_.ctx, nullptr, &len,
-                                reinterpret_cast<const unsigned char*>(aad.data()),
-                                static_cast<int>(aad.size())) == 1 &&
-              EVP_EncryptUpdate(c_.ctx, ct, &len,
-                                reinterpret_cast<const unsigned char*>(plaintext.data()),
-                                static_cast<int>(plaintext.size())) == 1 &&
-              EVP_EncryptFinal_ex(c_.ctx, ct + len, &len) == 1 &&
-              EVP_CIPHER_CTX_ctrl(c_.ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes,
-                                  ct + plaintext.size()) == 1;
+    bool ok =
+        c_.ctx != nullptr &&
+        (keyed_ ? EVP_EncryptInit_ex(c_.ctx, nullptr, nullptr, nullptr, dst)
+                : EVP_EncryptInit_ex(c_.ctx, Aes256Gcm(), nullptr, key_, dst)) == 1 &&
+        EVP_EncryptUpdate(c_.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                          static_cast<int>(aad.size())) == 1 &&
+        EVP_EncryptUpdate(c_.ctx, ct, &len,
+                          reinterpret_cast<const unsigned char*>(plaintext.data()),
+                          static_cast<int>(plaintext.size())) == 1 &&
+        EVP_EncryptFinal_ex(c_.ctx, ct + len, &len) == 1 &&
+        EVP_CIPHER_CTX_ctrl(c_.ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes, ct + plaintext.size()) == 1;
     if (!ok) {
       keyed_ = false;
       return Status::Internal("AES-256-GCM encryption failed");
@@ -124,17 +123,15 @@ Result<std::string> GcmOpen(const unsigned char* key, std::string_view sealed,
   std::string out(ct_len, '\0');
   CipherCtx c;
   int len = 0;
-  bool ok = c.ctx != nullptr &&
-            EVP_DecryptInit_ex(c.ctx, Aes256Gcm(), nullptr, key, in) == 1 &&
-            EVP_DecryptUpdate(c.ctx, nullptr, &len,
-                              reinterpret_cast<const unsigned char*>(aad.data()),
-                              static_cast<int>(aad.size())) == 1 &&
-            EVP_DecryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len,
-                              in + kNonceBytes, static_cast<int>(ct_len)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes,
-                                const_cast<unsigned char*>(in + kNonceBytes + ct_len)) == 1 &&
-            EVP_DecryptFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()) + len,
-                                &len) == 1;
+  bool ok =
+      c.ctx != nullptr && EVP_DecryptInit_ex(c.ctx, Aes256Gcm(), nullptr, key, in) == 1 &&
+      EVP_DecryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(c.ctx, reinterpret_cast<unsigned char*>(out.data()), &len, in + kNonceBytes,
+                        static_cast<int>(ct_len)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes,
+                          const_cast<unsigned char*>(in + kNonceBytes + ct_len)) == 1 &&
+      EVP_DecryptFinal_ex(c.ctx, reinterpret_cast<unsigned char*>(out.data()) + len, &len) == 1;
   if (!ok) {
     OPENSSL_cleanse(out.data(), out.size());
     return Status::IOError("personal data failed authentication (wrong key, row or field)");
@@ -256,8 +253,8 @@ Result<std::string> EnvelopePiiCodec::Seal(const Order& order) {
   std::memcpy(dek.bytes, fresh, kKeyBytes);
   std::string_view dek_view(reinterpret_cast<const char*>(dek.bytes), kKeyBytes);
   std::string wrapped;
-  Status wrap = GcmSealer(master.bytes).Seal(fresh + kKeyBytes, dek_view,
-                                             DekAad(order.id, master.id), &wrapped);
+  Status wrap = GcmSealer(master.bytes)
+                    .Seal(fresh + kKeyBytes, dek_view, DekAad(order.id, master.id), &wrapped);
   OPENSSL_cleanse(fresh, sizeof fresh);
   OC_RETURN_IF_ERROR(wrap);
   // The document bj::serialize made of {"v","mk","dek","f":{field: base64}}, written directly:
@@ -293,8 +290,13 @@ Result<std::string> EnvelopePiiCodec::Seal(const Order& order) {
   };
   OC_RETURN_IF_ERROR(seal_field("name", order.customer.name));
   OC_RETURN_IF_ERROR(seal_field("phone", order.customer.phone));
-  if (order.customer.id_number) OC_RETURN_IF_ERROR(seal_field("id_number", *order.customer.id_number));
+  if (order.customer.id_number)
+    OC_RETURN_IF_ERROR(seal_field("id_number", *order.customer.id_number));
   OC_RETURN_IF_ERROR(seal_field("detail", order.shipping_address.detail));
+  if (order.invoice) {
+    OC_RETURN_IF_ERROR(seal_field("invoice_title", order.invoice->title));
+    OC_RETURN_IF_ERROR(seal_field("invoice_tax_id", order.invoice->tax_id));
+  }
   doc += "}}";
   return doc;
 }
@@ -302,7 +304,8 @@ Result<std::string> EnvelopePiiCodec::Seal(const Order& order) {
 Status EnvelopePiiCodec::Open(std::string_view sealed, Order* order) {
   bj::error_code ec;
   bj::value v = bj::parse(sealed, ec);
-  if (ec || !v.is_object()) return Status::IOError("order " + order->id + ": unreadable sealed data");
+  if (ec || !v.is_object())
+    return Status::IOError("order " + order->id + ": unreadable sealed data");
   const auto& doc = v.get_object();
   auto get = [&](const bj::object& o, const char* k) -> const bj::string* {
     auto it = o.find(k);
@@ -333,11 +336,31 @@ Status EnvelopePiiCodec::Open(std::string_view sealed, Order* order) {
   OC_ASSIGN_OR_RETURN(auto phone, open_field("phone"));
   OC_ASSIGN_OR_RETURN(auto id_number, open_field("id_number"));
   OC_ASSIGN_OR_RETURN(auto detail, open_field("detail"));
+  OC_ASSIGN_OR_RETURN(auto invoice_title, open_field("invoice_title"));
+  OC_ASSIGN_OR_RETURN(auto invoice_tax_id, open_field("invoice_tax_id"));
   order->customer.name = name.value_or("");
   order->customer.phone = phone.value_or("");
   order->customer.id_number = std::move(id_number);
   order->shipping_address.detail = detail.value_or("");
+  if (invoice_title) {
+    order->invoice = Invoice{std::move(*invoice_title), invoice_tax_id.value_or("")};
+  }
   return Status::Ok();
+}
+
+void WipePii(Order* order) {
+  auto wipe = [](std::string& s) {
+    Wipe(s);
+    s.clear();
+  };
+  wipe(order->customer.name);
+  wipe(order->customer.phone);
+  if (order->customer.id_number) wipe(*order->customer.id_number);
+  wipe(order->shipping_address.detail);
+  if (order->invoice) {
+    wipe(order->invoice->title);
+    wipe(order->invoice->tax_id);
+  }
 }
 
 }  // namespace oc::privacy

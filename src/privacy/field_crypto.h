@@ -36,7 +36,7 @@ struct SecretKey {
 class KeyProvider {
  public:
   virtual ~KeyProvider() = default;
-  virtual Result<SecretKey> ActiveMasterKey() = 0;              // wraps new data keys
+  virtual Result<SecretKey> ActiveMasterKey() = 0;               // wraps new data keys
   virtual Result<SecretKey> MasterKey(std::string_view id) = 0;  // unwraps existing ones
 };
 
@@ -67,5 +67,9 @@ class EnvelopePiiCodec final : public store::PiiCodec {
   KeyProvider& keys_;
   Random& random_;
 };
+
+// Overwrites (OPENSSL_cleanse) and clears `order`'s plaintext personal data, for paths that held
+// it only to render or reveal it.
+void WipePii(Order* order);
 
 }  // namespace oc::privacy

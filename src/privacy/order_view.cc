@@ -91,9 +91,18 @@ void Address(const Order& o, bool detail_plain, ObjectWriter& j) {
   a.Str("province", o.shipping_address.province);
   a.Str("city", o.shipping_address.city);
   a.Str("district", o.shipping_address.district);
-  a.Str("detail", detail_plain ? o.shipping_address.detail
-                               : MaskAddressDetail(o.shipping_address.detail));
+  a.Str("detail",
+        detail_plain ? o.shipping_address.detail : MaskAddressDetail(o.shipping_address.detail));
   a.End();
+}
+
+// Invoice details: plain for finance (it issues the invoices), masked for the rest who see them.
+void Invoice(const Order& o, bool plain, ObjectWriter& j) {
+  if (!o.invoice) return;
+  ObjectWriter inv = j.Object("invoice");
+  inv.Str("title", plain ? o.invoice->title : MaskName(o.invoice->title));
+  inv.Str("tax_id", plain ? o.invoice->tax_id : MaskIdNumber(o.invoice->tax_id));
+  inv.End();
 }
 
 std::string AfterSaleStatus(const Order& o) {
@@ -104,24 +113,34 @@ std::string AfterSaleStatus(const Order& o) {
 
 std::string PackingStatus(const Order& o) {
   switch (o.status) {
-    case OrderStatus::kPaid: return "to_pack";
-    case OrderStatus::kPacked: return "packed";
+    case OrderStatus::kPaid:
+      return "to_pack";
+    case OrderStatus::kPacked:
+      return "packed";
     case OrderStatus::kShipped:
     case OrderStatus::kDelivered:
-    case OrderStatus::kCompleted: return "shipped";
+    case OrderStatus::kCompleted:
+      return "shipped";
     case OrderStatus::kCancelled:
-    case OrderStatus::kRefunded: return "void";
-    default: return "not_ready";
+    case OrderStatus::kRefunded:
+      return "void";
+    default:
+      return "not_ready";
   }
 }
 
 std::string SettlementStatus(const Order& o) {
   switch (o.status) {
-    case OrderStatus::kCompleted: return "settled";
-    case OrderStatus::kRefunded: return "refunded";
-    case OrderStatus::kCancelled: return "void";
-    case OrderStatus::kPendingPayment: return "unpaid";
-    default: return "pending";
+    case OrderStatus::kCompleted:
+      return "settled";
+    case OrderStatus::kRefunded:
+      return "refunded";
+    case OrderStatus::kCancelled:
+      return "void";
+    case OrderStatus::kPendingPayment:
+      return "unpaid";
+    default:
+      return "pending";
   }
 }
 
@@ -168,6 +187,7 @@ void AppendOrderJson(const Order& o, const Principal& viewer, std::string* out) 
       Address(o, /*detail_plain=*/false, j);
       Lines(o, kLineItem | kLinePrice, j);
       Money(o, j);
+      Invoice(o, /*plain=*/false, j);
       j.Strings("tags", o.tags);
       if (o.health_score) {
         j.Int("health_score", *o.health_score);
@@ -190,6 +210,7 @@ void AppendOrderJson(const Order& o, const Principal& viewer, std::string* out) 
       Address(o, /*detail_plain=*/false, j);
       Lines(o, kLineItem | kLinePrice, j);
       Money(o, j);
+      Invoice(o, /*plain=*/false, j);
       // No tags, health_score, risk_flags or assigned_agent: the channel sees what it wrote.
       if (o.placed_at_ms) j.Str("placed_at", FormatRfc3339(*o.placed_at_ms));
       break;
@@ -215,6 +236,7 @@ void AppendOrderJson(const Order& o, const Principal& viewer, std::string* out) 
     case Role::kFinance: {
       Money(o, j);
       Lines(o, kLinePrice, j);
+      Invoice(o, /*plain=*/true, j);
       j.Str("settlement_status", SettlementStatus(o));
       break;
     }

@@ -6,7 +6,6 @@
 // durable is always a prefix of the commits. Readers use a pool of
 // read-only connections that WAL lets run beside the writer.
 #include <fcntl.h>
-
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -175,6 +174,26 @@ CREATE TABLE parked_events (
   PRIMARY KEY (subscription_id, event_seq)
 ) WITHOUT ROWID;
 )sql",
+    // 6: the audit log, a hash chain: each row holds the hash of the one before it.
+    R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  ip TEXT NOT NULL,
+  action TEXT NOT NULL,
+  order_id TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_actor ON audit_log(actor, seq);
+CREATE INDEX audit_order ON audit_log(order_id, seq) WHERE order_id != '';
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -215,7 +234,8 @@ std::vector<HeldLine> HeldLinesFromJson(const std::string& text) {
     if (o == nullptr || !o->contains("sku") || !o->contains("qty")) continue;
     const bj::value& sku = o->at("sku");
     const bj::value& qty = o->at("qty");
-    if (sku.is_string() && qty.is_int64()) out.push_back({std::string(sku.get_string()), qty.get_int64()});
+    if (sku.is_string() && qty.is_int64())
+      out.push_back({std::string(sku.get_string()), qty.get_int64()});
   }
   return out;
 }
@@ -282,8 +302,7 @@ constexpr const char* kStockColumns =
     "sku, on_hand, safety_buffer, reserved, sold, oversold, category";
 
 StockRecord StockFromRow(const Statement& st) {
-  return StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3),
-                     st.Int(4),  st.Int(5), st.Text(6)};
+  return StockRecord{st.Text(0), st.Int(1), st.Int(2), st.Int(3), st.Int(4), st.Int(5), st.Text(6)};
 }
 
 // Personal data lives in one column, sealed by the PiiCodec (privacy/'s envelope encryption).
@@ -294,6 +313,10 @@ std::string PiiToJson(const Order& o) {
   pii["phone"] = o.customer.phone;
   if (o.customer.id_number) pii["id_number"] = *o.customer.id_number;
   pii["detail"] = o.shipping_address.detail;
+  if (o.invoice) {
+    pii["invoice_title"] = o.invoice->title;
+    pii["invoice_tax_id"] = o.invoice->tax_id;
+  }
   return bj::serialize(pii);
 }
 
@@ -305,12 +328,14 @@ Status PiiFromJson(const std::string& text, Order* o) {
   auto str = [&](const char* k) -> std::string {
     auto it = pii.find(k);
     return it != pii.end() && it->value().is_string() ? std::string(it->value().get_string())
-                                                     : std::string();
+                                                      : std::string();
   };
   o->customer.name = str("name");
   o->customer.phone = str("phone");
   if (pii.contains("id_number")) o->customer.id_number = str("id_number");
   o->shipping_address.detail = str("detail");
+  if (pii.contains("invoice_title"))
+    o->invoice = Invoice{str("invoice_title"), str("invoice_tax_id")};
   return Status::Ok();
 }
 
@@ -355,8 +380,8 @@ Result<Order> OrderFromRow(const Statement& s, PiiCodec* codec) {
 }
 
 Status LoadLines(Connection& c, int64_t seq, Order* o) {
-  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
-      "SELECT sku, name, qty, unit_price FROM order_lines WHERE order_seq = ? ORDER BY line_no"));
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT sku, name, qty, unit_price FROM order_lines "
+                                              "WHERE order_seq = ? ORDER BY line_no"));
   st.Bind(1, seq);
   while (true) {
     OC_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -399,9 +424,9 @@ Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql,
 }
 
 Status Migrate(Connection& c) {
-  OC_RETURN_IF_ERROR(c.Exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-      "applied_at INTEGER NOT NULL)"));
+  OC_RETURN_IF_ERROR(
+      c.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+             "applied_at INTEGER NOT NULL)"));
   int64_t current = 0;
   {
     OC_ASSIGN_OR_RETURN(Statement st,
@@ -475,9 +500,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   int64_t writes() const override { return writes_; }
-  bool lost() const override {
-    return lost_ || sqlite3_get_autocommit(c_.raw()) != 0;
-  }
+  bool lost() const override { return lost_ || sqlite3_get_autocommit(c_.raw()) != 0; }
 
   Result<std::optional<Order>> FindOrder(std::string_view id) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
@@ -487,8 +510,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Result<std::optional<std::string>> FindOrderIdByChannelRef(
       std::string_view channel, std::string_view channel_order_id) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "SELECT id FROM orders WHERE channel = ? AND channel_order_id = ?"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("SELECT id FROM orders WHERE channel = ? AND channel_order_id = ?"));
     st.Bind(1, channel).Bind(2, channel_order_id);
     OC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<std::string>();
@@ -498,14 +522,19 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status InsertOrder(const Order& o) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(std::string sealed, SealPii(codec_, o));
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT INTO orders (id, channel, channel_order_id, status, refund_origin, version, "
-        "currency, total, payment_method, assigned_agent, reservation_id, customer_nickname, "
-        "province, city, district, pii, tags, risk_flags, health_score, placed_at, created_at, "
-        "updated_at, created_by) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare(
+            "INSERT INTO orders (id, channel, channel_order_id, status, refund_origin, version, "
+            "currency, total, payment_method, assigned_agent, reservation_id, customer_nickname, "
+            "province, city, district, pii, tags, risk_flags, health_score, placed_at, created_at, "
+            "updated_at, created_by) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     st.Bind(1, o.id).Bind(2, o.channel).Bind(3, o.channel_order_id).Bind(4, ToString(o.status));
-    if (o.refund_origin) st.Bind(5, ToString(*o.refund_origin)); else st.BindNull(5);
+    if (o.refund_origin)
+      st.Bind(5, ToString(*o.refund_origin));
+    else
+      st.BindNull(5);
     st.Bind(6, o.version).Bind(7, o.currency).Bind(8, o.total).Bind(9, o.payment_method);
     st.Bind(10, o.assigned_agent).Bind(11, o.reservation_id).Bind(12, o.customer.nickname);
     st.Bind(13, o.shipping_address.province).Bind(14, o.shipping_address.city);
@@ -516,9 +545,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     int64_t seq = sqlite3_last_insert_rowid(c_.raw());
-    OC_ASSIGN_OR_RETURN(Statement line, c_.Prepare(
-        "INSERT INTO order_lines (order_seq, line_no, sku, name, qty, unit_price) "
-        "VALUES (?,?,?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(
+        Statement line,
+        c_.Prepare("INSERT INTO order_lines (order_seq, line_no, sku, name, qty, unit_price) "
+                   "VALUES (?,?,?,?,?,?)"));
     for (size_t i = 0; i < o.lines.size(); ++i) {
       const OrderLine& l = o.lines[i];
       line.Bind(1, seq).Bind(2, static_cast<int64_t>(i)).Bind(3, l.sku).Bind(4, l.name);
@@ -532,11 +562,16 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status UpdateOrder(const Order& o) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "UPDATE orders SET status = ?, refund_origin = ?, version = ?, assigned_agent = ?, "
-        "tags = ?, risk_flags = ?, health_score = ?, updated_at = ? WHERE id = ?"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare(
+            "UPDATE orders SET status = ?, refund_origin = ?, version = ?, assigned_agent = ?, "
+            "tags = ?, risk_flags = ?, health_score = ?, updated_at = ? WHERE id = ?"));
     st.Bind(1, ToString(o.status));
-    if (o.refund_origin) st.Bind(2, ToString(*o.refund_origin)); else st.BindNull(2);
+    if (o.refund_origin)
+      st.Bind(2, ToString(*o.refund_origin));
+    else
+      st.BindNull(2);
     st.Bind(3, o.version).Bind(4, o.assigned_agent).Bind(5, StringsToJson(o.tags));
     st.Bind(6, StringsToJson(o.risk_flags)).Bind(7, o.health_score).Bind(8, o.updated_at_ms);
     st.Bind(9, o.id);
@@ -548,9 +583,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status AppendOutbox(const OutboxEvent& e) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT INTO outbox (id, type, order_id, order_version, payload, created_at) "
-        "VALUES (?,?,?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("INSERT INTO outbox (id, type, order_id, order_version, payload, created_at) "
+                   "VALUES (?,?,?,?,?,?)"));
     st.Bind(1, e.id).Bind(2, e.type).Bind(3, e.order_id).Bind(4, e.order_version);
     st.Bind(5, e.payload_json).Bind(6, e.created_at_ms);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
@@ -561,9 +597,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Result<std::optional<IdempotencyRecord>> FindIdempotency(std::string_view principal_id,
                                                            std::string_view key) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "SELECT request_hash, status_code, response_body FROM idempotency_keys "
-        "WHERE principal_id = ? AND key = ?"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("SELECT request_hash, status_code, response_body FROM idempotency_keys "
+                   "WHERE principal_id = ? AND key = ?"));
     st.Bind(1, principal_id).Bind(2, key);
     OC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<IdempotencyRecord>();
@@ -574,9 +611,10 @@ class SqliteWriteTransaction final : public WriteTransaction {
   Status PutIdempotency(std::string_view principal_id, std::string_view key,
                         const IdempotencyRecord& r, int64_t now_ms) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT INTO idempotency_keys (principal_id, key, request_hash, status_code, "
-        "response_body, created_at) VALUES (?,?,?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("INSERT INTO idempotency_keys (principal_id, key, request_hash, status_code, "
+                   "response_body, created_at) VALUES (?,?,?,?,?,?)"));
     st.Bind(1, principal_id).Bind(2, key).Bind(3, r.request_hash).Bind(4, int64_t{r.status_code});
     st.Bind(5, r.response_body).Bind(6, now_ms);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
@@ -586,11 +624,13 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status PutStock(const StockRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT INTO inventory (sku, on_hand, safety_buffer, reserved, sold, oversold) "
-        "VALUES (?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, "
-        "safety_buffer = excluded.safety_buffer, reserved = excluded.reserved, "
-        "sold = excluded.sold, oversold = excluded.oversold"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare(
+            "INSERT INTO inventory (sku, on_hand, safety_buffer, reserved, sold, oversold) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, "
+            "safety_buffer = excluded.safety_buffer, reserved = excluded.reserved, "
+            "sold = excluded.sold, oversold = excluded.oversold"));
     st.Bind(1, r.sku).Bind(2, r.on_hand).Bind(3, r.safety_buffer).Bind(4, r.reserved);
     st.Bind(5, r.sold).Bind(6, r.oversold);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
@@ -600,9 +640,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status SetCategory(std::string_view sku, std::string_view category) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT INTO inventory (sku, on_hand, safety_buffer, reserved, sold, category) "
-        "VALUES (?, 0, 0, 0, 0, ?) ON CONFLICT (sku) DO UPDATE SET category = excluded.category"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("INSERT INTO inventory (sku, on_hand, safety_buffer, reserved, sold, category) "
+                   "VALUES (?, 0, 0, 0, 0, ?) ON CONFLICT (sku) DO UPDATE SET category = "
+                   "excluded.category"));
     st.Bind(1, sku).Bind(2, category);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
@@ -627,9 +669,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status PutReservation(const ReservationRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT OR REPLACE INTO reservations (id, created_by, channel, lines, state, order_id, "
-        "expires_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare(
+            "INSERT OR REPLACE INTO reservations (id, created_by, channel, lines, state, order_id, "
+            "expires_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"));
     st.Bind(1, r.id).Bind(2, r.created_by).Bind(3, r.channel).Bind(4, HeldLinesToJson(r.lines));
     st.Bind(5, ToString(r.state)).Bind(6, r.order_id).Bind(7, r.expires_at_ms);
     st.Bind(8, r.created_at_ms).Bind(9, r.updated_at_ms);
@@ -657,8 +701,9 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Result<std::optional<int64_t>> NextReservationExpiry() override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "SELECT min(expires_at) FROM reservations WHERE state = 'active'"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c_.Prepare("SELECT min(expires_at) FROM reservations WHERE state = 'active'"));
     OC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row || st.IsNull(0)) return std::optional<int64_t>();
     return std::optional<int64_t>(st.Int(0));
@@ -666,8 +711,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Status InsertOversold(const OversoldRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(
-        "INSERT INTO oversold_orders (order_id, currency, lines, created_at) VALUES (?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare("INSERT INTO oversold_orders (order_id, currency, "
+                                                 "lines, created_at) VALUES (?,?,?,?)"));
     st.Bind(1, r.order_id).Bind(2, r.currency).Bind(3, OversoldLinesToJson(r.lines));
     st.Bind(4, r.created_at_ms);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
@@ -687,8 +732,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   // Inside BEGIN IMMEDIATE autocommit is off; seeing it on means the transaction is gone.
   Status RefuseIfLost() {
     if (!lost_ && sqlite3_get_autocommit(c_.raw()) != 0) lost_ = true;
-    return lost_ ? Status::IOError("the transaction was abandoned by the database")
-                 : Status::Ok();
+    return lost_ ? Status::IOError("the transaction was abandoned by the database") : Status::Ok();
   }
 
   Status Commit() override {
@@ -722,7 +766,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 // retried after the next commit.
 class Checkpointer {
  public:
-  static constexpr int kStartPages = 4096;      // 16 MiB of log with 4 KiB pages
+  static constexpr int kStartPages = 4096;       // 16 MiB of log with 4 KiB pages
   static constexpr int kHardLimitPages = 65536;  // 256 MiB
 
   explicit Checkpointer(std::unique_ptr<Connection> c) : c_(std::move(c)) {
@@ -831,7 +875,8 @@ class SqliteStore final : public Store {
       OC_RETURN_IF_ERROR(
           writer->Exec("PRAGMA max_page_count=" + std::to_string(opt.max_database_pages)));
     }
-    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
+    auto store =
+        std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
     OC_ASSIGN_OR_RETURN(auto checkpoint_conn,
                         Connection::Open(opt.path, false, opt.busy_timeout_ms));
     OC_RETURN_IF_ERROR(checkpoint_conn->Exec("PRAGMA synchronous=NORMAL"));
@@ -1009,9 +1054,11 @@ class SqliteStore final : public Store {
   Result<std::vector<OutboxEvent>> ReadOutbox(int64_t after_seq, size_t limit) override {
     return ThenDurable([&]() -> Result<std::vector<OutboxEvent>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
-          "WHERE seq > ? ORDER BY seq LIMIT ?"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
+              "WHERE seq > ? ORDER BY seq LIMIT ?"));
       st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
       std::vector<OutboxEvent> out;
       while (true) {
@@ -1063,10 +1110,12 @@ class SqliteStore final : public Store {
   Result<std::vector<OversoldRecord>> ListOversold() override {
     return ThenDurable([&]() -> Result<std::vector<OversoldRecord>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT x.order_id, x.currency, x.lines, x.created_at, o.channel, o.channel_order_id, "
-          "o.status FROM oversold_orders x JOIN orders o ON o.id = x.order_id "
-          "WHERE o.status NOT IN ('cancelled', 'refunded') ORDER BY x.seq"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare("SELECT x.order_id, x.currency, x.lines, x.created_at, o.channel, "
+                           "o.channel_order_id, "
+                           "o.status FROM oversold_orders x JOIN orders o ON o.id = x.order_id "
+                           "WHERE o.status NOT IN ('cancelled', 'refunded') ORDER BY x.seq"));
       std::vector<OversoldRecord> out;
       while (true) {
         OC_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -1105,9 +1154,10 @@ class SqliteStore final : public Store {
 
   Status InsertSubscription(const SubscriptionRecord& r) override {
     OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
-      OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
-          "INSERT INTO subscriptions (id, url, events, secret, max_per_minute, batch_max, cursor, "
-          "created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+      OC_ASSIGN_OR_RETURN(Statement st,
+                          c.Prepare("INSERT INTO subscriptions (id, url, events, secret, "
+                                    "max_per_minute, batch_max, cursor, "
+                                    "created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)"));
       st.Bind(1, r.id).Bind(2, r.url).Bind(3, StringsToJson(r.events)).Bind(4, r.secret);
       st.Bind(5, r.max_per_minute).Bind(6, r.batch_max).Bind(7, r.cursor);
       st.Bind(8, r.created_by).Bind(9, r.created_at_ms);
@@ -1139,9 +1189,11 @@ class SqliteStore final : public Store {
   Result<std::vector<SubscriptionRecord>> ListSubscriptions() override {
     return ThenDurable([&]() -> Result<std::vector<SubscriptionRecord>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT id, url, events, secret, max_per_minute, batch_max, cursor, created_by, "
-          "created_at FROM subscriptions ORDER BY created_at, id"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT id, url, events, secret, max_per_minute, batch_max, cursor, created_by, "
+              "created_at FROM subscriptions ORDER BY created_at, id"));
       std::vector<SubscriptionRecord> out;
       while (true) {
         OC_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -1157,31 +1209,36 @@ class SqliteStore final : public Store {
   Status RecordDelivery(const DeliveryProgress& p) override {
     return InWriteTransaction([&](Connection& c) -> Status {
       // A deleted subscription's progress is dropped (the UPDATE matches nothing).
-      OC_ASSIGN_OR_RETURN(Statement cur,
-                          c.Prepare("UPDATE subscriptions SET cursor = max(cursor, ?) WHERE id = ?"));
+      OC_ASSIGN_OR_RETURN(
+          Statement cur,
+          c.Prepare("UPDATE subscriptions SET cursor = max(cursor, ?) WHERE id = ?"));
       cur.Bind(1, p.cursor).Bind(2, p.subscription_id);
       OC_RETURN_IF_ERROR(cur.Run());
       if (sqlite3_changes(c.raw()) == 0) return Status::Ok();
       for (const DeadLetterRecord& d : p.dead_letters) {
-        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
-            "INSERT OR REPLACE INTO dead_letters (id, subscription_id, event_seq, event_id, "
-            "event_type, order_id, attempts, last_error, state, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+        OC_ASSIGN_OR_RETURN(
+            Statement st,
+            c.Prepare(
+                "INSERT OR REPLACE INTO dead_letters (id, subscription_id, event_seq, event_id, "
+                "event_type, order_id, attempts, last_error, state, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
         st.Bind(1, d.id).Bind(2, d.subscription_id).Bind(3, d.event_seq).Bind(4, d.event_id);
         st.Bind(5, d.event_type).Bind(6, d.order_id).Bind(7, d.attempts).Bind(8, d.last_error);
         st.Bind(9, ToString(d.state)).Bind(10, d.created_at_ms).Bind(11, d.updated_at_ms);
         OC_RETURN_IF_ERROR(st.Run());
       }
       for (const ParkedEvent& e : p.parked) {
-        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
-            "INSERT OR IGNORE INTO parked_events (subscription_id, event_seq, order_id) "
-            "VALUES (?,?,?)"));
+        OC_ASSIGN_OR_RETURN(
+            Statement st,
+            c.Prepare("INSERT OR IGNORE INTO parked_events (subscription_id, event_seq, order_id) "
+                      "VALUES (?,?,?)"));
         st.Bind(1, p.subscription_id).Bind(2, e.event_seq).Bind(3, e.order_id);
         OC_RETURN_IF_ERROR(st.Run());
       }
       for (int64_t seq : p.unparked_seqs) {
-        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
-            "DELETE FROM parked_events WHERE subscription_id = ? AND event_seq = ?"));
+        OC_ASSIGN_OR_RETURN(
+            Statement st,
+            c.Prepare("DELETE FROM parked_events WHERE subscription_id = ? AND event_seq = ?"));
         st.Bind(1, p.subscription_id).Bind(2, seq);
         OC_RETURN_IF_ERROR(st.Run());
       }
@@ -1211,10 +1268,13 @@ class SqliteStore final : public Store {
                                                         size_t limit) override {
     return ThenDurable([&]() -> Result<std::vector<DeadLetterRecord>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
-          "last_error, state, created_at, updated_at FROM dead_letters "
-          "WHERE ?1 = '' OR subscription_id = ?1 ORDER BY created_at DESC, event_seq DESC LIMIT ?2"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
+              "last_error, state, created_at, updated_at FROM dead_letters "
+              "WHERE ?1 = '' OR subscription_id = ?1 ORDER BY created_at DESC, event_seq DESC "
+              "LIMIT ?2"));
       st.Bind(1, subscription_id).Bind(2, static_cast<int64_t>(limit));
       std::vector<DeadLetterRecord> out;
       while (true) {
@@ -1230,9 +1290,11 @@ class SqliteStore final : public Store {
   Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) override {
     return ThenDurable([&]() -> Result<std::optional<DeadLetterRecord>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
-          "last_error, state, created_at, updated_at FROM dead_letters WHERE id = ?"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
+              "last_error, state, created_at, updated_at FROM dead_letters WHERE id = ?"));
       st.Bind(1, id);
       OC_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) return std::optional<DeadLetterRecord>();
@@ -1243,8 +1305,9 @@ class SqliteStore final : public Store {
 
   Status SetDeadLetterState(std::string_view id, DeadLetterState state, int64_t now_ms) override {
     return InWriteTransaction([&](Connection& c) -> Status {
-      OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(
-          "UPDATE dead_letters SET state = ?, updated_at = ? WHERE id = ?"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("UPDATE dead_letters SET state = ?, updated_at = ? WHERE id = ?"));
       st.Bind(1, ToString(state)).Bind(2, now_ms).Bind(3, id);
       OC_RETURN_IF_ERROR(st.Run());
       if (sqlite3_changes(c.raw()) != 1) return Status::NotFound("dead letter not found");
@@ -1255,9 +1318,11 @@ class SqliteStore final : public Store {
   Result<std::vector<ParkedEvent>> ListParked(std::string_view subscription_id) override {
     return ThenDurable([&]() -> Result<std::vector<ParkedEvent>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT event_seq, order_id FROM parked_events WHERE subscription_id = ? "
-          "ORDER BY event_seq"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT event_seq, order_id FROM parked_events WHERE subscription_id = ? "
+              "ORDER BY event_seq"));
       st.Bind(1, subscription_id);
       std::vector<ParkedEvent> out;
       while (true) {
@@ -1272,9 +1337,11 @@ class SqliteStore final : public Store {
   Result<std::vector<OutboxEvent>> ReadOutboxSeqs(const std::vector<int64_t>& seqs) override {
     return ThenDurable([&]() -> Result<std::vector<OutboxEvent>> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(
-          "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
-          "WHERE seq = ?"));
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT seq, id, type, order_id, order_version, payload, created_at FROM outbox "
+              "WHERE seq = ?"));
       std::vector<int64_t> sorted = seqs;
       std::sort(sorted.begin(), sorted.end());
       std::vector<OutboxEvent> out;
@@ -1294,7 +1361,8 @@ class SqliteStore final : public Store {
   Result<int64_t> MaxOutboxSeq() override {
     return ThenDurable([&]() -> Result<int64_t> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare("SELECT coalesce(max(seq), 0) FROM outbox"));
+      OC_ASSIGN_OR_RETURN(Statement st,
+                          (*lease).Prepare("SELECT coalesce(max(seq), 0) FROM outbox"));
       OC_ASSIGN_OR_RETURN(bool row, st.Step());
       return row ? st.Int(0) : int64_t{0};
     }());
@@ -1304,9 +1372,11 @@ class SqliteStore final : public Store {
     // Keys are rare writes; they share the writer connection under its lock, so a key insert
     // and an order batch never interleave inside one transaction.
     std::lock_guard lock(write_mu_);
-    OC_ASSIGN_OR_RETURN(Statement st, writer_->Prepare(
-        "INSERT INTO api_keys (id, key_hash, name, role, channel, totp_secret, created_at) "
-        "VALUES (?,?,?,?,?,?,?)"));
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        writer_->Prepare(
+            "INSERT INTO api_keys (id, key_hash, name, role, channel, totp_secret, created_at) "
+            "VALUES (?,?,?,?,?,?,?)"));
     st.Bind(1, r.principal.id).Bind(2, r.key_hash).Bind(3, r.principal.name);
     st.Bind(4, ToString(r.principal.role)).Bind(5, r.principal.channel);
     st.Bind(6, r.totp_secret).Bind(7, r.created_at_ms);
@@ -1331,6 +1401,90 @@ class SqliteStore final : public Store {
                      "SELECT id, key_hash, name, role, channel, totp_secret, created_at "
                      "FROM api_keys WHERE id = ?",
                      id);
+  }
+
+  Status AppendAudit(std::vector<AuditRecord>* entries,
+                     const std::function<std::string(const AuditRecord&)>& chain) override {
+    if (entries->empty()) return Status::Ok();
+    OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
+      OC_ASSIGN_OR_RETURN(Statement head,
+                          c.Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+      OC_ASSIGN_OR_RETURN(bool has_head, head.Step());
+      int64_t seq = has_head ? head.Int(0) : 0;
+      std::string prev = has_head ? head.Text(1) : std::string();
+      OC_ASSIGN_OR_RETURN(
+          Statement ins, c.Prepare("INSERT INTO audit_log (seq, id, at, actor, role, ip, action, "
+                                   "order_id, fields, detail, "
+                                   "outcome, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+      for (AuditRecord& e : *entries) {
+        e.seq = ++seq;
+        e.prev_hash = prev;
+        e.hash = chain(e);
+        prev = e.hash;
+        ins.Bind(1, e.seq).Bind(2, e.id).Bind(3, e.at_ms).Bind(4, e.actor).Bind(5, e.role);
+        ins.Bind(6, e.ip).Bind(7, e.action).Bind(8, e.order_id).Bind(9, StringsToJson(e.fields));
+        ins.Bind(10, e.detail).Bind(11, e.outcome).Bind(12, e.prev_hash).Bind(13, e.hash);
+        OC_RETURN_IF_ERROR(ins.Run());
+        ins.Reset();
+      }
+      return Status::Ok();
+    }));
+    return Sync();
+  }
+
+  Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& q) override {
+    return ThenDurable([&]() -> Result<std::vector<AuditRecord>> {
+      auto lease = readers_.Borrow();
+      // One statement for every filter combination (statements are cached per text pointer).
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT seq, id, at, actor, role, ip, action, order_id, fields, detail, outcome, "
+              "prev_hash, hash FROM audit_log WHERE seq > ?1 AND (?2 IS NULL OR at >= ?2) AND "
+              "(?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR order_id = ?4) AND "
+              "(?5 IS NULL OR action = ?5) ORDER BY seq LIMIT ?6"));
+      st.Bind(1, q.after_seq).Bind(2, q.since_ms).BindOptional(3, q.actor);
+      st.BindOptional(4, q.order_id).BindOptional(5, q.action);
+      st.Bind(6, static_cast<int64_t>(q.limit));
+      return ReadAuditRows(st);
+    }());
+  }
+
+  Result<std::vector<AuditRecord>> ReadAuditChain(int64_t after_seq, size_t limit) override {
+    return ThenDurable([&]() -> Result<std::vector<AuditRecord>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT seq, id, at, actor, role, ip, action, order_id, fields, detail, outcome, "
+              "prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"));
+      st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
+      return ReadAuditRows(st);
+    }());
+  }
+
+  static Result<std::vector<AuditRecord>> ReadAuditRows(Statement& st) {
+    std::vector<AuditRecord> out;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      AuditRecord r;
+      r.seq = st.Int(0);
+      r.id = st.Text(1);
+      r.at_ms = st.Int(2);
+      r.actor = st.Text(3);
+      r.role = st.Text(4);
+      r.ip = st.Text(5);
+      r.action = st.Text(6);
+      r.order_id = st.Text(7);
+      r.fields = StringsFromJson(st.Text(8));
+      r.detail = st.Text(9);
+      r.outcome = st.Text(10);
+      r.prev_hash = st.Text(11);
+      r.hash = st.Text(12);
+      out.push_back(std::move(r));
+    }
+    return out;
   }
 
   Status Ping() override {

@@ -5,12 +5,13 @@
 // it groups many commands into one transaction (a command refused by a business rule fails
 // before it writes anything); Commit() orders the batch and Sync() makes it durable (fsync). The
 // read side is thread-safe, never waits for the writer (WAL readers), and sees only durable data:
-// a read that finds commits not yet fsync'd performs (or joins) that fsync first. Order changes and the
-// outbox events they cause are written through the same transaction, so an event exists if and
+// a read that finds commits not yet fsync'd performs (or joins) that fsync first. Order changes and
+// the outbox events they cause are written through the same transaction, so an event exists if and
 // only if its change does.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,9 +27,9 @@ namespace oc::store {
 
 // An event waiting in (or drained from) the transactional outbox.
 struct OutboxEvent {
-  int64_t seq = 0;  // assigned by the store; total order of events
-  std::string id;   // "evt_…", stable across redeliveries
-  std::string type; // "order.created", "order.status_changed"
+  int64_t seq = 0;   // assigned by the store; total order of events
+  std::string id;    // "evt_…", stable across redeliveries
+  std::string type;  // "order.created", "order.status_changed"
   std::string order_id;
   int64_t order_version = 0;
   std::string payload_json;  // the event object as subscribers receive it
@@ -64,7 +65,7 @@ std::optional<ReservationState> ParseReservationState(std::string_view s);
 
 // A checkout hold (POST /v1/reservations): stock reserved for a while before the order exists.
 struct ReservationRecord {
-  std::string id;  // "res_…"
+  std::string id;          // "res_…"
   std::string created_by;  // principal id
   std::string channel;     // the creating channel key's channel; empty for admin holds
   std::vector<HeldLine> lines;
@@ -149,6 +150,33 @@ struct DeliveryProgress {
   std::vector<int64_t> unparked_seqs;
 };
 
+// One entry of the tamper-evident audit log (privacy/audit.h defines what goes in and how the
+// chain is hashed; the store only keeps the rows and assigns their places in the chain).
+struct AuditRecord {
+  int64_t seq = 0;  // assigned by the store: 1, 2, 3, ... with no gaps
+  std::string id;   // "aud_…"
+  int64_t at_ms = 0;
+  std::string actor;  // principal id; empty for an unauthenticated caller
+  std::string role;
+  std::string ip;
+  std::string action;  // "pii.reveal", "orders.export", "auth.failed", "access.denied", ...
+  std::string order_id;
+  std::vector<std::string> fields;
+  std::string detail;   // what else identifies the act: route, reason, filters; never PII
+  std::string outcome;  // "ok", "denied", "failed", or the HTTP status answered
+  std::string prev_hash;
+  std::string hash;
+};
+
+struct AuditQuery {
+  std::optional<int64_t> since_ms;
+  std::optional<std::string> actor;
+  std::optional<std::string> order_id;
+  std::optional<std::string> action;
+  int64_t after_seq = 0;  // cursor: only entries after this one (oldest first)
+  size_t limit = 50;
+};
+
 inline constexpr size_t kListLimitDefault = 50;
 inline constexpr size_t kListLimitMax = 500;
 
@@ -202,8 +230,7 @@ class WriteTransaction {
   // Inserts or replaces a hold.
   virtual Status PutReservation(const ReservationRecord& reservation) = 0;
   // Active holds whose expires_at is at or before `now_ms`, oldest first, at most `limit`.
-  virtual Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms,
-                                                                 size_t limit) = 0;
+  virtual Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms, size_t limit) = 0;
   // The earliest expires_at among active holds, if any.
   virtual Result<std::optional<int64_t>> NextReservationExpiry() = 0;
   virtual Status InsertOversold(const OversoldRecord& record) = 0;
@@ -258,8 +285,7 @@ class Store {
   virtual Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view subscription_id,
                                                                 size_t limit) = 0;
   virtual Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) = 0;
-  virtual Status SetDeadLetterState(std::string_view id, DeadLetterState state,
-                                    int64_t now_ms) = 0;
+  virtual Status SetDeadLetterState(std::string_view id, DeadLetterState state, int64_t now_ms) = 0;
   virtual Result<std::vector<ParkedEvent>> ListParked(std::string_view subscription_id) = 0;
   // The events with these seqs (those that exist), in seq order.
   virtual Result<std::vector<OutboxEvent>> ReadOutboxSeqs(const std::vector<int64_t>& seqs) = 0;
@@ -270,6 +296,17 @@ class Store {
   virtual Status InsertApiKey(const ApiKeyRecord& record) = 0;
   virtual Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) = 0;
   virtual Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) = 0;
+
+  // The audit chain. AppendAudit gives each entry the next seq and the previous entry's hash
+  // (read inside the same write transaction, so orderd and orderctl appending at once still
+  // form one chain), asks `chain` for the entry's own hash, and makes the batch durable before
+  // returning. The entries come back filled in.
+  virtual Status AppendAudit(std::vector<AuditRecord>* entries,
+                             const std::function<std::string(const AuditRecord&)>& chain) = 0;
+  // Entries matching `query`, oldest first.
+  virtual Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) = 0;
+  // Up to `limit` entries after `after_seq` exactly as stored, in seq order (for verification).
+  virtual Result<std::vector<AuditRecord>> ReadAuditChain(int64_t after_seq, size_t limit) = 0;
 
   // Cheap round trip to the database, for /readyz.
   virtual Status Ping() = 0;

@@ -70,6 +70,16 @@ class StoreWrapper : public Store {
   Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) override {
     return target_.FindApiKeyById(id);
   }
+  Status AppendAudit(std::vector<AuditRecord>* entries,
+                     const std::function<std::string(const AuditRecord&)>& chain) override {
+    return target_.AppendAudit(entries, chain);
+  }
+  Result<std::vector<AuditRecord>> ListAudit(const AuditQuery& query) override {
+    return target_.ListAudit(query);
+  }
+  Result<std::vector<AuditRecord>> ReadAuditChain(int64_t after_seq, size_t limit) override {
+    return target_.ReadAuditChain(after_seq, limit);
+  }
   Status Ping() override { return target_.Ping(); }
 
  protected:

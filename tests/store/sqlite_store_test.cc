@@ -2,15 +2,15 @@
 // savepoints, rollback, idempotency records, API keys, listing with filters and cursors, the
 // outbox, and durability across reopen.
 #include <gtest/gtest.h>
-#include <chrono>
-#include <thread>
-#include <sys/stat.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/scoped_temp_dir.h"
@@ -32,8 +32,7 @@ Order MakeOrder(const std::string& id, const std::string& channel, const std::st
   o.version = 1;
   o.customer = Customer{"小李", "李四", "13812345678", std::nullopt};
   o.shipping_address = Address{"浙江省", "杭州市", "西湖区", "文三路 1 号"};
-  o.lines = {OrderLine{"SKU-A", "空气净化器", 1, 129900},
-             OrderLine{"SKU-B", "滤芯", 3, 100}};
+  o.lines = {OrderLine{"SKU-A", "空气净化器", 1, 129900}, OrderLine{"SKU-B", "滤芯", 3, 100}};
   o.total = 130200;
   o.currency = "CNY";
   o.payment_method = "wechat_pay";
@@ -716,8 +715,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 5);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 5);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 6);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 6);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
@@ -740,9 +739,9 @@ TEST_F(SqliteStoreTest, ANewerSchemaIsRefused) {
   store_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)", nullptr, nullptr,
-                         nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 0)", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   SqliteOptions opt;
   opt.path = DbPath();
@@ -775,7 +774,8 @@ TEST_F(SqliteStoreTest, StockIsWrittenInTheTransactionAndLoadsBackAfterReopen) {
     ASSERT_TRUE(txn->PutStock(StockRecord{"ROLLED-BACK", 1, 0, 0, 0, 0, ""}).ok());
   }  // destroyed without Commit
   auto negative = Begin();
-  EXPECT_FALSE(negative->PutStock(StockRecord{"BAD", 1, 0, -1, 0, 0, ""}).ok());  // CHECK constraint
+  EXPECT_FALSE(
+      negative->PutStock(StockRecord{"BAD", 1, 0, -1, 0, 0, ""}).ok());  // CHECK constraint
   negative.reset();
   store_.reset();
   Open();

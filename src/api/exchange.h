@@ -1,0 +1,146 @@
+// Internal to api/: one request in flight (Exchange) and the small helpers every handler file
+// shares. Not part of any public interface.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "api/order_center_api.h"
+#include "api/routes.h"
+#include "core/json.h"
+#include "core/principal.h"
+#include "store/store.h"
+
+namespace oc::api {
+
+namespace bj = boost::json;
+
+inline int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+inline Response JsonResponse(unsigned status, std::string body, const Request& req) {
+  Response res{static_cast<http::status>(status), req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  return res;
+}
+
+inline Response TextResponse(unsigned status, std::string_view content_type, std::string body,
+                             const Request& req) {
+  Response res{static_cast<http::status>(status), req.version()};
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  return res;
+}
+
+// A request body that must be one JSON object (every write endpoint's shape).
+inline Result<bj::value> ParseObjectBody(std::string_view body) {
+  OC_ASSIGN_OR_RETURN(bj::value v, json::ParseStrict(body));
+  if (!v.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
+  return v;
+}
+
+// Parses ?limit=&cursor= for lists paged by position ("p<offset>" cursors).
+struct PageParams {
+  size_t limit = store::kListLimitDefault;
+  size_t offset = 0;
+};
+
+inline Status ParseLimit(const std::string& value, size_t* limit) {
+  char* end = nullptr;
+  long long n = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < 1 || n > static_cast<long long>(store::kListLimitMax)) {
+    return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 500");
+  }
+  *limit = static_cast<size_t>(n);
+  return Status::Ok();
+}
+
+// Cursors are a kind letter and a position: 'c' (before this order seq) for order lists, 'p'
+// (from this offset) for computed work lists such as the oversold one, 'a' (after this entry)
+// for the audit log.
+inline std::string EncodeCursor(int64_t position, char kind = 'c') {
+  return kind + std::to_string(position);
+}
+
+inline Result<int64_t> DecodeCursor(std::string_view cursor, char kind = 'c') {
+  if (cursor.size() < 2 || cursor.size() > 19 || cursor[0] != kind) {  // 18 digits: no overflow
+    return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
+  }
+  int64_t v = 0;
+  for (char c : cursor.substr(1)) {
+    if (c < '0' || c > '9') {
+      return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
+    }
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// Parses the order-list filters (status, channel, tag, since, cursor, limit up to `limit_max`).
+Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQuery* q,
+                       size_t* limit);
+// Narrows `q` to what `viewer` may list; false when the filter asks for another channel's orders.
+bool NarrowToScope(const Principal& viewer, store::OrderQuery* q);
+
+// One request in flight: what the handlers need, and the single way to answer.
+struct OrderCenterApi::Exchange : std::enable_shared_from_this<OrderCenterApi::Exchange> {
+  Request request;
+  std::string remote_ip;
+  Responder respond;
+  boost::asio::any_io_executor connection;  // completions are rendered here, then written
+  OrderCenterApi* api = nullptr;
+  int64_t start_us = 0;
+  const RouteSpec* route = nullptr;
+  std::string path_id;
+  std::string path;
+  std::string query;
+  Principal principal;
+  bool answered = false;
+  // What the audit log records of this request. Handlers that expose or guard personal data
+  // (reveal, export, step-up) and failed authentications fill it in; Reply adds denied access
+  // and every admin request. The answer leaves only once its entry is durable.
+  store::AuditRecord audit;
+  // The entry must be durable for the answer to be sent at all (it carries personal data):
+  // if the audit log cannot be written, the caller gets 503 instead.
+  bool audit_required = false;
+  // A read refused as out of scope (answered 404 so ids cannot be probed): a denied access.
+  bool scope_denied = false;
+
+  void Reply(Response res) {
+    if (answered) return;
+    answered = true;
+    api->AuditThenSend(shared_from_this(), std::move(res));
+  }
+  // Sends without auditing; only AuditThenSend calls it.
+  void Send(Response res) {
+    api->metrics_.RecordRequest(route ? route->path_template : std::string_view("unmatched"),
+                                res.result_int(), NowMicros() - start_us);
+    respond(std::move(res));
+  }
+  void Fail(const Status& s) { Reply(MakeProblem(s, request.version(), request.keep_alive())); }
+  // True when `s` is ok; otherwise answers with it. For handlers: `if (!ex->Ok(x)) return;`.
+  bool Ok(const Status& s) {
+    if (s.ok()) return true;
+    Fail(s);
+    return false;
+  }
+  template <class T>
+  bool Ok(const Result<T>& r) {
+    return Ok(r.status());
+  }
+  void Json(unsigned status, const bj::value& v) {
+    Reply(JsonResponse(status, bj::serialize(v), request));
+  }
+};
+
+}  // namespace oc::api

@@ -1,0 +1,534 @@
+// Customer data protection against the real orderd: the role × field matrix on every read path
+// (single, list, export), BOLA, step-up and reveal, CSV export, the audit log over HTTP and
+// `orderctl audit verify` after tampering with the database through the sqlite3 CLI, and the
+// bytes on disk and in the log holding no plaintext.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "integration/itest_util.h"
+#include "integration/orderd_harness.h"
+#include "privacy/totp.h"
+
+namespace oc::itest {
+namespace {
+
+namespace bj = boost::json;
+
+constexpr const char* kPhone = "13812345678";
+constexpr const char* kIdNumber = "110101199003071234";
+constexpr const char* kName = "李四";
+constexpr const char* kDetail = "文三路 1 号";
+constexpr const char* kInvoiceTitle = "杭州西湖云栖科技有限公司";
+constexpr const char* kTaxId = "91330106MA2B0Q7X3K";
+
+// The order view flattened as the CSV export flattens it: nested objects become dotted keys,
+// arrays and scalars are leaves (strings as themselves, the rest as JSON text).
+std::map<std::string, std::string> Flatten(const bj::object& o, const std::string& prefix = "") {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : o) {
+    std::string key = prefix + std::string(kv.key());
+    if (kv.value().is_object()) {
+      auto inner = Flatten(kv.value().get_object(), key + ".");
+      out.insert(inner.begin(), inner.end());
+    } else if (kv.value().is_string()) {
+      out[key] = std::string(kv.value().get_string());
+    } else if (kv.value().is_null()) {
+      out[key] = "";
+    } else {
+      out[key] = bj::serialize(kv.value());
+    }
+  }
+  return out;
+}
+
+std::set<std::string> Keys(const std::map<std::string, std::string>& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
+// RFC 4180 parsing, enough for what the export writes (quoted cells, doubled quotes, CRLF).
+std::vector<std::vector<std::string>> ParseCsv(std::string_view text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string cell;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+    } else if (c == '\r') {
+      continue;
+    } else if (c == '\n') {
+      rows.back().push_back(std::move(cell));
+      cell.clear();
+      rows.emplace_back();
+    } else {
+      cell.push_back(c);
+    }
+  }
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+
+std::string Mask(const std::string& s, size_t head, size_t tail) {  // ASCII only
+  return s.substr(0, head) + std::string(s.size() - head - tail, '*') + s.substr(s.size() - tail);
+}
+
+class PrivacyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start());
+    admin_key_ = CreateKey(server_.data_dir(), "admin", "root");
+    douyin_key_ = CreateKey(server_.data_dir(), "channel", "douyin-shop", "douyin");
+    ASSERT_FALSE(HasFailure());
+    ASSERT_FALSE(admin_key_.totp_secret.empty()) << admin_key_.raw_json;
+    admin_ = server_.Client(admin_key_.key);
+    douyin_ = server_.Client(douyin_key_.key);
+  }
+
+  bj::object FullOrder(const std::string& channel_order_id) {
+    bj::object o = MakeOrder("douyin", channel_order_id, 2, 129900);
+    o["invoice"] = bj::object{{"title", kInvoiceTitle}, {"tax_id", kTaxId}};
+    return o;
+  }
+
+  std::string CreateFull(const std::string& channel_order_id) {
+    HttpResponse r = douyin_->Post("/v1/orders", FullOrder(channel_order_id));
+    EXPECT_EQ(r.status, 201) << r.Describe();
+    return Str(Obj(r), "id");
+  }
+
+  std::vector<bj::object> Audit(const std::string& query) {
+    HttpResponse r = admin_->Get("/v1/audit?limit=500&" + query);
+    EXPECT_EQ(r.status, 200) << r.Describe();
+    std::vector<bj::object> out;
+    bj::value v = r.Json();
+    if (v.is_object() && v.as_object().contains("items")) {
+      for (const auto& e : v.at("items").as_array()) out.push_back(e.as_object());
+    }
+    return out;
+  }
+
+  std::string Totp(const std::string& secret, int64_t step_offset = 0) {
+    int64_t step = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() /
+                   privacy::kTotpStepSeconds;
+    return privacy::TotpCode(secret, step + step_offset).value_or("");
+  }
+
+  HttpResponse StepUp(HttpClient& c, const std::string& code) {
+    return c.Post("/v1/auth/step-up", bj::object{{"totp", code}});
+  }
+
+  HttpResponse Reveal(HttpClient& c, const std::string& id, const std::string& token,
+                      const bj::array& fields, const std::string& reason = "ticket 4711") {
+    Headers h;
+    if (!token.empty()) h.emplace_back("X-Step-Up-Token", token);
+    bj::object body{{"fields", fields}};
+    if (!reason.empty()) body["reason"] = reason;
+    return c.Post("/v1/orders/" + id + "/reveal", body, h);
+  }
+
+  // The sqlite3 command-line shell (Debian's sqlite3 package), found on PATH.
+  ProcessResult Sqlite(const std::string& sql) {
+    std::string shell = "sqlite3";
+    std::stringstream path(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "/usr/bin");
+    for (std::string dir; std::getline(path, dir, ':');) {
+      if (std::filesystem::exists(dir + "/sqlite3")) {
+        shell = dir + "/sqlite3";
+        break;
+      }
+    }
+    return RunProcess({shell, server_.db_path(), sql}, std::chrono::seconds(30));
+  }
+
+  ProcessResult OrderctlVerify() {
+    return RunProcess({OrderctlBin(), "--data-dir", server_.data_dir(), "audit", "verify"},
+                      std::chrono::seconds(60));
+  }
+
+  TestServer server_;
+  ApiKey admin_key_, douyin_key_;
+  std::unique_ptr<HttpClient> admin_, douyin_;
+};
+
+// API.md's role table, field by field, on GET /v1/orders/{id}, GET /v1/orders and
+// GET /v1/orders/export.csv: exactly these fields, with these (masked) values, and no others.
+TEST_F(PrivacyTest, EveryRoleSeesExactlyItsFieldsOnEveryReadPath) {
+  ApiKey cs = CreateKey(server_.data_dir(), "customer_service", "agent-1");
+  ApiKey wh = CreateKey(server_.data_dir(), "warehouse", "wh");
+  ApiKey fin = CreateKey(server_.data_dir(), "finance", "fin");
+  ApiKey ops = CreateKey(server_.data_dir(), "operations", "ops");
+  ASSERT_FALSE(HasFailure());
+  std::string id = CreateFull("DY-MATRIX");
+  ASSERT_FALSE(id.empty());
+  HttpResponse assigned =
+      admin_->Post("/v1/orders/" + id + "/assign", bj::object{{"agent", cs.id}});
+  ASSERT_EQ(assigned.status, 200) << assigned.Describe();
+
+  const std::set<std::string> bookkeeping = {"channel", "channel_order_id", "version", "created_at",
+                                             "updated_at"};
+  const std::set<std::string> customer = {"customer.nickname", "customer.name", "customer.phone",
+                                          "customer.id_number"};
+  const std::set<std::string> address = {"shipping_address.province", "shipping_address.city",
+                                         "shipping_address.district", "shipping_address.detail"};
+  const std::set<std::string> money = {"total", "currency", "payment_method"};
+  const std::set<std::string> invoice = {"invoice.title", "invoice.tax_id"};
+  auto join = [](std::initializer_list<std::set<std::string>> parts) {
+    std::set<std::string> out;
+    for (const auto& p : parts) out.insert(p.begin(), p.end());
+    return out;
+  };
+  struct Expectation {
+    std::string role;
+    std::string key;
+    std::set<std::string> fields;
+    std::map<std::string, std::string> values;
+    std::vector<std::string> plaintext_allowed;  // PII this role legitimately sees in full
+  };
+  const std::string masked_id = Mask(kIdNumber, 6, 2);
+  const std::string masked_tax = Mask(kTaxId, 6, 2);
+  std::vector<Expectation> matrix = {
+      {"admin",
+       admin_key_.key,
+       join({{"id", "status", "lines", "tags", "health_score", "risk_flags", "assigned_agent",
+              "placed_at"},
+             bookkeeping,
+             customer,
+             address,
+             money,
+             invoice}),
+       {{"customer.name", "李*"},
+        {"customer.phone", "138****5678"},
+        {"customer.id_number", masked_id},
+        {"shipping_address.detail", "文三****"},
+        {"invoice.title", "杭***********"},
+        {"invoice.tax_id", masked_tax},
+        {"total", "259800"},
+        {"assigned_agent", cs.id}},
+       {}},
+      {"channel",
+       douyin_key_.key,
+       join({{"id", "status", "lines", "placed_at"},
+             bookkeeping,
+             customer,
+             address,
+             money,
+             invoice}),
+       {{"customer.name", "李*"},
+        {"customer.phone", "138****5678"},
+        {"customer.id_number", masked_id},
+        {"invoice.tax_id", masked_tax}},
+       {}},
+      {"customer_service",
+       cs.key,
+       {"id", "status", "customer.nickname", "customer.phone", "lines", "after_sale_status"},
+       {{"customer.phone", "138****5678"}, {"customer.nickname", "小李"}},
+       {}},
+      {"warehouse",
+       wh.key,
+       join({{"id", "status", "customer.name", "lines", "packing_status"}, address}),
+       {{"customer.name", "李*"}, {"shipping_address.detail", kDetail}},
+       {kDetail}},
+      {"finance",
+       fin.key,
+       join({{"id", "status", "lines", "settlement_status"}, money, invoice}),
+       {{"total", "259800"}, {"invoice.title", kInvoiceTitle}, {"invoice.tax_id", kTaxId}},
+       {kInvoiceTitle, kTaxId}},
+  };
+  const std::vector<std::string> all_plaintext = {kPhone,  kIdNumber,     kName,
+                                                  kDetail, kInvoiceTitle, kTaxId};
+
+  for (const Expectation& want : matrix) {
+    SCOPED_TRACE("role " + want.role);
+    auto client = server_.Client(want.key);
+    auto check_view = [&](const std::map<std::string, std::string>& got, const std::string& path) {
+      EXPECT_EQ(Keys(got), want.fields) << path;
+      for (const auto& [field, value] : want.values) {
+        auto it = got.find(field);
+        EXPECT_TRUE(it != got.end() && it->second == value)
+            << path << ": " << field << " = " << (it == got.end() ? "(absent)" : it->second)
+            << ", want " << value;
+      }
+      for (const auto& plain : all_plaintext) {
+        bool allowed = std::find(want.plaintext_allowed.begin(), want.plaintext_allowed.end(),
+                                 plain) != want.plaintext_allowed.end();
+        if (allowed) continue;
+        for (const auto& [field, value] : got) {
+          EXPECT_EQ(value.find(plain), std::string::npos)
+              << path << ": " << field << " holds plaintext " << plain;
+        }
+      }
+    };
+    // Single.
+    HttpResponse single = client->Get("/v1/orders/" + id);
+    ASSERT_EQ(single.status, 200) << single.Describe();
+    check_view(Flatten(Obj(single)), "GET /v1/orders/{id}");
+    // List.
+    auto listed = ListAll(*client);
+    ASSERT_EQ(listed.size(), 1u);
+    check_view(Flatten(listed[0]), "GET /v1/orders");
+    // Export: the header names the role's columns (plus the watermark); the one row is the view.
+    HttpResponse csv = client->Get("/v1/orders/export.csv");
+    ASSERT_EQ(csv.status, 200) << csv.Describe();
+    ASSERT_TRUE(csv.body.starts_with("\xEF\xBB\xBF")) << "no UTF-8 byte-order mark";
+    auto rows = ParseCsv(std::string_view(csv.body).substr(3));
+    ASSERT_EQ(rows.size(), 3u) << csv.body;  // header, one order, the footer line
+    const auto& header = rows[0];
+    ASSERT_EQ(header.size(), rows[1].size());
+    ASSERT_EQ(header.back(), "watermark");
+    std::map<std::string, std::string> exported;
+    for (size_t i = 0; i + 1 < header.size(); ++i) {
+      if (!rows[1][i].empty()) exported[header[i]] = rows[1][i];
+    }
+    std::map<std::string, std::string> expected_export;
+    for (const auto& [k, v] : Flatten(Obj(single))) {
+      if (!v.empty()) expected_export[k] = v;
+    }
+    check_view(Flatten(Obj(single)), "export (through the single view)");
+    EXPECT_EQ(exported, expected_export) << "the export row is not the role's view";
+    for (const auto& column : header) {
+      // refund_origin is an admin column that only refunding orders fill.
+      bool optional = want.role == "admin" && column == "refund_origin";
+      EXPECT_TRUE(column == "watermark" || optional || want.fields.contains(column))
+          << "export column " << column << " is not in the role's view";
+    }
+    EXPECT_NE(rows[1].back().find("exported by key_"), std::string::npos) << rows[1].back();
+    EXPECT_TRUE(rows[2][0].starts_with("# exported by key_")) << rows[2][0];
+  }
+
+  // Operations sees aggregates only: 403 on every order read path.
+  auto ops_c = server_.Client(ops.key);
+  EXPECT_EQ(CheckProblem(ops_c->Get("/v1/orders/" + id), 403, "forbidden"), "");
+  EXPECT_EQ(CheckProblem(ops_c->Get("/v1/orders"), 403, "forbidden"), "");
+  EXPECT_EQ(CheckProblem(ops_c->Get("/v1/orders/export.csv"), 403, "forbidden"), "");
+}
+
+// BOLA: another agent's order does not exist as far as a customer_service key can tell, and the
+// probe is audited as a denied access.
+TEST_F(PrivacyTest, CustomerServiceCannotReadAnotherAgentsOrder) {
+  ApiKey mine = CreateKey(server_.data_dir(), "customer_service", "agent-a");
+  ApiKey other = CreateKey(server_.data_dir(), "customer_service", "agent-b");
+  ASSERT_FALSE(HasFailure());
+  std::string id = CreateFull("DY-BOLA");
+  ASSERT_EQ(admin_->Post("/v1/orders/" + id + "/assign", bj::object{{"agent", mine.id}}).status,
+            200);
+  auto probe = server_.Client(other.key);
+  HttpResponse r = probe->Get("/v1/orders/" + id);
+  EXPECT_EQ(CheckProblem(r, 404, "not_found"), "");
+  EXPECT_EQ(ListAll(*probe).size(), 0u);
+  HttpResponse csv = probe->Get("/v1/orders/export.csv");
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.body.find("DY-BOLA"), std::string::npos);
+  EXPECT_EQ(csv.body.find(id), std::string::npos);
+  EXPECT_EQ(server_.Client(mine.key)->Get("/v1/orders/" + id).status, 200);
+
+  auto denied = Audit("action=access.denied&actor=" + other.id);
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(Str(denied[0], "order_id"), id);
+  EXPECT_EQ(Str(denied[0], "outcome"), "404");
+  EXPECT_EQ(Str(denied[0], "role"), "customer_service");
+  EXPECT_EQ(Str(denied[0], "ip"), "127.0.0.1");
+}
+
+TEST_F(PrivacyTest, RevealNeedsAStepUpTokenAndAReasonAndIsAudited) {
+  std::string id = CreateFull("DY-REVEAL");
+  ASSERT_FALSE(id.empty());
+  bj::array phone{"customer.phone"};
+
+  // No token, a made-up token: refused.
+  EXPECT_EQ(CheckProblem(Reveal(*admin_, id, "", phone), 403, "step_up_required"), "");
+  EXPECT_EQ(CheckProblem(Reveal(*admin_, id, "su_forged", phone), 403, "step_up_invalid"), "");
+  // Step-up: a missing, malformed or wrong code is refused.
+  EXPECT_EQ(CheckProblem(admin_->Post("/v1/auth/step-up", bj::object{}), 400, "invalid_request"),
+            "");
+  std::string right = Totp(admin_key_.totp_secret);
+  std::string wrong = right == "000000" ? "111111" : "000000";
+  EXPECT_EQ(CheckProblem(StepUp(*admin_, wrong), 403, "step_up_failed"), "");
+  EXPECT_EQ(CheckProblem(StepUp(*admin_, Totp(admin_key_.totp_secret, -10)), 403, "step_up_failed"),
+            "");
+  // Only admins step up.
+  EXPECT_EQ(StepUp(*douyin_, right).status, 403);
+
+  HttpResponse stepped = StepUp(*admin_, right);
+  ASSERT_EQ(stepped.status, 200) << stepped.Describe();
+  std::string token = Str(Obj(stepped), "token");
+  ASSERT_FALSE(token.empty());
+  EXPECT_FALSE(Str(Obj(stepped), "expires_at").empty());
+  // The same code a second time is a replay.
+  EXPECT_EQ(CheckProblem(StepUp(*admin_, right), 403, "step_up_failed"), "");
+
+  // A reason is required, fields must be known.
+  EXPECT_EQ(CheckProblem(Reveal(*admin_, id, token, phone, ""), 400, "invalid_request"), "");
+  EXPECT_EQ(Reveal(*admin_, id, token, phone, "   ").status, 422);
+  EXPECT_EQ(Reveal(*admin_, id, token, bj::array{"total"}).status, 422);
+  // Another admin cannot use this admin's token.
+  ApiKey admin2 = CreateKey(server_.data_dir(), "admin", "second");
+  EXPECT_EQ(
+      CheckProblem(Reveal(*server_.Client(admin2.key), id, token, phone), 403, "step_up_invalid"),
+      "");
+
+  HttpResponse revealed = Reveal(
+      *admin_, id, token, bj::array{"customer.phone", "customer.id_number", "invoice.tax_id"});
+  ASSERT_EQ(revealed.status, 200) << revealed.Describe();
+  bj::object got = Obj(revealed);
+  const bj::object& fields = got.at("fields").as_object();
+  EXPECT_EQ(fields.at("customer.phone").as_string(), kPhone);
+  EXPECT_EQ(fields.at("customer.id_number").as_string(), kIdNumber);
+  EXPECT_EQ(fields.at("invoice.tax_id").as_string(), kTaxId);
+  EXPECT_EQ(Str(got, "order_id"), id);
+
+  // The audit log has the reveal (with fields and reason) and every refusal on the way.
+  auto reveals = Audit("action=pii.reveal&order_id=" + id);
+  std::multiset<std::string> outcomes;
+  for (const auto& e : reveals) outcomes.insert(Str(e, "outcome"));
+  EXPECT_EQ(outcomes.count("200"), 1u);
+  EXPECT_GE(outcomes.count("403"), 3u);
+  for (const auto& e : reveals) {
+    if (Str(e, "outcome") != "200") continue;
+    EXPECT_EQ(Str(e, "actor"), admin_key_.id);
+    EXPECT_NE(Str(e, "detail").find("ticket 4711"), std::string::npos) << bj::serialize(e);
+    EXPECT_EQ(bj::serialize(e.at("fields")),
+              R"(["customer.phone","customer.id_number","invoice.tax_id"])");
+    EXPECT_EQ(bj::serialize(e).find(kPhone), std::string::npos) << "the audit holds the value";
+  }
+  auto step_ups = Audit("action=auth.step_up&actor=" + admin_key_.id);
+  std::multiset<std::string> step_outcomes;
+  for (const auto& e : step_ups) step_outcomes.insert(Str(e, "outcome"));
+  EXPECT_EQ(step_outcomes.count("200"), 1u);
+  EXPECT_EQ(step_outcomes.count("403"), 3u);  // wrong, stale, replayed
+  EXPECT_EQ(step_outcomes.count("400"), 1u);  // missing
+}
+
+TEST_F(PrivacyTest, FailedAuthenticationsAreAuditedWithoutTheKey) {
+  auto stranger = server_.Client("oc_this-is-not-a-key-1234567890");
+  EXPECT_EQ(stranger->Get("/v1/orders").status, 401);
+  auto none = server_.Client("");
+  EXPECT_EQ(none->Get("/v1/orders").status, 401);
+  auto failures = Audit("action=auth.failed");
+  ASSERT_EQ(failures.size(), 2u);
+  for (const auto& e : failures) {
+    EXPECT_EQ(Str(e, "ip"), "127.0.0.1");
+    EXPECT_EQ(Str(e, "outcome"), "401");
+    EXPECT_EQ(bj::serialize(e).find("this-is-not-a-key"), std::string::npos) << bj::serialize(e);
+  }
+}
+
+TEST_F(PrivacyTest, ExportsAreWatermarkedAndAudited) {
+  for (int i = 0; i < 3; ++i) CreateFull("DY-EXPORT-" + std::to_string(i));
+  HttpResponse csv = admin_->Get("/v1/orders/export.csv?channel=douyin&limit=2");
+  ASSERT_EQ(csv.status, 200) << csv.Describe();
+  EXPECT_EQ(csv.ContentType(), "text/csv");
+  EXPECT_NE(csv.Header("content-disposition").find("attachment"), std::string::npos);
+  auto rows = ParseCsv(std::string_view(csv.body).substr(3));
+  ASSERT_EQ(rows.size(), 4u);  // header, 2 orders, footer
+  EXPECT_FALSE(csv.Header("x-next-cursor").empty()) << "a third order is left to export";
+  HttpResponse rest =
+      admin_->Get("/v1/orders/export.csv?channel=douyin&cursor=" + csv.Header("x-next-cursor"));
+  ASSERT_EQ(rest.status, 200);
+  EXPECT_EQ(ParseCsv(std::string_view(rest.body).substr(3)).size(), 3u);
+  EXPECT_TRUE(rest.Header("x-next-cursor").empty());
+  EXPECT_EQ(csv.body.find(kPhone), std::string::npos);
+  EXPECT_NE(rows[3][0].find(admin_key_.id), std::string::npos) << rows[3][0];
+
+  auto exports = Audit("action=orders.export");
+  ASSERT_EQ(exports.size(), 2u);
+  EXPECT_EQ(Str(exports[0], "actor"), admin_key_.id);
+  EXPECT_NE(Str(exports[0], "detail").find("rows: 2"), std::string::npos)
+      << bj::serialize(exports[0]);
+  EXPECT_EQ(CheckProblem(admin_->Get("/v1/orders/export.csv?limit=0"), 400, "invalid_request"), "");
+}
+
+// Tampering with the audit rows through the sqlite3 CLI, beside the running server: verify (HTTP
+// and orderctl) fails and names the entry; cutting the tail is caught by the checkpoint.
+TEST_F(PrivacyTest, AuditVerifyCatchesEditsDeletionsAndACutTail) {
+  for (int i = 0; i < 4; ++i) CreateFull("DY-AUDIT-" + std::to_string(i));
+  ApiKey denied = CreateKey(server_.data_dir(), "warehouse", "wh");
+  auto wh = server_.Client(denied.key);
+  EXPECT_EQ(wh->Post("/v1/keys", bj::object{{"role", "admin"}}).status, 403);  // audited
+  HttpResponse ok = admin_->Get("/v1/audit/verify");
+  ASSERT_EQ(ok.status, 200) << ok.Describe();
+  EXPECT_TRUE(Obj(ok).at("ok").as_bool()) << ok.body;
+  int64_t entries = Int(Obj(ok), "entries");
+  ASSERT_GE(entries, 5) << ok.body;
+  ProcessResult clean = OrderctlVerify();
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_EQ(clean.out, "ok\n");
+
+  // Edit one row: it is named.
+  auto original = SqliteReader(server_.db_path()).Rows("SELECT actor FROM audit_log WHERE seq = 3");
+  ASSERT_EQ(original.size(), 1u);
+  ProcessResult edit = Sqlite("UPDATE audit_log SET actor = 'key_nobody' WHERE seq = 3");
+  ASSERT_EQ(edit.exit_code, 0) << edit.err;
+  HttpResponse bad = admin_->Get("/v1/audit/verify");
+  ASSERT_EQ(bad.status, 200);
+  EXPECT_FALSE(Obj(bad).at("ok").as_bool()) << bad.body;
+  EXPECT_EQ(Int(Obj(bad), "first_bad.seq"), 3) << bad.body;
+  ProcessResult cli = OrderctlVerify();
+  EXPECT_EQ(cli.exit_code, 1) << cli.out << cli.err;
+  EXPECT_NE(cli.out.find("entry 3"), std::string::npos) << cli.out;
+
+  // Put it back (the hash still holds the truth), then cut off the tail instead.
+  ASSERT_EQ(Sqlite("UPDATE audit_log SET actor = '" + original[0][0] + "' WHERE seq = 3").exit_code,
+            0);
+  ASSERT_EQ(OrderctlVerify().exit_code, 0) << "restoring row 3 did not restore the chain";
+  ASSERT_EQ(server_.Stop(), 0);  // nothing appends while the tail is cut
+  int64_t last = SqliteReader(server_.db_path()).Scalar("SELECT max(seq) FROM audit_log");
+  ASSERT_EQ(Sqlite("DELETE FROM audit_log WHERE seq >= " + std::to_string(last - 1)).exit_code, 0);
+  ProcessResult cut = OrderctlVerify();
+  EXPECT_EQ(cut.exit_code, 1) << cut.out << cut.err;
+  EXPECT_NE(cut.out.find("tail"), std::string::npos) << cut.out;
+  EXPECT_NE(cut.out.find("entry " + std::to_string(last - 1)), std::string::npos) << cut.out;
+
+  // Deleting a row in the middle is named too.
+  ASSERT_EQ(Sqlite("DELETE FROM audit_log WHERE seq = 2").exit_code, 0);
+  ProcessResult hole = OrderctlVerify();
+  EXPECT_EQ(hole.exit_code, 1);
+  EXPECT_NE(hole.out.find("entry 2"), std::string::npos) << hole.out;
+}
+
+// After orders, reveals and exports: no plaintext phone, name, ID number, address detail or
+// invoice data in the database, its WAL, the audit checkpoint or orderd's log.
+TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
+  std::string id = CreateFull("DY-DISK");
+  ASSERT_EQ(admin_->Get("/v1/orders/export.csv").status, 200);
+  HttpResponse stepped = StepUp(*admin_, Totp(admin_key_.totp_secret));
+  ASSERT_EQ(stepped.status, 200) << stepped.Describe();
+  ASSERT_EQ(Reveal(*admin_, id, Str(Obj(stepped), "token"),
+                   bj::array{"customer.phone", "customer.name", "invoice.title"})
+                .status,
+            200);
+  std::string log = server_.process().LogTail(1 << 20);
+  for (const auto& entry : std::filesystem::directory_iterator(server_.data_dir())) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream f(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    for (const char* plain : {kPhone, kIdNumber, kName, kDetail, kInvoiceTitle, kTaxId}) {
+      EXPECT_EQ(bytes.find(plain), std::string::npos) << entry.path() << " holds " << plain;
+    }
+  }
+  for (const char* plain : {kPhone, kIdNumber, kName, kDetail, kInvoiceTitle, kTaxId}) {
+    EXPECT_EQ(log.find(plain), std::string::npos) << "orderd's log holds " << plain;
+  }
+}
+
+}  // namespace
+}  // namespace oc::itest
