@@ -39,9 +39,9 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
   std::string ip_subject = "ip:" + std::string(remote_ip);
   auto throttled = [&](int64_t seconds) {
     if (retry_after_s != nullptr) *retry_after_s = seconds;
-    return Status::Make(ErrorKind::kRateLimited, "too_many_auth_failures",
-                        "too many failed authentications; retry in " + std::to_string(seconds) +
-                            " s");
+    return Status::Make(
+        ErrorKind::kRateLimited, "too_many_auth_failures",
+        "too many failed authentications; retry in " + std::to_string(seconds) + " s");
   };
   {
     std::lock_guard lock(failures_mu_);
@@ -67,8 +67,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
     return true;
   };
   if (header.size() <= kBearer.size() || !scheme_is_bearer()) {
-    return fail(Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'"),
-                "");
+    return fail(Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'"), "");
   }
   std::string_view key = header.substr(kBearer.size());
   std::string hash = privacy::HashApiKey(key);

@@ -33,8 +33,8 @@ class Authenticator {
  public:
   Authenticator(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
   // On 429, `*retry_after_s` (when given) is set to the seconds until the lockout ends.
-  Result<Principal> Authenticate(std::string_view authorization_header,
-                                 std::string_view remote_ip, int64_t* retry_after_s = nullptr);
+  Result<Principal> Authenticate(std::string_view authorization_header, std::string_view remote_ip,
+                                 int64_t* retry_after_s = nullptr);
 
  private:
   struct Failures {

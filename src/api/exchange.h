@@ -89,6 +89,9 @@ inline Result<int64_t> DecodeCursor(std::string_view cursor, char kind = 'c') {
 // Parses the order-list filters (status, channel, tag, since, cursor, limit up to `limit_max`).
 Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQuery* q,
                        size_t* limit);
+// Replaces the plain phone a query searches for with its blind index; warehouse and finance,
+// who never see phones, may not search by one.
+Status ToPhoneIndex(const Principal& viewer, store::PiiCodec& codec, store::OrderQuery* q);
 // Narrows `q` to what `viewer` may list; false when the filter asks for another channel's orders.
 bool NarrowToScope(const Principal& viewer, store::OrderQuery* q);
 

@@ -2,13 +2,13 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/json.hpp>
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -27,19 +27,32 @@ constexpr std::chrono::milliseconds kAcceptBackoff{50};
 
 std::string_view TitleOf(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalidArgument: return "Invalid request";
-    case ErrorKind::kUnprocessable: return "Unprocessable request";
-    case ErrorKind::kUnauthenticated: return "Unauthorized";
-    case ErrorKind::kPermissionDenied: return "Forbidden";
-    case ErrorKind::kNotFound: return "Not found";
-    case ErrorKind::kMethodNotAllowed: return "Method not allowed";
-    case ErrorKind::kConflict: return "Conflict";
-    case ErrorKind::kTooLarge: return "Payload too large";
-    case ErrorKind::kUnsupportedMedia: return "Unsupported media type";
-    case ErrorKind::kRateLimited: return "Too many requests";
-    case ErrorKind::kUnavailable: return "Service unavailable";
-    case ErrorKind::kIOError: return "Storage error";
-    case ErrorKind::kInternal: return "Internal error";
+    case ErrorKind::kInvalidArgument:
+      return "Invalid request";
+    case ErrorKind::kUnprocessable:
+      return "Unprocessable request";
+    case ErrorKind::kUnauthenticated:
+      return "Unauthorized";
+    case ErrorKind::kPermissionDenied:
+      return "Forbidden";
+    case ErrorKind::kNotFound:
+      return "Not found";
+    case ErrorKind::kMethodNotAllowed:
+      return "Method not allowed";
+    case ErrorKind::kConflict:
+      return "Conflict";
+    case ErrorKind::kTooLarge:
+      return "Payload too large";
+    case ErrorKind::kUnsupportedMedia:
+      return "Unsupported media type";
+    case ErrorKind::kRateLimited:
+      return "Too many requests";
+    case ErrorKind::kUnavailable:
+      return "Service unavailable";
+    case ErrorKind::kIOError:
+      return "Storage error";
+    case ErrorKind::kInternal:
+      return "Internal error";
   }
   return "Error";
 }
@@ -92,15 +105,18 @@ class Server final : public HttpServer {
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Status::IOError("listen on " + options_.host + ":" +
-                                   std::to_string(options_.port) + ": " + ec.message());
+    if (ec)
+      return Status::IOError("listen on " + options_.host + ":" + std::to_string(options_.port) +
+                             ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     Accept();
-    size_t n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] {
-      pthread_setname_np(pthread_self(), "oc-http");
-      io_.run();
-    });
+    size_t n =
+        options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (size_t i = 0; i < n; ++i)
+      threads_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "oc-http");
+        io_.run();
+      });
     return Status::Ok();
   }
 
@@ -191,11 +207,9 @@ class Server final : public HttpServer {
   std::vector<std::thread> threads_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
-
 };
 
-Session::Session(tcp::socket socket, Server& server)
-    : stream_(std::move(socket)), server_(server) {
+Session::Session(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {
   beast::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
   if (!ec) remote_ip_ = ep.address().to_string();
@@ -241,9 +255,9 @@ void Session::OnRead(beast::error_code ec, size_t) {
     return;
   }
   if (ec == http::error::header_limit) {
-    Reject(Status::Make(ErrorKind::kTooLarge, "headers_too_large",
-                        "request headers exceed " + std::to_string(kRequestHeaderBytesMax) +
-                            " bytes"));
+    Reject(Status::Make(
+        ErrorKind::kTooLarge, "headers_too_large",
+        "request headers exceed " + std::to_string(kRequestHeaderBytesMax) + " bytes"));
     return;
   }
   if (ec) {
@@ -258,12 +272,11 @@ void Session::OnRead(beast::error_code ec, size_t) {
   // The responder owns the session until it answers: nothing else does while the handler
   // (possibly the order writer) works, since no read is pending.
   auto executor = stream_.get_executor();
-  server_.handler().Handle(std::move(req), remote_ip_, executor,
-                           [self = shared_from_this(), executor](Response res) {
-                             asio::dispatch(executor, [self, res = std::move(res)]() mutable {
-                               self->Write(std::move(res));
-                             });
-                           });
+  server_.handler().Handle(
+      std::move(req), remote_ip_, executor, [self = shared_from_this(), executor](Response res) {
+        asio::dispatch(executor,
+                       [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
+      });
 }
 
 void Session::Reject(const Status& status) {
@@ -313,19 +326,32 @@ void Session::Finish() {
 
 unsigned HttpStatusOf(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalidArgument: return 400;
-    case ErrorKind::kUnprocessable: return 422;
-    case ErrorKind::kUnauthenticated: return 401;
-    case ErrorKind::kPermissionDenied: return 403;
-    case ErrorKind::kNotFound: return 404;
-    case ErrorKind::kMethodNotAllowed: return 405;
-    case ErrorKind::kConflict: return 409;
-    case ErrorKind::kTooLarge: return 413;
-    case ErrorKind::kUnsupportedMedia: return 415;
-    case ErrorKind::kRateLimited: return 429;
-    case ErrorKind::kUnavailable: return 503;
-    case ErrorKind::kIOError: return 500;
-    case ErrorKind::kInternal: return 500;
+    case ErrorKind::kInvalidArgument:
+      return 400;
+    case ErrorKind::kUnprocessable:
+      return 422;
+    case ErrorKind::kUnauthenticated:
+      return 401;
+    case ErrorKind::kPermissionDenied:
+      return 403;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kMethodNotAllowed:
+      return 405;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kTooLarge:
+      return 413;
+    case ErrorKind::kUnsupportedMedia:
+      return 415;
+    case ErrorKind::kRateLimited:
+      return 429;
+    case ErrorKind::kUnavailable:
+      return 503;
+    case ErrorKind::kIOError:
+      return 500;
+    case ErrorKind::kInternal:
+      return 500;
   }
   return 500;
 }

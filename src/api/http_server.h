@@ -25,7 +25,7 @@ namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
-inline constexpr size_t kRequestBodyBytesMax = 1 << 20;     // 1 MiB (API default)
+inline constexpr size_t kRequestBodyBytesMax = 1 << 20;  // 1 MiB (API default)
 inline constexpr size_t kRequestHeaderBytesMax = 16 * 1024;
 inline constexpr std::chrono::seconds kRequestReadTimeout{30};
 inline constexpr std::chrono::seconds kKeepAliveIdleTimeout{75};
@@ -49,8 +49,8 @@ class RequestHandler {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;  // 0 picks a free port
-  size_t threads = 0; // 0: one per core
+  uint16_t port = 0;   // 0 picks a free port
+  size_t threads = 0;  // 0: one per core
   size_t body_bytes_max = kRequestBodyBytesMax;
 };
 

@@ -33,19 +33,21 @@ void Metrics::Render(std::string* out) const {
   for (const auto& [key, h] : requests_) {
     const auto& [route, status] = key;
     for (size_t i = 0; i < kLatencyBucketsSeconds.size(); ++i) {
-      out->append(fmt::format("ordercenter_http_request_duration_seconds_bucket{{route=\"{}\","
-                              "status=\"{}\",le=\"{}\"}} {}\n",
-                              route, status, kLatencyBucketsSeconds[i], h.buckets[i]));
+      out->append(
+          fmt::format("ordercenter_http_request_duration_seconds_bucket{{route=\"{}\","
+                      "status=\"{}\",le=\"{}\"}} {}\n",
+                      route, status, kLatencyBucketsSeconds[i], h.buckets[i]));
     }
-    out->append(fmt::format("ordercenter_http_request_duration_seconds_bucket{{route=\"{}\","
-                            "status=\"{}\",le=\"+Inf\"}} {}\n",
-                            route, status, h.count));
+    out->append(
+        fmt::format("ordercenter_http_request_duration_seconds_bucket{{route=\"{}\","
+                    "status=\"{}\",le=\"+Inf\"}} {}\n",
+                    route, status, h.count));
     out->append(fmt::format(
         "ordercenter_http_request_duration_seconds_sum{{route=\"{}\",status=\"{}\"}} {}\n", route,
         status, h.sum_seconds));
     out->append(fmt::format(
-        "ordercenter_http_request_duration_seconds_count{{route=\"{}\",status=\"{}\"}} {}\n",
-        route, status, h.count));
+        "ordercenter_http_request_duration_seconds_count{{route=\"{}\",status=\"{}\"}} {}\n", route,
+        status, h.count));
   }
 }
 

@@ -189,7 +189,20 @@ void OrderCenterApi::ExportOrders(const std::shared_ptr<Exchange>& ex) {
   store::OrderQuery q;
   size_t rows_max = kExportRowsMax;
   if (!ex->Ok(ParseOrderQuery(ex->query, kExportRowsMax, &q, &rows_max))) return;
-  ex->audit.detail = ex->query.empty() ? "all orders in scope" : "filters: " + ex->query;
+  // The filters as parsed, never the raw query: a phone searched for must not reach the log.
+  std::string filters;
+  auto add = [&](std::string_view k, std::string_view v) {
+    filters += filters.empty() ? "" : ", ";
+    filters += std::string(k) + "=" + std::string(v);
+  };
+  if (q.status) add("status", ToString(*q.status));
+  if (q.channel) add("channel", *q.channel);
+  if (q.tag) add("tag", *q.tag);
+  if (q.since_ms) add("since", FormatRfc3339(*q.since_ms));
+  if (q.phone_index) add("phone", "(blind index search)");
+  if (q.before_seq > 0) add("cursor", EncodeCursor(q.before_seq));
+  ex->audit.detail = filters.empty() ? "all orders in scope" : "filters: " + filters;
+  if (!ex->Ok(ToPhoneIndex(ex->principal, deps_.pii_codec, &q))) return;
   std::string csv;
   int64_t now = deps_.clock.NowUnixMs();
   std::string watermark = "exported by " + ex->principal.id +

@@ -70,9 +70,9 @@ Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path) {
   }
   if (m.route != nullptr) return m;
   if (path_known) {
-    return Status::Make(ErrorKind::kMethodNotAllowed, "method_not_allowed",
-                        std::string(method) + " is not allowed here; allowed: " +
-                            m.allowed_methods);
+    return Status::Make(
+        ErrorKind::kMethodNotAllowed, "method_not_allowed",
+        std::string(method) + " is not allowed here; allowed: " + m.allowed_methods);
   }
   return Status::NotFound("no such route");
 }

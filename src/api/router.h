@@ -13,7 +13,7 @@ namespace oc::api {
 
 struct RouteMatch {
   const RouteSpec* route = nullptr;
-  std::string id;  // the {id} path parameter, when the template has one
+  std::string id;               // the {id} path parameter, when the template has one
   std::string allowed_methods;  // for 405 responses
 };
 

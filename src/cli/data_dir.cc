@@ -24,8 +24,8 @@ Result<DataDir> PrepareDataDir(const std::string& root) {
 
 Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections) {
   OpenedStore out;
-  OC_ASSIGN_OR_RETURN(out.keys, privacy::FileKeyProvider::OpenOrCreate(dir.KeyringPath(),
-                                                                        Random::Secure()));
+  OC_ASSIGN_OR_RETURN(out.keys,
+                      privacy::FileKeyProvider::OpenOrCreate(dir.KeyringPath(), Random::Secure()));
   out.codec = std::make_unique<privacy::EnvelopePiiCodec>(*out.keys, Random::Secure());
   OC_ASSIGN_OR_RETURN(out.store, store::OpenSqliteStore({.path = dir.DatabasePath(),
                                                          .read_connections = read_connections,
@@ -38,8 +38,7 @@ Result<DataDirLock> DataDirLock::Acquire(const DataDir& dir) {
   if (fd < 0) return Status::IOError("open " + dir.LockPath() + ": " + std::strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     close(fd);
-    return Status::Conflict("data_dir_locked",
-                            "another orderd is already serving " + dir.root);
+    return Status::Conflict("data_dir_locked", "another orderd is already serving " + dir.root);
   }
   return DataDirLock(fd);
 }

@@ -31,7 +31,7 @@ constexpr std::array<Sku, 12> kSkus = {{
     {"LAMP-DESK-L1", "护眼台灯 L1", 16900, "home"},
 }};
 
-constexpr std::array<const char*, 6> kChannels = {"douyin", "taobao", "jd",
+constexpr std::array<const char*, 6> kChannels = {"douyin",    "taobao", "jd",
                                                   "pinduoduo", "wechat", "pos"};
 constexpr std::array<const char*, 4> kPayments = {"wechat_pay", "alipay", "unionpay", "cash"};
 constexpr std::array<const char*, 8> kSurnames = {"张", "李", "王", "刘", "陈", "杨", "赵", "黄"};
@@ -64,9 +64,8 @@ const std::vector<std::vector<OrderStatus>>& Paths() {
 Result<orders::CommandOutcome> Run(orders::OrderWriter& writer, orders::Command command) {
   auto promise = std::make_shared<std::promise<Result<orders::CommandOutcome>>>();
   auto future = promise->get_future();
-  OC_RETURN_IF_ERROR(writer.Submit(std::move(command), [promise](auto r) {
-    promise->set_value(std::move(r));
-  }));
+  OC_RETURN_IF_ERROR(
+      writer.Submit(std::move(command), [promise](auto r) { promise->set_value(std::move(r)); }));
   return future.get();
 }
 
@@ -80,10 +79,10 @@ Result<DemoReport> LoadDemo(orders::OrderWriter& writer, int64_t order_count,
   DemoReport report;
   constexpr int64_t kDemoStockPerSku = 100000;
   for (const Sku& sku : kSkus) {
-    OC_ASSIGN_OR_RETURN(auto stocked,
-                        Run(writer, orders::Command{orders::SetStock{sku.sku, kDemoStockPerSku, 5,
-                                                                     sku.category},
-                                                    demo, {}}));
+    OC_ASSIGN_OR_RETURN(
+        auto stocked,
+        Run(writer, orders::Command{
+                        orders::SetStock{sku.sku, kDemoStockPerSku, 5, sku.category}, demo, {}}));
     (void)stocked;
   }
   for (int64_t i = 0; i < order_count; ++i) {

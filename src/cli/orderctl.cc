@@ -59,6 +59,26 @@ int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
   return 0;
 }
 
+// Adds a master key and makes it active. New data keys are wrapped under it at once (a running
+// orderd reloads the keyring within a second) and orderd re-wraps the existing ones in the
+// background; the old master keys stay, so nothing becomes unreadable.
+int KeysRotateMaster(const std::string& root) {
+  auto dir = PrepareDataDir(root);
+  if (!dir.ok()) return Fail(dir.status());
+  auto store = OpenStore(root);  // creates the keyring on a fresh data dir
+  if (!store.ok()) return Fail(store.status());
+  std::string previous = store->keys->active_id();
+  auto active = privacy::FileKeyProvider::RotateMaster(dir->KeyringPath(), Random::Secure());
+  if (!active.ok()) return Fail(active.status());
+  Status audited = AuditLocal(root, *store->store, "keys.rotate_master",
+                              "active master key " + previous + " -> " + *active);
+  if (!audited.ok()) return Fail(audited);
+  boost::json::object out{{"active", *active}, {"previous", previous}};
+  std::cout << boost::json::serialize(out) << std::endl;
+  std::cerr << "orderd re-wraps existing data keys in the background; its log reports progress\n";
+  return 0;
+}
+
 int AuditVerify(const std::string& root) {
   auto dir = PrepareDataDir(root);
   if (!dir.ok()) return Fail(dir.status());
@@ -128,6 +148,10 @@ int RunOrderctl(int argc, char** argv) {
   create->add_option("--name", request.name, "a label for the key's holder");
   create->add_option("--channel", request.channel, "the channel a channel key acts for");
 
+  auto* rotate = keys->add_subcommand(
+      "rotate-master",
+      "add a master key, make it active; orderd re-wraps data keys in the background");
+
   auto* demo = app.add_subcommand("demo", "load the demo data set");
   int64_t demo_orders = kDemoOrdersDefault;
   demo->add_option("--orders", demo_orders, "how many demo orders")->check(CLI::Range(1, 100000));
@@ -138,6 +162,7 @@ int RunOrderctl(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   if (verify->parsed()) return AuditVerify(data_dir);
+  if (rotate->parsed()) return KeysRotateMaster(data_dir);
   if (create->parsed()) return KeysCreate(data_dir, request);
   if (demo->parsed()) return Demo(data_dir, demo_orders);
   return Fail(Status::InvalidArgument("no command given"));

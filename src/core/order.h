@@ -76,6 +76,10 @@ struct Order {
   // The personal data above in its sealed (encrypted) form, when already sealed off the writer
   // thread; the store seals it itself when this is empty.
   std::string sealed_pii;
+  // The keyed blind index of the phone (privacy/: HMAC-SHA256 under the keyring's index key), for
+  // exact-match search without decrypting; computed off the writer thread like sealed_pii, and by
+  // the store itself when empty.
+  std::string phone_index;
 };
 
 }  // namespace oc

@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "orders/order_writer.h"
 #include "outbox/relay.h"
+#include "privacy/pii_upkeep.h"
 #include "store/store.h"
 #include "web/assets.h"
 
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
   auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids, writer_options);
   if (!writer.ok()) return Fail(writer.status());
 
+  oc::privacy::PiiUpkeep pii_upkeep(store, *opened->keys, *opened->codec);
   oc::privacy::AuditCheckpoint audit_checkpoint(dir->AuditCheckpointPath());
   oc::privacy::AuditLog audit(store, ids, oc::Clock::System(), audit_checkpoint);
   oc::api::OrderCenterApi api({.store = store,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "core/json.h"
+#include "privacy/hashing.h"
 
 namespace oc::privacy {
 namespace {
@@ -187,15 +189,55 @@ SecretKey& SecretKey::operator=(const SecretKey& other) {
 }
 SecretKey::~SecretKey() { OPENSSL_cleanse(bytes, kKeyBytes); }
 
-Result<std::unique_ptr<FileKeyProvider>> FileKeyProvider::OpenOrCreate(const std::string& path,
-                                                                       Random& random) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Status::IOError("stat " + path + ": " + std::strerror(errno));
-    OC_RETURN_IF_ERROR(WriteNewKeyring(path, random));
-    if (::stat(path.c_str(), &st) != 0) return Status::IOError("keyring vanished: " + path);
+namespace {
+
+Result<SecretKey> KeyFromBase64(std::string_view id, std::string_view b64) {
+  OC_ASSIGN_OR_RETURN(std::string raw, Unbase64(b64));
+  if (raw.size() != kKeyBytes) {
+    Wipe(raw);
+    return Status::IOError("keyring: key " + std::string(id) + " is not 256 bits");
   }
-  if ((st.st_mode & 077) != 0) {
+  SecretKey k;
+  k.id = std::string(id);
+  std::memcpy(k.bytes, raw.data(), kKeyBytes);
+  Wipe(raw);
+  return k;
+}
+
+// Replaces the keyring atomically: a complete new file (0600, fsync'd) renamed over the old one,
+// then the directory fsync'd, so a crash leaves either the old keyring or the new one.
+Status ReplaceKeyringFile(const std::string& path, std::string text) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Wipe(text);
+    return Status::IOError("create " + tmp + ": " + std::strerror(errno));
+  }
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  Wipe(text);
+  if (!ok) return Status::IOError("write " + tmp + ": " + std::strerror(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::IOError("rename " + tmp + ": " + std::strerror(errno));
+  }
+  std::string dir =
+      path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<FileKeyProvider::Contents> FileKeyProvider::Read(const std::string& path, struct stat* st) {
+  if (::stat(path.c_str(), st) != 0) {
+    return Status::IOError("stat " + path + ": " + std::strerror(errno));
+  }
+  if ((st->st_mode & 077) != 0) {
     return Status::IOError("keyring " + path + " is readable by others; chmod 600 it");
   }
   std::ifstream in(path, std::ios::binary);
@@ -206,41 +248,153 @@ Result<std::unique_ptr<FileKeyProvider>> FileKeyProvider::OpenOrCreate(const std
   bj::value doc = bj::parse(text, ec);
   Wipe(text);
   if (ec || !doc.is_object()) return Status::IOError("keyring " + path + " is not valid JSON");
-  auto provider = std::unique_ptr<FileKeyProvider>(new FileKeyProvider());
   const auto& obj = doc.get_object();
   auto active = obj.find("active");
   auto masters = obj.find("masters");
+  auto index = obj.find("index_key");
   if (active == obj.end() || !active->value().is_string() || masters == obj.end() ||
-      !masters->value().is_object()) {
-    return Status::IOError("keyring " + path + " lacks 'active' or 'masters'");
+      !masters->value().is_object() || index == obj.end() || !index->value().is_string()) {
+    return Status::IOError("keyring " + path + " lacks 'active', 'masters' or 'index_key'");
   }
-  provider->active_ = std::string(active->value().get_string());
+  Contents c;
+  c.active = std::string(active->value().get_string());
+  bool has_active = false;
   for (const auto& kv : masters->value().get_object()) {
     if (!kv.value().is_string()) return Status::IOError("keyring: bad master key entry");
-    OC_ASSIGN_OR_RETURN(std::string raw, Unbase64(kv.value().get_string()));
-    if (raw.size() != kKeyBytes) {
-      Wipe(raw);
-      return Status::IOError("keyring: master key " + std::string(kv.key()) + " is not 256 bits");
-    }
-    SecretKey k;
-    k.id = std::string(kv.key());
-    std::memcpy(k.bytes, raw.data(), kKeyBytes);
-    Wipe(raw);
-    provider->masters_.push_back(k);
+    OC_ASSIGN_OR_RETURN(SecretKey k, KeyFromBase64(kv.key(), kv.value().get_string()));
+    has_active = has_active || k.id == c.active;
+    c.masters.push_back(k);
   }
-  if (!provider->MasterKey(provider->active_).ok()) {
-    return Status::IOError("keyring: the active master key is missing");
+  if (!has_active) return Status::IOError("keyring: the active master key is missing");
+  OC_ASSIGN_OR_RETURN(c.index_key, KeyFromBase64("index_key", index->value().get_string()));
+  return c;
+}
+
+Result<std::unique_ptr<FileKeyProvider>> FileKeyProvider::OpenOrCreate(const std::string& path,
+                                                                       Random& random) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Status::IOError("stat " + path + ": " + std::strerror(errno));
+    OC_RETURN_IF_ERROR(WriteNewKeyring(path, random));
   }
+  auto provider = std::unique_ptr<FileKeyProvider>(new FileKeyProvider());
+  provider->path_ = path;
+  OC_ASSIGN_OR_RETURN(provider->keys_, Read(path, &st));
+  provider->mtime_ = st.st_mtim;
+  provider->inode_ = st.st_ino;
   return provider;
 }
 
-Result<SecretKey> FileKeyProvider::ActiveMasterKey() { return MasterKey(active_); }
+Result<std::string> FileKeyProvider::RotateMaster(const std::string& path, Random& random) {
+  // One rotation at a time, even from two shells: an flock on a lock file beside the keyring.
+  std::string lock_path = path + ".lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return Status::IOError("open " + lock_path + ": " + std::strerror(errno));
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }  // closing releases the flock
+  } unlock{lock_fd};
+  if (::flock(lock_fd, LOCK_EX) != 0) {
+    return Status::IOError("lock " + lock_path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  OC_ASSIGN_OR_RETURN(Contents c, Read(path, &st));
+  int next = 0;
+  for (const auto& k : c.masters) {
+    if (k.id.size() > 1 && k.id[0] == 'm') next = std::max(next, std::atoi(k.id.c_str() + 1));
+  }
+  SecretKey fresh;
+  fresh.id = "m" + std::to_string(next + 1);
+  random.Fill(fresh.bytes, kKeyBytes);
+  c.masters.push_back(fresh);
+  bj::object masters;
+  for (const auto& k : c.masters) masters[k.id] = Base64(k.bytes, kKeyBytes);
+  bj::object doc{{"version", 1},
+                 {"active", fresh.id},
+                 {"masters", std::move(masters)},
+                 {"index_key", Base64(c.index_key.bytes, kKeyBytes)}};
+  std::string text = bj::serialize(doc);
+  // The serialized document held every key in base64: wipe the DOM's copies too.
+  for (auto& kv : doc.at("masters").as_object()) {
+    bj::string& v = kv.value().as_string();
+    OPENSSL_cleanse(v.data(), v.size());
+  }
+  bj::string& idx = doc.at("index_key").as_string();
+  OPENSSL_cleanse(idx.data(), idx.size());
+  OC_RETURN_IF_ERROR(ReplaceKeyringFile(path, std::move(text)));
+  return fresh.id;
+}
+
+Result<bool> FileKeyProvider::ReloadIfChanged() {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    return Status::IOError("stat " + path_ + ": " + std::strerror(errno));
+  }
+  {
+    std::shared_lock lock(mu_);
+    if (st.st_ino == inode_ && st.st_mtim.tv_sec == mtime_.tv_sec &&
+        st.st_mtim.tv_nsec == mtime_.tv_nsec) {
+      return false;
+    }
+  }
+  OC_ASSIGN_OR_RETURN(Contents fresh, Read(path_, &st));
+  std::unique_lock lock(mu_);
+  // Never forget a master key this process has used: data wrapped under it must stay readable
+  // even if someone edits a key out of the file.
+  for (const auto& old : keys_.masters) {
+    bool kept = false;
+    for (const auto& k : fresh.masters) kept = kept || k.id == old.id;
+    if (!kept) fresh.masters.push_back(old);
+  }
+  keys_ = std::move(fresh);
+  mtime_ = st.st_mtim;
+  inode_ = st.st_ino;
+  return true;
+}
+
+std::string FileKeyProvider::active_id() const {
+  std::shared_lock lock(mu_);
+  return keys_.active;
+}
+
+Result<SecretKey> FileKeyProvider::ActiveMasterKey() {
+  std::shared_lock lock(mu_);
+  for (const auto& k : keys_.masters) {
+    if (k.id == keys_.active) return k;
+  }
+  return Status::IOError("the active master key is not in the keyring");
+}
 
 Result<SecretKey> FileKeyProvider::MasterKey(std::string_view id) {
-  for (const auto& k : masters_) {
-    if (k.id == id) return k;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& k : keys_.masters) {
+      if (k.id == id) return k;
+    }
+  }
+  // Data sealed by another process after a rotation this one has not seen yet.
+  OC_ASSIGN_OR_RETURN(bool reloaded, ReloadIfChanged());
+  if (reloaded) {
+    std::shared_lock lock(mu_);
+    for (const auto& k : keys_.masters) {
+      if (k.id == id) return k;
+    }
   }
   return Status::IOError("master key '" + std::string(id) + "' is not in the keyring");
+}
+
+Result<SecretKey> FileKeyProvider::IndexKey() {
+  std::shared_lock lock(mu_);
+  return keys_.index_key;
+}
+
+std::string NormalizePhone(std::string_view phone) {
+  std::string digits;
+  for (char c : phone) {
+    if (c >= '0' && c <= '9') digits.push_back(c);
+  }
+  if (digits.size() == 13 && digits.starts_with("86")) digits.erase(0, 2);
+  return digits;
 }
 
 Result<std::string> EnvelopePiiCodec::Seal(const Order& order) {
@@ -346,6 +500,46 @@ Status EnvelopePiiCodec::Open(std::string_view sealed, Order* order) {
     order->invoice = Invoice{std::move(*invoice_title), invoice_tax_id.value_or("")};
   }
   return Status::Ok();
+}
+
+std::string EnvelopePiiCodec::PhoneIndex(std::string_view phone) {
+  std::string digits = NormalizePhone(phone);
+  if (digits.empty()) return "";
+  auto key = keys_.IndexKey();
+  if (!key.ok()) return "";
+  std::string_view key_view(reinterpret_cast<const char*>(key->bytes), kKeyBytes);
+  std::string index = HmacSha256Hex(key_view, "oc:phone:v1:" + digits);
+  Wipe(digits);
+  return index;
+}
+
+Result<std::optional<std::string>> EnvelopePiiCodec::Rewrap(std::string_view order_id,
+                                                            std::string_view sealed) {
+  bj::error_code ec;
+  bj::value v = bj::parse(sealed, ec);
+  if (ec || !v.is_object())
+    return Status::IOError("order " + std::string(order_id) + ": unreadable sealed data");
+  bj::object& doc = v.get_object();
+  const bj::value* mk = doc.if_contains("mk");
+  const bj::value* dek_b64 = doc.if_contains("dek");
+  if (mk == nullptr || !mk->is_string() || dek_b64 == nullptr || !dek_b64->is_string()) {
+    return Status::IOError("order " + std::string(order_id) + ": malformed sealed data");
+  }
+  OC_ASSIGN_OR_RETURN(SecretKey active, keys_.ActiveMasterKey());
+  if (mk->get_string() == active.id) return std::optional<std::string>();
+  OC_ASSIGN_OR_RETURN(SecretKey old_master, keys_.MasterKey(mk->get_string()));
+  OC_ASSIGN_OR_RETURN(std::string wrapped, Unbase64(dek_b64->get_string()));
+  OC_ASSIGN_OR_RETURN(std::string dek_raw,
+                      GcmOpen(old_master.bytes, wrapped, DekAad(order_id, old_master.id)));
+  unsigned char nonce[kNonceBytes];
+  random_.Fill(nonce, kNonceBytes);
+  std::string rewrapped;
+  Status s = GcmSealer(active.bytes).Seal(nonce, dek_raw, DekAad(order_id, active.id), &rewrapped);
+  Wipe(dek_raw);
+  OC_RETURN_IF_ERROR(s);
+  doc["mk"] = active.id;
+  doc["dek"] = Base64(reinterpret_cast<const unsigned char*>(rewrapped.data()), rewrapped.size());
+  return std::optional<std::string>(bj::serialize(doc));
 }
 
 void WipePii(Order* order) {

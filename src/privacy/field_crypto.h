@@ -9,9 +9,14 @@
 // wiped after use. OpenSSL EVP only — no home-made primitives. Thread-safe.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <memory>
+#include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/status.h"
@@ -38,22 +43,42 @@ class KeyProvider {
   virtual ~KeyProvider() = default;
   virtual Result<SecretKey> ActiveMasterKey() = 0;               // wraps new data keys
   virtual Result<SecretKey> MasterKey(std::string_view id) = 0;  // unwraps existing ones
+  virtual Result<SecretKey> IndexKey() = 0;  // keys the blind index (never rotated)
 };
 
 // The embedded keyring: a JSON file with mode 0600, created at first start, never inside the
 // database (so a copied or backed-up database holds ciphertext only). Refuses a keyring that
-// others may read.
+// others may read. Rotation (`orderctl keys rotate-master`) adds a master key and makes it the
+// active one by atomically replacing the file; a running orderd picks it up through
+// ReloadIfChanged (its maintenance thread calls it every second) and keeps every older master to
+// read what they wrapped. Thread-safe.
 class FileKeyProvider final : public KeyProvider {
  public:
   static Result<std::unique_ptr<FileKeyProvider>> OpenOrCreate(const std::string& path,
                                                                Random& random);
+  // Adds a fresh master key to the keyring at `path` and makes it active; returns its id.
+  static Result<std::string> RotateMaster(const std::string& path, Random& random);
+
   Result<SecretKey> ActiveMasterKey() override;
   Result<SecretKey> MasterKey(std::string_view id) override;
+  Result<SecretKey> IndexKey() override;
+  std::string active_id() const;
+  // Re-reads the file if it changed since it was read; true when it did.
+  Result<bool> ReloadIfChanged();
 
  private:
+  struct Contents {
+    std::string active;
+    std::vector<SecretKey> masters;
+    SecretKey index_key;
+  };
+  static Result<Contents> Read(const std::string& path, struct stat* st);
   FileKeyProvider() = default;
-  std::string active_;
-  std::vector<SecretKey> masters_;
+  std::string path_;
+  mutable std::shared_mutex mu_;
+  Contents keys_;
+  struct timespec mtime_ {};
+  ino_t inode_ = 0;
 };
 
 // The PiiCodec the store uses: seals and opens an order's personal data with the envelope above.
@@ -62,11 +87,20 @@ class EnvelopePiiCodec final : public store::PiiCodec {
   EnvelopePiiCodec(KeyProvider& keys, Random& random) : keys_(keys), random_(random) {}
   Result<std::string> Seal(const Order& order) override;
   Status Open(std::string_view sealed, Order* order) override;
+  std::string PhoneIndex(std::string_view phone) override;
+  // `sealed` with its data key re-wrapped under the active master key (the field ciphertexts do
+  // not change), or nullopt when it already is.
+  Result<std::optional<std::string>> Rewrap(std::string_view order_id, std::string_view sealed);
 
  private:
   KeyProvider& keys_;
   Random& random_;
 };
+
+// Digits of a phone number as the blind index sees them: separators dropped, and a leading
+// "86" country code removed from a 13-digit mainland number, so "+86 138-1234-5678" and
+// "13812345678" index alike.
+std::string NormalizePhone(std::string_view phone);
 
 // Overwrites (OPENSSL_cleanse) and clears `order`'s plaintext personal data, for paths that held
 // it only to render or reveal it.

@@ -40,9 +40,7 @@ class Statement {
     sqlite3_bind_null(stmt_, i);
     return *this;
   }
-  Statement& Bind(int i, const std::optional<int64_t>& v) {
-    return v ? Bind(i, *v) : BindNull(i);
-  }
+  Statement& Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i, *v) : BindNull(i); }
   Statement& BindOptional(int i, const std::optional<std::string>& v) {
     return v ? Bind(i, std::string_view(*v)) : BindNull(i);
   }
@@ -58,7 +56,8 @@ class Statement {
   std::string Text(int col) const {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
     int n = sqlite3_column_bytes(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string();
   }
 
  private:

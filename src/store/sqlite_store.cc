@@ -194,6 +194,12 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_actor ON audit_log(actor, seq);
 CREATE INDEX audit_order ON audit_log(order_id, seq) WHERE order_id != '';
 )sql",
+    // 7: the keyed blind index of the customer's phone, for exact-match search without
+    // decrypting. Filled at insert; rows from before are filled by privacy/'s background pass.
+    R"sql(
+ALTER TABLE orders ADD COLUMN phone_index TEXT;
+CREATE INDEX orders_phone ON orders(phone_index, seq) WHERE phone_index IS NOT NULL;
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -528,8 +534,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
             "INSERT INTO orders (id, channel, channel_order_id, status, refund_origin, version, "
             "currency, total, payment_method, assigned_agent, reservation_id, customer_nickname, "
             "province, city, district, pii, tags, risk_flags, health_score, placed_at, created_at, "
-            "updated_at, created_by) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+            "updated_at, created_by, phone_index) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     st.Bind(1, o.id).Bind(2, o.channel).Bind(3, o.channel_order_id).Bind(4, ToString(o.status));
     if (o.refund_origin)
       st.Bind(5, ToString(*o.refund_origin));
@@ -542,6 +548,14 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(17, StringsToJson(o.tags)).Bind(18, StringsToJson(o.risk_flags));
     st.Bind(19, o.health_score).Bind(20, o.placed_at_ms).Bind(21, o.created_at_ms);
     st.Bind(22, o.updated_at_ms).Bind(23, o.created_by);
+    std::string phone_index = o.phone_index;
+    if (phone_index.empty() && codec_ != nullptr)
+      phone_index = codec_->PhoneIndex(o.customer.phone);
+    if (phone_index.empty() && codec_ == nullptr) {
+      st.BindNull(24);  // store unit tests: no index key
+    } else {
+      st.Bind(24, phone_index);
+    }
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     int64_t seq = sqlite3_last_insert_rowid(c_.raw());
@@ -987,6 +1001,7 @@ class SqliteStore final : public Store {
       if (q.tag) sql += " AND EXISTS (SELECT 1 FROM json_each(orders.tags) WHERE value = ?4)";
       if (q.since_ms) sql += " AND created_at >= ?5";
       if (q.before_seq > 0) sql += " AND seq < ?6";
+      if (q.phone_index) sql += " AND phone_index = ?8";
       sql += " ORDER BY seq DESC LIMIT ?7";
       size_t limit = std::min(q.limit == 0 ? kListLimitDefault : q.limit, kListLimitMax);
 
@@ -1005,6 +1020,7 @@ class SqliteStore final : public Store {
       if (q.since_ms) st.Bind(5, *q.since_ms);
       if (q.before_seq > 0) st.Bind(6, q.before_seq);
       st.Bind(7, static_cast<int64_t>(limit + 1));
+      if (q.phone_index) st.Bind(8, *q.phone_index);
 
       OC_RETURN_IF_ERROR(c.Exec("BEGIN"));
       OrderPage page;
@@ -1401,6 +1417,46 @@ class SqliteStore final : public Store {
                      "SELECT id, key_hash, name, role, channel, totp_secret, created_at "
                      "FROM api_keys WHERE id = ?",
                      id);
+  }
+
+  Result<std::vector<SealedPiiRow>> ScanSealedPii(int64_t after_seq, size_t limit) override {
+    return ThenDurable([&]() -> Result<std::vector<SealedPiiRow>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare(
+              "SELECT seq, id, pii, phone_index IS NOT NULL FROM orders WHERE seq > ? ORDER BY seq "
+              "LIMIT ?"));
+      st.Bind(1, after_seq).Bind(2, static_cast<int64_t>(limit));
+      std::vector<SealedPiiRow> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        out.push_back(SealedPiiRow{st.Int(0), st.Text(1), st.Text(2), st.Int(3) != 0});
+      }
+      return out;
+    }());
+  }
+
+  Result<int64_t> ReplaceSealedPii(const std::vector<SealedPiiUpdate>& updates) override {
+    if (updates.empty()) return int64_t{0};
+    int64_t replaced = 0;
+    OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("UPDATE orders SET pii = ?1, phone_index = coalesce(?2, phone_index) "
+                    "WHERE seq = ?3 AND pii = ?4"));
+      for (const auto& u : updates) {
+        st.Bind(1, u.sealed).BindOptional(2, u.phone_index).Bind(3, u.seq);
+        st.Bind(4, u.expected_sealed);
+        OC_RETURN_IF_ERROR(st.Run());
+        replaced += sqlite3_changes(c.raw());
+        st.Reset();
+      }
+      return Status::Ok();
+    }));
+    OC_RETURN_IF_ERROR(Sync());
+    return replaced;
   }
 
   Status AppendAudit(std::vector<AuditRecord>* entries,

@@ -150,6 +150,22 @@ struct DeliveryProgress {
   std::vector<int64_t> unparked_seqs;
 };
 
+// An order's sealed personal data as stored, for background re-keying (privacy/key_rotation.h).
+struct SealedPiiRow {
+  int64_t seq = 0;
+  std::string order_id;
+  std::string sealed;
+  bool has_phone_index = false;
+};
+// Replaces one order's sealed data if it is still `expected_sealed` (compare-and-set: a row
+// changed meanwhile is left for the next pass), and sets its phone index when given.
+struct SealedPiiUpdate {
+  int64_t seq = 0;
+  std::string expected_sealed;
+  std::string sealed;
+  std::optional<std::string> phone_index;
+};
+
 // One entry of the tamper-evident audit log (privacy/audit.h defines what goes in and how the
 // chain is hashed; the store only keeps the rows and assigns their places in the chain).
 struct AuditRecord {
@@ -182,6 +198,7 @@ inline constexpr size_t kListLimitMax = 500;
 
 struct OrderQuery {
   std::optional<OrderStatus> status;
+  std::optional<std::string> phone_index;  // exact match on the customer's phone (blind index)
   std::optional<std::string> channel;
   std::optional<std::string> tag;
   std::optional<std::string> assigned_agent;
@@ -297,6 +314,12 @@ class Store {
   virtual Result<std::optional<ApiKeyRecord>> FindApiKeyByHash(std::string_view key_hash) = 0;
   virtual Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) = 0;
 
+  // Background re-keying: orders' sealed data in seq order after `after_seq`, and the
+  // compare-and-set replacement of a batch (one transaction, durable on return). Returns how
+  // many rows were replaced.
+  virtual Result<std::vector<SealedPiiRow>> ScanSealedPii(int64_t after_seq, size_t limit) = 0;
+  virtual Result<int64_t> ReplaceSealedPii(const std::vector<SealedPiiUpdate>& updates) = 0;
+
   // The audit chain. AppendAudit gives each entry the next seq and the previous entry's hash
   // (read inside the same write transaction, so orderd and orderctl appending at once still
   // form one chain), asks `chain` for the entry's own hash, and makes the batch durable before
@@ -325,6 +348,9 @@ class PiiCodec {
   virtual Result<std::string> Seal(const Order& order) = 0;
   // Fills `order`'s personal data from `sealed`; refuses data sealed for another order or field.
   virtual Status Open(std::string_view sealed, Order* order) = 0;
+  // The blind index of a phone number (empty for an empty phone): equal phones, equal index;
+  // without the index key it reveals nothing about the phone.
+  virtual std::string PhoneIndex(std::string_view phone) = 0;
 };
 
 struct SqliteOptions {

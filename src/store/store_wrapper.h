@@ -70,6 +70,12 @@ class StoreWrapper : public Store {
   Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) override {
     return target_.FindApiKeyById(id);
   }
+  Result<std::vector<SealedPiiRow>> ScanSealedPii(int64_t after_seq, size_t limit) override {
+    return target_.ScanSealedPii(after_seq, limit);
+  }
+  Result<int64_t> ReplaceSealedPii(const std::vector<SealedPiiUpdate>& updates) override {
+    return target_.ReplaceSealedPii(updates);
+  }
   Status AppendAudit(std::vector<AuditRecord>* entries,
                      const std::function<std::string(const AuditRecord&)>& chain) override {
     return target_.AppendAudit(entries, chain);

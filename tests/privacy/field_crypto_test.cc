@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 
+#include "privacy/hashing.h"
 #include "store/scoped_temp_dir.h"
 
 namespace oc::privacy {
@@ -136,6 +137,87 @@ TEST_F(FieldCryptoTest, KeyringReadableByOthersIsRefused) {
 TEST_F(FieldCryptoTest, OrderWithoutIdIsNotSealed) {
   Order o = MakeOrder("");
   EXPECT_FALSE(codec_->Seal(o).ok());
+}
+
+TEST_F(FieldCryptoTest, InvoiceFieldsAreSealedAndBound) {
+  Order in = MakeOrder("ord_I");
+  in.invoice = Invoice{"杭州某某科技有限公司", "91330106MA2B0Q7X3K"};
+  std::string sealed = Seal(in);
+  EXPECT_EQ(sealed.find("91330106MA2B0Q7X3K"), std::string::npos);
+  Order out;
+  out.id = "ord_I";
+  ASSERT_TRUE(codec_->Open(sealed, &out).ok());
+  ASSERT_TRUE(out.invoice.has_value());
+  EXPECT_EQ(out.invoice->tax_id, "91330106MA2B0Q7X3K");
+  WipePii(&out);
+  EXPECT_TRUE(out.customer.phone.empty());
+  EXPECT_TRUE(out.invoice->title.empty());
+}
+
+TEST_F(FieldCryptoTest, RotationRewrapsDataKeysAndOldDataStaysReadable) {
+  std::string before = Seal(MakeOrder("ord_R"));
+  EXPECT_EQ(keys_->active_id(), "m1");
+  auto rotated = FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure());
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_EQ(*rotated, "m2");
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.File("keyring.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto changed = keys_->ReloadIfChanged();
+  ASSERT_TRUE(changed.ok());
+  EXPECT_TRUE(*changed);
+  EXPECT_FALSE(*keys_->ReloadIfChanged());
+  EXPECT_EQ(keys_->active_id(), "m2");
+
+  // New data is wrapped under m2; old data opens as it is and after its re-wrap.
+  std::string after = Seal(MakeOrder("ord_S"));
+  EXPECT_NE(after.find("\"mk\":\"m2\""), std::string::npos) << after;
+  Order out;
+  out.id = "ord_R";
+  ASSERT_TRUE(codec_->Open(before, &out).ok());
+  auto rewrapped = codec_->Rewrap("ord_R", before);
+  ASSERT_TRUE(rewrapped.ok()) << rewrapped.status().ToString();
+  ASSERT_TRUE(rewrapped->has_value());
+  EXPECT_NE((*rewrapped)->find("\"mk\":\"m2\""), std::string::npos);
+  Order again;
+  again.id = "ord_R";
+  ASSERT_TRUE(codec_->Open(**rewrapped, &again).ok());
+  EXPECT_EQ(again.customer.phone, "13812345678");
+  EXPECT_EQ(again.shipping_address.detail, "文三路 1 号");
+  // Already under the active key: nothing to do. Bound to its order: re-wrapping under another
+  // order's id fails.
+  auto twice = codec_->Rewrap("ord_R", **rewrapped);
+  ASSERT_TRUE(twice.ok());
+  EXPECT_FALSE(twice->has_value());
+  EXPECT_FALSE(codec_->Rewrap("ord_X", before).ok());
+
+  // A fresh process reading the rotated keyring opens both generations.
+  auto reopened = FileKeyProvider::OpenOrCreate(dir_.File("keyring.json"), Random::Secure());
+  ASSERT_TRUE(reopened.ok());
+  EnvelopePiiCodec codec(**reopened, Random::Secure());
+  Order old_out;
+  old_out.id = "ord_R";
+  EXPECT_TRUE(codec.Open(before, &old_out).ok());
+}
+
+TEST_F(FieldCryptoTest, PhoneIndexIsKeyedNormalizedAndSurvivesRotation) {
+  std::string index = codec_->PhoneIndex("13812345678");
+  EXPECT_EQ(index.size(), 64u);
+  EXPECT_EQ(codec_->PhoneIndex("+86 138-1234-5678"), index);
+  EXPECT_EQ(codec_->PhoneIndex("8613812345678"), index);
+  EXPECT_NE(codec_->PhoneIndex("13812345679"), index);
+  EXPECT_EQ(codec_->PhoneIndex(""), "");
+  EXPECT_EQ(codec_->PhoneIndex("no digits"), "");
+  EXPECT_NE(index, Sha256Hex("13812345678")) << "an unkeyed hash could be brute-forced";
+  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  EXPECT_EQ(codec_->PhoneIndex("13812345678"), index) << "rotation must not move the index";
+  // Another keyring indexes differently.
+  ScopedTempDir other_dir;
+  auto other_keys = FileKeyProvider::OpenOrCreate(other_dir.File("k.json"), Random::Secure());
+  ASSERT_TRUE(other_keys.ok());
+  EnvelopePiiCodec other(**other_keys, Random::Secure());
+  EXPECT_NE(other.PhoneIndex("13812345678"), index);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // SHA-256, HMAC, hex, base32 against published test vectors (FIPS 180-2, RFC 4231, RFC 4648),
 // and API key / TOTP secret generation.
+#include "privacy/hashing.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -8,7 +10,6 @@
 
 #include "core/clock.h"
 #include "privacy/api_keys.h"
-#include "privacy/hashing.h"
 
 namespace oc::privacy {
 namespace {

@@ -120,8 +120,8 @@ TEST(OrderViewTest, CustomerServiceSeesNicknameMaskedPhoneItemsAfterSale) {
 
 TEST(OrderViewTest, WarehouseSeesMaskedReceiverFullAddressItemsPacking) {
   auto j = RenderOrder(FullOrder(), Viewer(Role::kWarehouse));
-  EXPECT_EQ(KeysOf(j), (Keys{"id", "status", "customer", "shipping_address", "lines",
-                             "packing_status"}));
+  EXPECT_EQ(KeysOf(j),
+            (Keys{"id", "status", "customer", "shipping_address", "lines", "packing_status"}));
   const auto& c = j.at("customer").as_object();
   EXPECT_EQ(KeysOf(c), (Keys{"name"}));
   EXPECT_EQ(c.at("name").as_string(), "李*");

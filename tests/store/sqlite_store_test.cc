@@ -715,8 +715,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 6);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 6);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 7);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 7);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();

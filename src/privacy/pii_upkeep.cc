@@ -1,0 +1,111 @@
+#include "privacy/pii_upkeep.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+namespace oc::privacy {
+
+Result<PiiUpkeepReport> RunPiiUpkeepPass(store::Store& store, EnvelopePiiCodec& codec,
+                                         size_t batch) {
+  PiiUpkeepReport report;
+  int64_t after = 0;
+  while (true) {
+    OC_ASSIGN_OR_RETURN(auto rows, store.ScanSealedPii(after, batch));
+    if (rows.empty()) break;
+    std::vector<store::SealedPiiUpdate> updates;
+    int64_t rewraps = 0, indexes = 0;
+    for (auto& row : rows) {
+      after = row.seq;
+      ++report.scanned;
+      auto rewrapped = codec.Rewrap(row.order_id, row.sealed);
+      if (!rewrapped.ok()) {
+        // The order id and the reason only: never the data.
+        spdlog::error("pii upkeep: order {}: {}", row.order_id, rewrapped.status().ToString());
+        ++report.left;
+        continue;
+      }
+      store::SealedPiiUpdate u;
+      u.seq = row.seq;
+      u.expected_sealed = row.sealed;
+      u.sealed = rewrapped->value_or(row.sealed);
+      if (!row.has_phone_index) {
+        Order o;
+        o.id = row.order_id;
+        Status opened = codec.Open(row.sealed, &o);
+        if (!opened.ok()) {
+          spdlog::error("pii upkeep: order {}: {}", row.order_id, opened.ToString());
+          ++report.left;
+          continue;
+        }
+        u.phone_index = codec.PhoneIndex(o.customer.phone);
+        WipePii(&o);
+      }
+      if (!*rewrapped && !u.phone_index) continue;
+      rewraps += *rewrapped ? 1 : 0;
+      indexes += u.phone_index ? 1 : 0;
+      updates.push_back(std::move(u));
+    }
+    OC_ASSIGN_OR_RETURN(int64_t replaced, store.ReplaceSealedPii(updates));
+    if (replaced == static_cast<int64_t>(updates.size())) {
+      report.rewrapped += rewraps;
+      report.indexed += indexes;
+    } else {
+      // Some rows changed under us; the next pass looks at them again.
+      report.left += static_cast<int64_t>(updates.size()) - replaced;
+    }
+  }
+  return report;
+}
+
+PiiUpkeep::PiiUpkeep(store::Store& store, FileKeyProvider& keys, EnvelopePiiCodec& codec,
+                     std::chrono::milliseconds poll)
+    : store_(store), keys_(keys), codec_(codec), poll_(poll) {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "oc-upkeep");
+    Run();
+  });
+}
+
+PiiUpkeep::~PiiUpkeep() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void PiiUpkeep::Run() {
+  bool work = true;  // a pass at start: rows from before an upgrade, or a rotation while down
+  while (true) {
+    if (work) {
+      auto report = RunPiiUpkeepPass(store_, codec_);
+      passes_.fetch_add(1);
+      if (!report.ok()) {
+        spdlog::error("pii upkeep pass failed: {}", report.status().ToString());
+      } else {
+        rewrapped_.fetch_add(report->rewrapped);
+        indexed_.fetch_add(report->indexed);
+        if (report->rewrapped > 0 || report->indexed > 0 || report->left > 0) {
+          spdlog::info(
+              "pii upkeep: {} orders scanned, {} data keys re-wrapped under master key {}, {} "
+              "phone indexes filled, {} left for the next pass",
+              report->scanned, report->rewrapped, keys_.active_id(), report->indexed, report->left);
+        }
+      }
+      work = !report.ok() || report->left > 0;
+    }
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, poll_, [&] { return stopping_; })) return;
+    lock.unlock();
+    auto changed = keys_.ReloadIfChanged();
+    if (!changed.ok()) {
+      spdlog::error("keyring reload failed: {}", changed.status().ToString());
+    } else if (*changed) {
+      spdlog::info("keyring changed: the active master key is now {}", keys_.active_id());
+      work = true;
+    }
+  }
+}
+
+}  // namespace oc::privacy
