@@ -33,6 +33,16 @@ void Authenticator::RecordFailure(const std::string& subject, int64_t now_ms) {
   ++f.count;
 }
 
+void Authenticator::RecordSecondFactorFailure(std::string_view header, std::string_view remote_ip) {
+  int64_t now = clock_.NowUnixMs();
+  constexpr size_t kBearerBytes = 7;  // "Bearer ", already checked by Authenticate
+  std::string hash =
+      header.size() > kBearerBytes ? privacy::HashApiKey(header.substr(kBearerBytes)) : "";
+  std::lock_guard lock(failures_mu_);
+  RecordFailure("ip:" + std::string(remote_ip), now);
+  if (!hash.empty()) RecordFailure("key:" + hash, now);
+}
+
 Result<Principal> Authenticator::Authenticate(std::string_view header, std::string_view remote_ip,
                                               int64_t* retry_after_s) {
   int64_t now = clock_.NowUnixMs();

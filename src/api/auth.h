@@ -35,6 +35,9 @@ class Authenticator {
   // On 429, `*retry_after_s` (when given) is set to the seconds until the lockout ends.
   Result<Principal> Authenticate(std::string_view authorization_header, std::string_view remote_ip,
                                  int64_t* retry_after_s = nullptr);
+  // Counts a failed second factor (a refused step-up code) like a failed authentication, for
+  // the caller's IP and key: guessing TOTP codes locks the key and the address out too.
+  void RecordSecondFactorFailure(std::string_view authorization_header, std::string_view remote_ip);
 
  private:
   struct Failures {

@@ -12,6 +12,7 @@
 #include "orders/compensation.h"
 #include "orders/order_input.h"
 #include "orders/permissions.h"
+#include "privacy/field_crypto.h"
 #include "privacy/hashing.h"
 #include "privacy/key_issuer.h"
 #include "privacy/order_view.h"
@@ -423,7 +424,9 @@ void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(scope);
     return;
   }
-  ex->Reply(JsonResponse(200, privacy::RenderOrderJson(**found, ex->principal), ex->request));
+  std::string body = privacy::RenderOrderJson(**found, ex->principal);
+  privacy::WipePii(&**found);
+  ex->Reply(JsonResponse(200, std::move(body), ex->request));
 }
 
 Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQuery* q,
@@ -511,6 +514,7 @@ void OrderCenterApi::ListOrders(const std::shared_ptr<Exchange>& ex) {
   for (size_t i = 0; i < page->items.size(); ++i) {
     if (i > 0) out.push_back(',');
     privacy::AppendOrderJson(page->items[i], ex->principal, &out);
+    privacy::WipePii(&page->items[i]);
   }
   out += "],\"next_cursor\":";
   if (page->next_before_seq) {

@@ -115,6 +115,9 @@ void OrderCenterApi::StepUp(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   auto issued = step_up_.Issue(ex->principal, (*key)->totp_secret, *code);
+  if (!issued.ok() && issued.status().code() == "step_up_failed") {
+    auth_.RecordSecondFactorFailure(ex->request[http::field::authorization], ex->remote_ip);
+  }
   if (!ex->Ok(issued)) return;
   ex->Json(200, bj::object{{"token", issued->token},
                            {"expires_at", FormatRfc3339(issued->expires_at_ms)}});

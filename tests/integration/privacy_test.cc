@@ -419,6 +419,26 @@ TEST_F(PrivacyTest, RevealNeedsAStepUpTokenAndAReasonAndIsAudited) {
   EXPECT_EQ(step_outcomes.count("400"), 1u);  // missing
 }
 
+// Guessing TOTP codes counts as failed authentication: after the limit, the key is locked out.
+TEST_F(PrivacyTest, GuessingStepUpCodesLocksTheKeyOut) {
+  std::string right = Totp(admin_key_.totp_secret);
+  int refused = 0;
+  for (int guess = 0; guess < 40 && refused < 20; ++guess) {
+    std::string code = std::to_string(100000 + guess * 7919);
+    if (code == right || code == Totp(admin_key_.totp_secret, -1) ||
+        code == Totp(admin_key_.totp_secret, 1)) {
+      continue;
+    }
+    HttpResponse r = StepUp(*admin_, code);
+    ASSERT_EQ(r.status, 403) << r.Describe();
+    ++refused;
+  }
+  HttpResponse locked = StepUp(*admin_, right);
+  EXPECT_EQ(CheckProblem(locked, 429, "too_many_auth_failures"), "");
+  EXPECT_FALSE(locked.Header("retry-after").empty());
+  EXPECT_EQ(admin_->Get("/v1/orders").status, 429) << "the key is locked out for everything";
+}
+
 TEST_F(PrivacyTest, FailedAuthenticationsAreAuditedWithoutTheKey) {
   auto stranger = server_.Client("oc_this-is-not-a-key-1234567890");
   EXPECT_EQ(stranger->Get("/v1/orders").status, 401);
