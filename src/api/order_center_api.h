@@ -7,6 +7,7 @@
 // Thread-safe: Handle() runs concurrently on all HTTP threads.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -81,6 +82,8 @@ class OrderCenterApi final : public RequestHandler {
   ApiDeps deps_;
   Authenticator auth_;
   privacy::StepUpTokens step_up_;
+  static constexpr int kExportsConcurrentMax = 1;
+  std::atomic<int> exports_in_flight_{0};
   Metrics metrics_;
 };
 

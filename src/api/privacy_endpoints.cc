@@ -14,7 +14,9 @@
 namespace oc::api {
 namespace {
 
-inline constexpr size_t kExportRowsMax = 100'000;
+// One export holds an HTTP thread while it reads, decrypts and renders: at most this many rows
+// per request (X-Next-Cursor continues), and one export at a time per server.
+inline constexpr size_t kExportRowsMax = 10'000;
 inline constexpr size_t kExportPage = 500;
 inline constexpr size_t kRevealFieldsMax = 8;
 
@@ -189,6 +191,19 @@ void OrderCenterApi::ExportOrders(const std::shared_ptr<Exchange>& ex) {
   ex->audit.action = "orders.export";
   ex->audit_required = true;
   if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
+  if (exports_in_flight_.fetch_add(1) >= kExportsConcurrentMax) {
+    exports_in_flight_.fetch_sub(1);
+    Response busy = MakeProblem(Status::Make(ErrorKind::kUnavailable, "export_busy",
+                                             "another export is running; retry in a moment"),
+                                ex->request.version(), ex->request.keep_alive());
+    busy.set(http::field::retry_after, "1");
+    ex->Reply(std::move(busy));
+    return;
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { n.fetch_sub(1); }
+  } release{exports_in_flight_};
   store::OrderQuery q;
   size_t rows_max = kExportRowsMax;
   if (!ex->Ok(ParseOrderQuery(ex->query, kExportRowsMax, &q, &rows_max))) return;

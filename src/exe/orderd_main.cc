@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("signal {} received: draining", sig);
   (*server)->Drain(kDrainDeadline);
+  audit.Stop();  // answers still waiting on their audit entry go out while the server runs
   (*writer)->Stop();
   (*relay)->Stop();
   (*server)->Stop();

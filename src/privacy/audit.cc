@@ -42,6 +42,21 @@ Status WriteAllAndSync(int fd, const std::string& data, const std::string& path)
   return Status::Ok();
 }
 
+// Makes a new or renamed directory entry durable.
+void SyncParentDir(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+bool IsHex64(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 }  // namespace
 
 std::string AuditEntryHash(const store::AuditRecord& e) {
@@ -68,8 +83,9 @@ Status AuditCheckpoint::Record(int64_t seq, const std::string& hash) {
   std::string line = std::to_string(seq) + " " + hash + "\n";
   struct stat st {};
   if (::stat(path_.c_str(), &st) == 0 && st.st_size > kCheckpointCompactBytes) {
-    // Keep only the newest head: write it to a new file and rename it over the old one.
-    std::string tmp = path_ + ".tmp";
+    // Keep only the newest head: write it to a new file and rename it over the old one. The
+    // temporary name is per process: orderd and orderctl may compact at once.
+    std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return Status::IOError("open " + tmp + ": " + std::strerror(errno));
     Status s = WriteAllAndSync(fd, line, tmp);
@@ -78,13 +94,16 @@ Status AuditCheckpoint::Record(int64_t seq, const std::string& hash) {
     if (::rename(tmp.c_str(), path_.c_str()) != 0) {
       return Status::IOError("rename " + tmp + ": " + std::strerror(errno));
     }
+    SyncParentDir(path_);
     recorded_seq_ = seq;
     return Status::Ok();
   }
+  bool created = ::access(path_.c_str(), F_OK) != 0;
   int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("open " + path_ + ": " + std::strerror(errno));
   Status s = WriteAllAndSync(fd, line, path_);
   ::close(fd);
+  if (s.ok() && created) SyncParentDir(path_);
   if (s.ok()) recorded_seq_ = seq;
   return s;
 }
@@ -101,7 +120,8 @@ Result<std::vector<std::pair<int64_t, std::string>>> AuditCheckpoint::ReadAll() 
     std::istringstream fields(line);
     int64_t seq = 0;
     std::string hash;
-    if (!(fields >> seq >> hash) || seq <= 0 || hash.size() != 64) continue;  // a torn last line
+    if (in.eof()) break;  // no newline: a torn last line
+    if (!(fields >> seq >> hash) || seq <= 0 || !IsHex64(hash)) continue;
     out.emplace_back(seq, hash);
   }
   return out;
@@ -152,6 +172,11 @@ Result<AuditVerdict> VerifyAuditChain(store::Store& store, const AuditCheckpoint
       ++v.entries;
     }
   }
+  if (heads.empty() && prev_seq > 0) {
+    return bad(1, "",
+               "the chain has " + std::to_string(prev_seq) + " entries but the checkpoint file " +
+                   checkpoint.path() + " is missing: its tail cannot be vouched for");
+  }
   if (v.checkpoint_seq > prev_seq) {
     return bad(prev_seq + 1, "",
                "the chain ends at entry " + std::to_string(prev_seq) + " but entry " +
@@ -169,20 +194,30 @@ AuditLog::AuditLog(store::Store& store, IdGenerator& ids, const Clock& clock,
   });
 }
 
-AuditLog::~AuditLog() {
+AuditLog::~AuditLog() { Stop(); }
+
+void AuditLog::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stopped_) return;
     stopping_ = true;
   }
   cv_.notify_all();
   thread_.join();
+  std::lock_guard lock(mu_);
+  stopped_ = true;
 }
 
 void AuditLog::Append(store::AuditRecord entry, std::function<void(Status)> done) {
   if (entry.id.empty()) entry.id = ids_.Next("aud");
   if (entry.at_ms == 0) entry.at_ms = clock_.NowUnixMs();
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    if (stopping_) {
+      lock.unlock();
+      if (done) done(Status::Unavailable("the audit log is stopped"));
+      return;
+    }
     queue_.push_back(Pending{std::move(entry), std::move(done)});
   }
   cv_.notify_one();

@@ -65,7 +65,11 @@ Result<AuditVerdict> VerifyAuditChain(store::Store& store, const AuditCheckpoint
 class AuditLog {
  public:
   AuditLog(store::Store& store, IdGenerator& ids, const Clock& clock, AuditCheckpoint& checkpoint);
-  ~AuditLog();  // writes what is queued, then stops
+  ~AuditLog();  // Stop()s
+  // Writes what is queued (running its callbacks), then refuses new entries (their callbacks
+  // run at once with an Unavailable status). Call it while the HTTP threads still run, so the
+  // callbacks' answers can be sent.
+  void Stop();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
@@ -92,6 +96,7 @@ class AuditLog {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  bool stopped_ = false;
   int64_t failed_ = 0;
   std::thread thread_;
 };

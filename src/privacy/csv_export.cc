@@ -94,11 +94,32 @@ std::vector<std::pair<std::string, std::string>> FlattenOrderView(const Order& o
   return out;
 }
 
+namespace {
+// A plain (possibly negative, possibly decimal) number: the only text starting with '-' a
+// spreadsheet will not run as a formula ("-2+3+cmd|..." starts with a digit too).
+bool IsPlainNumber(std::string_view v) {
+  size_t i = v.starts_with('-') ? 1 : 0;
+  bool digits = false, dot = false;
+  for (; i < v.size(); ++i) {
+    if (v[i] >= '0' && v[i] <= '9') {
+      digits = true;
+    } else if (v[i] == '.' && !dot && digits) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  return digits && !v.ends_with('.');
+}
+}  // namespace
+
 void AppendCsvCell(std::string* out, std::string_view value) {
-  bool formula = !value.empty() &&
-                 (value[0] == '=' || value[0] == '+' || value[0] == '@' || value[0] == '\t' ||
-                  value[0] == '\r' ||
-                  (value[0] == '-' && (value.size() == 1 || value[1] < '0' || value[1] > '9')));
+  // Leading blanks do not stop a spreadsheet from reading what follows as a formula.
+  size_t first = value.find_first_not_of(" \t\r\n");
+  std::string_view head = first == std::string_view::npos ? "" : value.substr(first);
+  bool formula = (!value.empty() && (value[0] == '\t' || value[0] == '\r')) ||
+                 (!head.empty() && (head[0] == '=' || head[0] == '+' || head[0] == '@' ||
+                                    head[0] == '|' || (head[0] == '-' && !IsPlainNumber(value))));
   bool quote = formula || value.find_first_of(",\"\r\n") != std::string_view::npos;
   if (quote) out->push_back('"');
   if (formula) out->push_back('\'');

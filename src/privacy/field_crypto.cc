@@ -208,7 +208,8 @@ Result<SecretKey> KeyFromBase64(std::string_view id, std::string_view b64) {
 // then the directory fsync'd, so a crash leaves either the old keyring or the new one.
 Status ReplaceKeyringFile(const std::string& path, std::string text) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ::unlink(tmp.c_str());  // a stale one may have looser permissions; O_EXCL gets 0600 for sure
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     Wipe(text);
     return Status::IOError("create " + tmp + ": " + std::strerror(errno));
@@ -326,6 +327,8 @@ Result<std::string> FileKeyProvider::RotateMaster(const std::string& path, Rando
 }
 
 Result<bool> FileKeyProvider::ReloadIfChanged() {
+  // One reload at a time, so a slower reader can never install older contents over newer.
+  std::lock_guard reloading(reload_mu_);
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) {
     return Status::IOError("stat " + path_ + ": " + std::strerror(errno));

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -76,6 +77,7 @@ class FileKeyProvider final : public KeyProvider {
   FileKeyProvider() = default;
   std::string path_;
   mutable std::shared_mutex mu_;
+  std::mutex reload_mu_;
   Contents keys_;
   struct timespec mtime_ {};
   ino_t inode_ = 0;

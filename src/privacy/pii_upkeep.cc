@@ -76,9 +76,20 @@ PiiUpkeep::~PiiUpkeep() {
 }
 
 void PiiUpkeep::Run() {
-  bool work = true;  // a pass at start: rows from before an upgrade, or a rotation while down
+  using Clock = std::chrono::steady_clock;
+  // A pass at start: rows from before an upgrade, or a rotation while orderd was down.
+  Clock::time_point next_pass = Clock::now();
+  // Rows that keep failing (a master key missing from the keyring, say) must not turn into a
+  // full scan every second: passes that make no progress back off, up to five minutes.
+  std::chrono::milliseconds backoff = poll_;
+  constexpr std::chrono::milliseconds kBackoffMax = std::chrono::minutes(5);
+  // Orders sealed on HTTP threads just before the keyring reload can land after the pass that
+  // followed it: one more pass a little later picks them up.
+  constexpr std::chrono::seconds kFollowUp{5};
+  bool follow_up_due = false;
   while (true) {
-    if (work) {
+    if (Clock::now() >= next_pass) {
+      next_pass = Clock::time_point::max();
       auto report = RunPiiUpkeepPass(store_, codec_);
       passes_.fetch_add(1);
       if (!report.ok()) {
@@ -93,7 +104,17 @@ void PiiUpkeep::Run() {
               report->scanned, report->rewrapped, keys_.active_id(), report->indexed, report->left);
         }
       }
-      work = !report.ok() || report->left > 0;
+      bool progress = report.ok() && (report->rewrapped > 0 || report->indexed > 0);
+      if (!report.ok() || report->left > 0) {
+        backoff = progress ? poll_ : std::min(backoff * 2, kBackoffMax);
+        next_pass = Clock::now() + backoff;
+      } else {
+        backoff = poll_;
+      }
+      if (follow_up_due) {
+        follow_up_due = false;
+        next_pass = std::min(next_pass, Clock::now() + kFollowUp);
+      }
     }
     std::unique_lock lock(mu_);
     if (cv_.wait_for(lock, poll_, [&] { return stopping_; })) return;
@@ -103,7 +124,8 @@ void PiiUpkeep::Run() {
       spdlog::error("keyring reload failed: {}", changed.status().ToString());
     } else if (*changed) {
       spdlog::info("keyring changed: the active master key is now {}", keys_.active_id());
-      work = true;
+      next_pass = Clock::now();
+      follow_up_due = true;
     }
   }
 }

@@ -62,6 +62,11 @@ TEST(CsvExportTest, CellsAreQuotedAndFormulasDefused) {
   EXPECT_EQ(cell("@SUM(A1)"), "\"'@SUM(A1)\"");
   EXPECT_EQ(cell("-5"), "-5");  // a negative number stays a number
   EXPECT_EQ(cell("-cmd"), "\"'-cmd\"");
+  EXPECT_EQ(cell("-12.5"), "-12.5");
+  EXPECT_EQ(cell("-2+3+cmd|' /C calc'!A0"), "\"'-2+3+cmd|' /C calc'!A0\"");
+  EXPECT_EQ(cell("-0+HYPERLINK(1)"), "\"'-0+HYPERLINK(1)\"");
+  EXPECT_EQ(cell("  =1+1"), "\"'  =1+1\"");
+  EXPECT_EQ(cell("\t1"), "\"'\t1\"");
 }
 
 TEST(CsvExportTest, WriterEmitsBomHeaderRowsAndFooter) {
