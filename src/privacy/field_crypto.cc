@@ -516,6 +516,30 @@ std::string EnvelopePiiCodec::PhoneIndex(std::string_view phone) {
   return index;
 }
 
+Result<std::string> EnvelopePiiCodec::SealText(std::string_view context, std::string_view text) {
+  OC_ASSIGN_OR_RETURN(SecretKey master, keys_.ActiveMasterKey());
+  unsigned char nonce[kNonceBytes];
+  random_.Fill(nonce, kNonceBytes);
+  std::string ct;
+  OC_RETURN_IF_ERROR(
+      GcmSealer(master.bytes)
+          .Seal(nonce, text, "oc:text:v1:" + std::string(context) + ":" + master.id, &ct));
+  std::string out = "oc1:" + master.id + ":";
+  AppendBase64(&out, reinterpret_cast<const unsigned char*>(ct.data()), ct.size());
+  return out;
+}
+
+Result<std::string> EnvelopePiiCodec::OpenText(std::string_view context, std::string_view stored) {
+  if (!stored.starts_with("oc1:")) return std::string(stored);  // stored before sealing existed
+  std::string_view rest = stored.substr(4);
+  auto colon = rest.find(':');
+  if (colon == std::string_view::npos) return Status::IOError("malformed sealed text");
+  std::string_view mk = rest.substr(0, colon);
+  OC_ASSIGN_OR_RETURN(SecretKey master, keys_.MasterKey(mk));
+  OC_ASSIGN_OR_RETURN(std::string ct, Unbase64(rest.substr(colon + 1)));
+  return GcmOpen(master.bytes, ct, "oc:text:v1:" + std::string(context) + ":" + std::string(mk));
+}
+
 Result<std::optional<std::string>> EnvelopePiiCodec::Rewrap(std::string_view order_id,
                                                             std::string_view sealed) {
   bj::error_code ec;

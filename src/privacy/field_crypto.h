@@ -90,6 +90,11 @@ class EnvelopePiiCodec final : public store::PiiCodec {
   Result<std::string> Seal(const Order& order) override;
   Status Open(std::string_view sealed, Order* order) override;
   std::string PhoneIndex(std::string_view phone) override;
+  // "oc1:<master id>:<base64(nonce || ciphertext || tag)>", AES-256-GCM under the master key
+  // with a random nonce and "oc:text:v1:<context>:<master id>" as associated data. For small,
+  // short-lived records (stored API answers); orders use the per-order data key envelope.
+  Result<std::string> SealText(std::string_view context, std::string_view text) override;
+  Result<std::string> OpenText(std::string_view context, std::string_view stored) override;
   // `sealed` with its data key re-wrapped under the active master key (the field ciphertexts do
   // not change), or nullopt when it already is.
   Result<std::optional<std::string>> Rewrap(std::string_view order_id, std::string_view sealed);

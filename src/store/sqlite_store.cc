@@ -207,6 +207,11 @@ constexpr const char* kOrderColumns =
     "payment_method, assigned_agent, reservation_id, customer_nickname, province, city, district, "
     "pii, tags, risk_flags, health_score, placed_at, created_at, updated_at, created_by";
 
+std::string IdempotencyContext(std::string_view principal_id, std::string_view key) {
+  return "idempotency:" + std::to_string(principal_id.size()) + ":" + std::string(principal_id) +
+         ":" + std::string(key);
+}
+
 std::string StringsToJson(const std::vector<std::string>& v) {
   bj::array a;
   for (const auto& s : v) a.emplace_back(s);
@@ -618,8 +623,12 @@ class SqliteWriteTransaction final : public WriteTransaction {
     st.Bind(1, principal_id).Bind(2, key);
     OC_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<IdempotencyRecord>();
-    return std::optional<IdempotencyRecord>(
-        IdempotencyRecord{st.Text(0), static_cast<int>(st.Int(1)), st.Text(2)});
+    IdempotencyRecord r{st.Text(0), static_cast<int>(st.Int(1)), st.Text(2)};
+    if (codec_ != nullptr) {
+      OC_ASSIGN_OR_RETURN(r.response_body,
+                          codec_->OpenText(IdempotencyContext(principal_id, key), r.response_body));
+    }
+    return std::optional<IdempotencyRecord>(std::move(r));
   }
 
   Status PutIdempotency(std::string_view principal_id, std::string_view key,
@@ -630,7 +639,14 @@ class SqliteWriteTransaction final : public WriteTransaction {
         c_.Prepare("INSERT INTO idempotency_keys (principal_id, key, request_hash, status_code, "
                    "response_body, created_at) VALUES (?,?,?,?,?,?)"));
     st.Bind(1, principal_id).Bind(2, key).Bind(3, r.request_hash).Bind(4, int64_t{r.status_code});
-    st.Bind(5, r.response_body).Bind(6, now_ms);
+    // The answer is the caller's role view, which may hold personal data in plain (a
+    // warehouse sees the full address): sealed like the order itself.
+    std::string body = r.response_body;
+    if (codec_ != nullptr) {
+      OC_ASSIGN_OR_RETURN(body,
+                          codec_->SealText(IdempotencyContext(principal_id, key), r.response_body));
+    }
+    st.Bind(5, body).Bind(6, now_ms);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();

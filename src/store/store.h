@@ -351,6 +351,11 @@ class PiiCodec {
   // The blind index of a phone number (empty for an empty phone): equal phones, equal index;
   // without the index key it reveals nothing about the phone.
   virtual std::string PhoneIndex(std::string_view phone) = 0;
+  // Seals a text that may carry personal data (a stored API answer), bound to `context`; Open
+  // refuses it under any other context. Texts that were stored before sealing existed (no
+  // sealed prefix) open as themselves.
+  virtual Result<std::string> SealText(std::string_view context, std::string_view text) = 0;
+  virtual Result<std::string> OpenText(std::string_view context, std::string_view stored) = 0;
 };
 
 struct SqliteOptions {

@@ -611,6 +611,20 @@ TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
                    bj::array{"customer.phone", "customer.name", "invoice.title"})
                 .status,
             200);
+  // A warehouse answer holds the full address; its idempotency record must not.
+  ASSERT_EQ(douyin_->Post("/v1/orders/" + id + "/transitions", TransitionBody("paid", 1)).status,
+            200);
+  ApiKey wh = CreateKey(server_.data_dir(), "warehouse", "wh");
+  auto wh_c = server_.Client(wh.key);
+  Headers idem{{"Idempotency-Key", "pack-1"}};
+  HttpResponse packed =
+      wh_c->Post("/v1/orders/" + id + "/transitions", TransitionBody("packed", 2), idem);
+  ASSERT_EQ(packed.status, 200) << packed.Describe();
+  EXPECT_NE(packed.body.find(kDetail), std::string::npos);
+  HttpResponse replayed =
+      wh_c->Post("/v1/orders/" + id + "/transitions", TransitionBody("packed", 2), idem);
+  EXPECT_EQ(replayed.Header("idempotent-replayed"), "true");
+  EXPECT_EQ(replayed.body, packed.body);
   std::string log = server_.process().LogTail(1 << 20);
   for (const auto& entry : std::filesystem::directory_iterator(server_.data_dir())) {
     if (!entry.is_regular_file()) continue;

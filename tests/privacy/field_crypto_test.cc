@@ -200,6 +200,21 @@ TEST_F(FieldCryptoTest, RotationRewrapsDataKeysAndOldDataStaysReadable) {
   EXPECT_TRUE(codec.Open(before, &old_out).ok());
 }
 
+TEST_F(FieldCryptoTest, SealedTextOpensOnlyInItsContextAndAcrossRotation) {
+  auto sealed = codec_->SealText("idempotency:key_a:k1", R"({"detail":"文三路 1 号"})");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_TRUE(sealed->starts_with("oc1:m1:"));
+  EXPECT_EQ(sealed->find("文三路"), std::string::npos);
+  auto opened = codec_->OpenText("idempotency:key_a:k1", *sealed);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(*opened, R"({"detail":"文三路 1 号"})");
+  EXPECT_FALSE(codec_->OpenText("idempotency:key_b:k1", *sealed).ok());
+  EXPECT_EQ(*codec_->OpenText("x", "{\"plain\":1}"), "{\"plain\":1}");  // from before sealing
+  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  EXPECT_TRUE(codec_->OpenText("idempotency:key_a:k1", *sealed).ok());
+}
+
 TEST_F(FieldCryptoTest, PhoneIndexIsKeyedNormalizedAndSurvivesRotation) {
   std::string index = codec_->PhoneIndex("13812345678");
   EXPECT_EQ(index.size(), 64u);
