@@ -50,7 +50,7 @@ bj::object SubscriptionJson(const outbox::SubscriptionView& v) {
   bj::array events;
   for (const auto& e : v.record.events) events.emplace_back(e);
   const outbox::SubscriptionStats& s = v.stats;
-  return bj::object{
+  bj::object out{
       {"id", v.record.id},
       {"url", v.record.url},
       {"events", std::move(events)},
@@ -64,6 +64,29 @@ bj::object SubscriptionJson(const outbox::SubscriptionView& v) {
                            {"dead", s.dead},
                            {"parked", s.parked},
                            {"current_limit_per_minute", s.current_limit_per_minute}}}};
+  if (v.record.view_role) {
+    bj::object view{{"role", ToString(*v.record.view_role)}};
+    if (!v.record.view_channel.empty()) view["channel"] = v.record.view_channel;
+    out["view"] = std::move(view);
+  }
+  return out;
+}
+
+// The optional "view" of POST /v1/subscriptions: {"role", "channel"}. Shape errors are 400
+// naming the field; which roles and channels make sense is the relay's (422).
+Status ReadSubscriptionView(const json::ObjectReader& body, outbox::SubscribeRequest* req) {
+  OC_ASSIGN_OR_RETURN(const bj::object* view, body.OptionalObject("view"));
+  if (view == nullptr) return Status::Ok();
+  json::ObjectReader r(*view, "view");
+  OC_RETURN_IF_ERROR(r.OnlyKeys({"role", "channel"}));
+  OC_ASSIGN_OR_RETURN(std::string role, r.RequiredString("role", kShortTextMax));
+  OC_ASSIGN_OR_RETURN(auto channel, r.OptionalString("channel", kShortTextMax));
+  req->view_role = ParseRole(role);
+  if (!req->view_role) {
+    return Status::Unprocessable("field 'view.role': unknown role '" + role + "'");
+  }
+  req->view_channel = channel.value_or("");
+  return Status::Ok();
 }
 
 bj::object DeadLetterJson(const store::DeadLetterRecord& d) {
@@ -737,7 +760,7 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(body)) return;
   const bj::object& obj = body->get_object();
   json::ObjectReader r(obj, "");
-  Status s = r.OnlyKeys({"url", "events", "secret", "max_per_minute", "batch_max"});
+  Status s = r.OnlyKeys({"url", "events", "secret", "max_per_minute", "batch_max", "view"});
   auto url = s.ok() ? r.RequiredString("url", 2048) : Result<std::string>(s);
   auto secret = url.ok() ? r.RequiredString("secret", 256) : Result<std::string>(url.status());
   auto events = secret.ok() ? r.RequiredArray("events") : Result<const bj::array*>(secret.status());
@@ -763,6 +786,12 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
   }
   req.max_per_minute = per_minute->value_or(req.max_per_minute);
   req.batch_max = batch_max->value_or(req.batch_max);
+  if (!ex->Ok(ReadSubscriptionView(r, &req))) return;
+  if (req.view_role) {
+    // Who gave a machine which view of the orders is worth finding in the audit log later.
+    ex->audit.detail = "view " + std::string(ToString(*req.view_role)) +
+                       (req.view_channel.empty() ? "" : " " + req.view_channel);
+  }
   auto view = deps_.relay.Subscribe(req, ex->principal);
   if (!ex->Ok(view)) return;
   ex->Json(201, SubscriptionJson(*view));

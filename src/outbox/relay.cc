@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "outbox/url_guard.h"
 #include "outbox/webhook_client.h"
 #include "privacy/hashing.h"
+#include "privacy/order_view.h"
 
 namespace oc::outbox {
 namespace {
@@ -29,6 +31,46 @@ std::string Body(const std::vector<store::OutboxEvent>& events) {
   return body;
 }
 
+// The principal a view renders for: the subscription stands in for a key of that role.
+std::optional<Principal> ViewerOf(const store::SubscriptionRecord& r) {
+  if (!r.view_role) return std::nullopt;
+  return Principal{r.id, "subscription " + r.id, *r.view_role, r.view_channel};
+}
+
+// The "channel" member of an event's payload (every order event has one), or "" if absent.
+std::string PayloadChannel(const store::OutboxEvent& e) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(e.payload_json, ec);
+  if (ec || !v.is_object()) return "";
+  const boost::json::value* c = v.get_object().if_contains("channel");
+  return c != nullptr && c->is_string() ? std::string(c->get_string()) : "";
+}
+
+Status CheckView(const SubscribeRequest& request) {
+  if (!request.view_role) return Status::Ok();
+  switch (*request.view_role) {
+    case Role::kAdmin:
+    case Role::kWarehouse:
+    case Role::kFinance:
+      if (!request.view_channel.empty()) {
+        return Status::Unprocessable("field 'view.channel' is only for the channel role");
+      }
+      return Status::Ok();
+    case Role::kChannel:
+      if (request.view_channel.empty() || request.view_channel.size() > kShortTextMax) {
+        return Status::Unprocessable(
+            "field 'view.channel' must name the channel (1 to 128 bytes) for the channel role");
+      }
+      return Status::Ok();
+    case Role::kCustomerService:
+    case Role::kOperations:
+      break;
+  }
+  return Status::Unprocessable(
+      "field 'view.role' must be admin, warehouse, finance or channel (customer_service views "
+      "are per agent and operations sees aggregates only)");
+}
+
 }  // namespace
 
 // Delivers to one subscriber, on its own thread.
@@ -38,6 +80,7 @@ class Relay::Worker {
       : relay_(relay),
         record_(std::move(record)),
         types_(record_.events.begin(), record_.events.end()),
+        viewer_(ViewerOf(record_)),
         limiter_(record_.max_per_minute),
         client_(std::move(target), relay.options_.allow_private_targets,
                 relay.options_.request_timeout, relay.tls_.get()) {}
@@ -151,6 +194,8 @@ class Relay::Worker {
       if (static_cast<int64_t>(batch.size()) >= record_.batch_max) break;
       progress.cursor = e.seq;
       if (!types_.contains(e.type)) continue;
+      OC_ASSIGN_OR_RETURN(bool in_scope, InScope(e));
+      if (!in_scope) continue;
       if (blocked_.contains(e.order_id)) {
         progress.parked.push_back(store::ParkedEvent{e.seq, e.order_id});
         continue;
@@ -187,6 +232,50 @@ class Relay::Worker {
     for (const auto& d : progress.dead_letters) blocked_.insert(d.order_id);
     cursor_ = progress.cursor;
     return true;
+  }
+
+  // Whether a channel view covers the event's order (other views cover every order). The
+  // channel comes from the event itself; only an event without one costs an order read.
+  Result<bool> InScope(const store::OutboxEvent& e) {
+    if (!viewer_ || viewer_->role != Role::kChannel) return true;
+    std::string channel = PayloadChannel(e);
+    if (channel.empty()) {
+      OC_ASSIGN_OR_RETURN(auto order, relay_.store_.GetOrder(e.order_id));
+      if (order) channel = order->channel;
+    }
+    return channel == viewer_->channel;
+  }
+
+  // The request body with each event's "order" member: the order as stored now, as the view's
+  // role sees it. Rendered into this body only; the outbox rows are never touched. Any order
+  // that cannot be read, or is outside the view, fails the whole body: never a partial view.
+  Result<std::string> ViewBody(const std::vector<store::OutboxEvent>& batch) {
+    std::map<std::string, std::string> rendered;  // order id -> its view, once per body
+    std::string body = "{\"events\":[";
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const store::OutboxEvent& e = batch[i];
+      auto it = rendered.find(e.order_id);
+      if (it == rendered.end()) {
+        OC_ASSIGN_OR_RETURN(auto order, relay_.store_.GetOrder(e.order_id));
+        if (!order) return Status::NotFound("order " + e.order_id + " of " + e.id + " not found");
+        if (!privacy::CheckOrderScope(*order, *viewer_).ok()) {
+          return Status::Internal("order " + e.order_id + " is outside the subscription's view");
+        }
+        std::string view;
+        privacy::AppendOrderJson(*order, *viewer_, &view);
+        it = rendered.emplace(e.order_id, std::move(view)).first;
+      }
+      if (e.payload_json.empty() || e.payload_json.back() != '}') {
+        return Status::Internal("event " + e.id + " has a payload that is not a JSON object");
+      }
+      if (i > 0) body.push_back(',');
+      body.append(e.payload_json, 0, e.payload_json.size() - 1);
+      body += ",\"order\":";
+      body += it->second;
+      body.push_back('}');
+    }
+    body += "]}";
+    return body;
   }
 
   // Dead letters someone asked to replay: for each such order, every dead event of it and then
@@ -251,9 +340,21 @@ class Relay::Worker {
 
   // One request with its retry budget. Waits for the partner's limit first.
   Outcome Deliver(const std::vector<store::OutboxEvent>& batch) {
-    const std::string body = Body(batch);
+    std::string body = viewer_ ? std::string() : Body(batch);
     Outcome outcome;
     for (int attempt = 0; attempt <= kMaxRetries; ++attempt) {
+      std::chrono::milliseconds wait{0};
+      if (viewer_) {
+        // Rendered per attempt, so a retry carries the order as it is by then.
+        auto rendered = ViewBody(batch);
+        if (!rendered.ok()) {
+          ++outcome.attempts;
+          outcome.error = rendered.status().detail();
+          if (attempt == kMaxRetries || !Backoff(attempt, wait)) return outcome;
+          continue;
+        }
+        body = std::move(*rendered);
+      }
       auto now = std::chrono::steady_clock::now();
       if (!SleepUntil(limiter_.NextAllowed(now), false)) return outcome;
       now = std::chrono::steady_clock::now();
@@ -264,7 +365,6 @@ class Relay::Worker {
       ++outcome.attempts;
       auto r = client_.Post(body, {{"X-OrderCenter-Signature", signature},
                                    {"X-OrderCenter-Subscription", record_.id}});
-      std::chrono::milliseconds wait{0};
       if (r.ok() && r->status >= 200 && r->status < 300) {
         limiter_.Succeeded(now);
         limit_ = limiter_.limit();
@@ -283,22 +383,26 @@ class Relay::Worker {
       }
       limit_ = limiter_.limit();
       if (attempt == kMaxRetries) break;
-      ++retried_;
-      // Exponential backoff with jitter in [0.5, 1.5) of the step, at least Retry-After.
-      double jitter = 0.5 + static_cast<double>(relay_.random_.NextU64() % 1000) / 1000.0;
-      auto backoff = std::chrono::milliseconds(
-          static_cast<int64_t>(static_cast<double>(relay_.options_.retry_base.count()) *
-                               std::ldexp(1.0, attempt) * jitter));
-      if (!SleepUntil(std::chrono::steady_clock::now() + std::max(backoff, wait), false)) {
-        return outcome;
-      }
+      if (!Backoff(attempt, wait)) return outcome;
     }
     return outcome;
+  }
+
+  // Waits before retry `attempt` + 1: exponential backoff with jitter in [0.5, 1.5) of the
+  // step, at least `at_least` (Retry-After). False when stopping.
+  bool Backoff(int attempt, std::chrono::milliseconds at_least) {
+    ++retried_;
+    double jitter = 0.5 + static_cast<double>(relay_.random_.NextU64() % 1000) / 1000.0;
+    auto backoff = std::chrono::milliseconds(
+        static_cast<int64_t>(static_cast<double>(relay_.options_.retry_base.count()) *
+                             std::ldexp(1.0, attempt) * jitter));
+    return SleepUntil(std::chrono::steady_clock::now() + std::max(backoff, at_least), false);
   }
 
   Relay& relay_;
   const store::SubscriptionRecord record_;
   const std::set<std::string> types_;
+  const std::optional<Principal> viewer_;  // the role view, if the subscription has one
   DeliveryLimiter limiter_;
   WebhookClient client_;
   std::set<std::string> blocked_;  // worker thread only
@@ -378,6 +482,7 @@ Result<SubscriptionView> Relay::Subscribe(const SubscribeRequest& request, const
   if (request.batch_max < 1 || request.batch_max > kBatchMaxLimit) {
     return Status::Unprocessable("field 'batch_max' must be between 1 and 1000");
   }
+  OC_RETURN_IF_ERROR(CheckView(request));
   {
     std::lock_guard lock(mu_);
     if (stopped_) return Status::Unavailable("the server is shutting down");
@@ -389,6 +494,8 @@ Result<SubscriptionView> Relay::Subscribe(const SubscribeRequest& request, const
   r.secret = request.secret;
   r.max_per_minute = request.max_per_minute;
   r.batch_max = request.batch_max;
+  r.view_role = request.view_role;
+  r.view_channel = request.view_channel;
   OC_ASSIGN_OR_RETURN(r.cursor, store_.MaxOutboxSeq());  // events from now on
   r.created_by = actor.id;
   r.created_at_ms = clock_.NowUnixMs();

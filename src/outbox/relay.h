@@ -20,6 +20,14 @@
 //   request in flight at once.
 // - Signatures: X-OrderCenter-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t "." body)>, over
 //   the JSON body before any compression.
+// - Role views: a subscription may name a role (admin, warehouse, finance, or channel with its
+//   channel). Each delivered event then carries an "order" member, the order as stored when the
+//   request is built, rendered by privacy::AppendOrderJson for that role, so a subscriber never
+//   gets more than an API key of that role would. The outbox itself stays free of personal data:
+//   the view exists only in the outgoing body. An order that cannot be read (or is outside the
+//   view's scope) fails the attempt like a transport error: retried, then dead, never sent
+//   partial. A channel view also scopes the subscription to that channel's orders; other
+//   orders' events are passed over like events of unsubscribed types.
 // Each subscription has a worker thread; the API thread calls are thread-safe.
 #pragma once
 
@@ -29,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +73,10 @@ struct SubscribeRequest {
   std::string secret;
   int64_t max_per_minute = 600;
   int64_t batch_max = 50;
+  // The role view (see above); none: events only. customer_service and operations are refused:
+  // one is scoped per agent, the other sees aggregates only.
+  std::optional<Role> view_role;
+  std::string view_channel;  // required with Role::kChannel, refused otherwise
 };
 
 // Delivery health of one subscriber (also in /metrics).

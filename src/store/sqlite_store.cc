@@ -200,6 +200,11 @@ CREATE INDEX audit_order ON audit_log(order_id, seq) WHERE order_id != '';
 ALTER TABLE orders ADD COLUMN phone_index TEXT;
 CREATE INDEX orders_phone ON orders(phone_index, seq) WHERE phone_index IS NOT NULL;
 )sql",
+    // 8: a subscription's role view ('' = none): deliveries carry the order as that role sees it.
+    R"sql(
+ALTER TABLE subscriptions ADD COLUMN view_role TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscriptions ADD COLUMN view_channel TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -1188,11 +1193,14 @@ class SqliteStore final : public Store {
     OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
       OC_ASSIGN_OR_RETURN(Statement st,
                           c.Prepare("INSERT INTO subscriptions (id, url, events, secret, "
-                                    "max_per_minute, batch_max, cursor, "
-                                    "created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)"));
+                                    "max_per_minute, batch_max, cursor, created_by, created_at, "
+                                    "view_role, view_channel) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
       st.Bind(1, r.id).Bind(2, r.url).Bind(3, StringsToJson(r.events)).Bind(4, r.secret);
       st.Bind(5, r.max_per_minute).Bind(6, r.batch_max).Bind(7, r.cursor);
       st.Bind(8, r.created_by).Bind(9, r.created_at_ms);
+      // A default string_view would bind NULL (its data() is null); "" binds the empty text.
+      st.Bind(10, r.view_role ? ToString(*r.view_role) : std::string_view(""));
+      st.Bind(11, r.view_channel);
       return st.Run();
     }));
     return Sync();
@@ -1225,14 +1233,33 @@ class SqliteStore final : public Store {
           Statement st,
           (*lease).Prepare(
               "SELECT id, url, events, secret, max_per_minute, batch_max, cursor, created_by, "
-              "created_at FROM subscriptions ORDER BY created_at, id"));
+              "created_at, view_role, view_channel FROM subscriptions ORDER BY created_at, id"));
       std::vector<SubscriptionRecord> out;
       while (true) {
         OC_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
-        out.push_back(SubscriptionRecord{st.Text(0), st.Text(1), StringsFromJson(st.Text(2)),
-                                         st.Text(3), st.Int(4), st.Int(5), st.Int(6), st.Text(7),
-                                         st.Int(8)});
+        SubscriptionRecord r;
+        r.id = st.Text(0);
+        r.url = st.Text(1);
+        r.events = StringsFromJson(st.Text(2));
+        r.secret = st.Text(3);
+        r.max_per_minute = st.Int(4);
+        r.batch_max = st.Int(5);
+        r.cursor = st.Int(6);
+        r.created_by = st.Text(7);
+        r.created_at_ms = st.Int(8);
+        std::string role = st.Text(9);
+        if (!role.empty()) {
+          r.view_role = ParseRole(role);
+          // Never fall back to "no view" or a wider one: a subscriber gets no more than it was
+          // given, so an unreadable view stops the server from starting instead.
+          if (!r.view_role) {
+            return Status::IOError("subscription " + r.id + " has an unknown view role '" + role +
+                                   "'");
+          }
+          r.view_channel = st.Text(10);
+        }
+        out.push_back(std::move(r));
       }
       return out;
     }());

@@ -112,6 +112,9 @@ struct SubscriptionRecord {
   int64_t cursor = 0;
   std::string created_by;
   int64_t created_at_ms = 0;
+  // The role view deliveries carry (outbox/relay.h); none: events only, no order object.
+  std::optional<Role> view_role;
+  std::string view_channel;  // only with Role::kChannel
 };
 
 enum class DeadLetterState { kDead, kReplayPending, kReplayed };

@@ -715,12 +715,67 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 7);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 7);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 8);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 8);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
   EXPECT_TRUE(Get("ord_1").has_value());
+}
+
+SubscriptionRecord Subscription(const std::string& id) {
+  SubscriptionRecord r;
+  r.id = id;
+  r.url = "http://a/";
+  r.events = {"order.created"};
+  r.secret = "0123456789abcdef";
+  r.max_per_minute = 60;
+  r.batch_max = 10;
+  r.created_by = "key_1";
+  r.created_at_ms = 1;
+  return r;
+}
+
+// A subscription's role view survives a restart exactly; no view stays no view (not admin).
+TEST_F(SqliteStoreTest, SubscriptionViewsRoundTripAcrossReopen) {
+  SubscriptionRecord plain = Subscription("sub_1");
+  SubscriptionRecord scoped = plain;
+  scoped.id = "sub_2";
+  scoped.view_role = Role::kChannel;
+  scoped.view_channel = "douyin";
+  SubscriptionRecord finance = plain;
+  finance.id = "sub_3";
+  finance.view_role = Role::kFinance;
+  for (const auto& r : {plain, scoped, finance}) {
+    Status s = store_->InsertSubscription(r);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  Open();
+  auto got = store_->ListSubscriptions();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_FALSE((*got)[0].view_role.has_value());
+  EXPECT_EQ((*got)[0].view_channel, "");
+  EXPECT_EQ((*got)[1].view_role, Role::kChannel);
+  EXPECT_EQ((*got)[1].view_channel, "douyin");
+  EXPECT_EQ((*got)[2].view_role, Role::kFinance);
+  EXPECT_EQ((*got)[2].view_channel, "");
+}
+
+// A view role this binary does not know must not turn into "no view" or a wider one.
+TEST_F(SqliteStoreTest, AnUnknownSubscriptionViewRoleIsAnErrorNotAWiderView) {
+  SubscriptionRecord r = Subscription("sub_1");
+  r.view_role = Role::kWarehouse;
+  ASSERT_TRUE(store_->InsertSubscription(r).ok());
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE subscriptions SET view_role = 'superuser'", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Open();
+  EXPECT_FALSE(store_->ListSubscriptions().ok());
 }
 
 TEST_F(SqliteStoreTest, DatabaseIsInWalMode) {
