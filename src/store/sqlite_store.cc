@@ -420,8 +420,12 @@ Result<std::optional<Order>> FindOrderOn(Connection& c, std::string_view id, Pii
   return std::optional<Order>(std::move(o));
 }
 
-Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql,
-                                              std::string_view arg) {
+// A TOTP secret is a second factor: it is sealed like personal data, so a copy of the database
+// does not hand it out.
+std::string TotpContext(std::string_view key_id) { return "totp:" + std::string(key_id); }
+
+Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql, std::string_view arg,
+                                              PiiCodec* codec) {
   OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
   st.Bind(1, arg);
   OC_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -435,6 +439,9 @@ Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql,
   r.principal.role = *role;
   r.principal.channel = st.Text(4);
   r.totp_secret = st.Text(5);
+  if (codec != nullptr && !r.totp_secret.empty()) {
+    OC_ASSIGN_OR_RETURN(r.totp_secret, codec->OpenText(TotpContext(r.principal.id), r.totp_secret));
+  }
   r.created_at_ms = st.Int(6);
   return std::optional<ApiKeyRecord>(std::move(r));
 }
@@ -1428,6 +1435,10 @@ class SqliteStore final : public Store {
   }
 
   Status InsertApiKey(const ApiKeyRecord& r) override {
+    std::string totp_secret = r.totp_secret;
+    if (codec_ != nullptr && !totp_secret.empty()) {
+      OC_ASSIGN_OR_RETURN(totp_secret, codec_->SealText(TotpContext(r.principal.id), totp_secret));
+    }
     // Keys are rare writes; they share the writer connection under its lock, so a key insert
     // and an order batch never interleave inside one transaction.
     std::lock_guard lock(write_mu_);
@@ -1438,7 +1449,7 @@ class SqliteStore final : public Store {
             "VALUES (?,?,?,?,?,?,?)"));
     st.Bind(1, r.principal.id).Bind(2, r.key_hash).Bind(3, r.principal.name);
     st.Bind(4, ToString(r.principal.role)).Bind(5, r.principal.channel);
-    st.Bind(6, r.totp_secret).Bind(7, r.created_at_ms);
+    st.Bind(6, totp_secret).Bind(7, r.created_at_ms);
     durability_.BeginCommit();  // an autocommit insert is a commit of its own
     Status inserted = st.Run();
     durability_.EndCommit();
@@ -1451,7 +1462,7 @@ class SqliteStore final : public Store {
     return FindKeyOn(*lease,
                      "SELECT id, key_hash, name, role, channel, totp_secret, created_at "
                      "FROM api_keys WHERE key_hash = ?",
-                     key_hash);
+                     key_hash, codec_);
   }
 
   Result<std::optional<ApiKeyRecord>> FindApiKeyById(std::string_view id) override {
@@ -1459,7 +1470,7 @@ class SqliteStore final : public Store {
     return FindKeyOn(*lease,
                      "SELECT id, key_hash, name, role, channel, totp_secret, created_at "
                      "FROM api_keys WHERE id = ?",
-                     id);
+                     id, codec_);
   }
 
   Result<std::vector<SealedPiiRow>> ScanSealedPii(int64_t after_seq, size_t limit) override {

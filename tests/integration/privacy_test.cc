@@ -637,6 +637,39 @@ TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
   for (const char* plain : {kPhone, kIdNumber, kName, kDetail, kInvoiceTitle, kTaxId}) {
     EXPECT_EQ(log.find(plain), std::string::npos) << "orderd's log holds " << plain;
   }
+  // Nor the admin's TOTP secret: a copied database must not carry the second factor.
+  for (const auto& row : SqliteReader(server_.db_path()).Rows("SELECT totp_secret FROM api_keys")) {
+    EXPECT_NE(row[0], admin_key_.totp_secret);
+    EXPECT_TRUE(row[0].empty() || row[0].starts_with("oc1:")) << row[0];
+  }
+}
+
+// Swapping two orders' sealed personal data in the database (sqlite3 CLI) does not move a
+// customer's data to another order: both refuse to decrypt, and nothing plaintext comes back.
+TEST_F(PrivacyTest, SwappedCiphertextsRefuseToDecrypt) {
+  std::string a = CreateFull("DY-SWAP-A");
+  bj::object other = FullOrder("DY-SWAP-B");
+  other["customer"].as_object()["phone"] = "13900001111";
+  HttpResponse b = douyin_->Post("/v1/orders", other);
+  ASSERT_EQ(b.status, 201);
+  std::string b_id = Str(Obj(b), "id");
+  ASSERT_EQ(server_.Stop(), 0);
+  std::string both = "('" + a + "', '" + b_id + "')";
+  ProcessResult swap =
+      Sqlite("CREATE TEMP TABLE t AS SELECT id, pii FROM orders WHERE id IN " + both +
+             "; UPDATE orders SET pii = (SELECT pii FROM t WHERE t.id != orders.id) WHERE id IN " +
+             both + ";");
+  ASSERT_EQ(swap.exit_code, 0) << swap.err;
+  ASSERT_TRUE(server_.Start());
+  admin_ = server_.Client(admin_key_.key);
+  for (const auto& id : {a, b_id}) {
+    HttpResponse r = admin_->Get("/v1/orders/" + id);
+    EXPECT_EQ(r.status, 500) << r.Describe();
+    EXPECT_TRUE(r.IsProblem()) << r.Describe();
+    EXPECT_EQ(r.body.find("1381234"), std::string::npos);
+    EXPECT_EQ(r.body.find("1390000"), std::string::npos);
+  }
+  EXPECT_EQ(admin_->Get("/healthz").status, 200);
 }
 
 }  // namespace
