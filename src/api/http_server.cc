@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
@@ -55,6 +56,40 @@ std::string_view TitleOf(ErrorKind kind) {
       return "Internal error";
   }
   return "Error";
+}
+
+// The response as it goes on the wire, in one buffer written by one async_write: the same
+// bytes Beast's serializer produces (status line, fields in order, body), without its chain of
+// buffer views, which cost about a sixth of a checkout hold's instructions (callgrind).
+// `response` must be prepare_payload()ed; `with_body` is false for HEAD.
+std::string Serialize(const Response& response, bool with_body) {
+  std::string_view reason = response.reason();
+  size_t fields_bytes = 0;
+  for (const auto& f : response) fields_bytes += f.name_string().size() + f.value().size() + 4;
+  std::string out;
+  out.reserve(32 + reason.size() + fields_bytes + (with_body ? response.body().size() : 0));
+  unsigned version = response.version();
+  unsigned status = response.result_int();
+  out.append("HTTP/");
+  out.push_back(static_cast<char>('0' + version / 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + version % 10));
+  out.push_back(' ');
+  out.push_back(static_cast<char>('0' + status / 100 % 10));
+  out.push_back(static_cast<char>('0' + status / 10 % 10));
+  out.push_back(static_cast<char>('0' + status % 10));
+  out.push_back(' ');
+  out.append(reason);
+  out.append("\r\n");
+  for (const auto& f : response) {
+    out.append(f.name_string());
+    out.append(": ");
+    out.append(f.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  if (with_body) out.append(response.body());
+  return out;
 }
 
 class Server;
@@ -291,15 +326,12 @@ void Session::Write(Response response) {
   bool keep_alive = response.keep_alive() && !server_.draining();
   response.keep_alive(keep_alive);
   response.prepare_payload();
-  if (head_request_) {
-    // HEAD: the headers of the GET, Content-Length included, and not one byte of body —
-    // a body here would be read by the client as the start of its next response.
-    response.body().clear();
-  }
-  auto sp = std::make_shared<Response>(std::move(response));
+  // HEAD (below): the headers of the GET, Content-Length included, and not one byte of body —
+  // a body here would be read by the client as the start of its next response.
+  auto wire = std::make_shared<std::string>(Serialize(response, !head_request_));
   stream_.expires_after(kResponseWriteTimeout);
-  http::async_write(stream_, *sp,
-                    [self = shared_from_this(), sp, keep_alive](beast::error_code ec, size_t n) {
+  asio::async_write(stream_, asio::buffer(*wire),
+                    [self = shared_from_this(), wire, keep_alive](beast::error_code ec, size_t n) {
                       self->OnWrite(keep_alive, ec, n);
                     });
 }

@@ -34,15 +34,36 @@ bj::object StockJson(const store::StockRecord& r) {
                     {"category", r.category}};
 }
 
-bj::object ReservationJson(const store::ReservationRecord& r) {
-  bj::array lines;
-  for (const auto& l : r.lines) lines.emplace_back(bj::object{{"sku", l.sku}, {"qty", l.qty}});
-  bj::object out{{"id", r.id},
-                 {"status", store::ToString(r.state)},
-                 {"lines", std::move(lines)},
-                 {"expires_at", FormatRfc3339(r.expires_at_ms)},
-                 {"created_at", FormatRfc3339(r.created_at_ms)}};
-  out["order_id"] = r.order_id.empty() ? bj::value(nullptr) : bj::value(r.order_id);
+// Written straight into the response text, like order views: it answers every checkout hold,
+// and a boost::json object built and then serialized cost about 7% of a hold (callgrind).
+// Same fields, in the same order, as the object it replaced.
+std::string ReservationJson(const store::ReservationRecord& r) {
+  std::string out;
+  out.reserve(160 + 48 * r.lines.size());
+  out += "{\"id\":";
+  json::AppendQuoted(&out, r.id);
+  out += ",\"status\":";
+  json::AppendQuoted(&out, store::ToString(r.state));
+  out += ",\"lines\":[";
+  for (size_t i = 0; i < r.lines.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"sku\":";
+    json::AppendQuoted(&out, r.lines[i].sku);
+    out += ",\"qty\":";
+    out += std::to_string(r.lines[i].qty);
+    out += '}';
+  }
+  out += "],\"expires_at\":";
+  json::AppendQuoted(&out, FormatRfc3339(r.expires_at_ms));
+  out += ",\"created_at\":";
+  json::AppendQuoted(&out, FormatRfc3339(r.created_at_ms));
+  out += ",\"order_id\":";
+  if (r.order_id.empty()) {
+    out += "null";
+  } else {
+    json::AppendQuoted(&out, r.order_id);
+  }
+  out += '}';
   return out;
 }
 
@@ -354,7 +375,7 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
       store::IdempotencyRecord r;
       r.status_code = out.created ? 201 : 200;
       r.response_body = out.stock         ? bj::serialize(StockJson(*out.stock))
-                        : out.reservation ? bj::serialize(ReservationJson(*out.reservation))
+                        : out.reservation ? ReservationJson(*out.reservation)
                                           : privacy::RenderOrderJson(out.order, viewer);
       return r;
     };
@@ -381,7 +402,8 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
             return;
           }
           if (result->reservation) {
-            ex->Json(result->created ? 201 : 200, ReservationJson(*result->reservation));
+            ex->Reply(JsonResponse(result->created ? 201 : 200,
+                                   ReservationJson(*result->reservation), ex->request));
             return;
           }
           if (result->refusal) {
@@ -736,7 +758,7 @@ void OrderCenterApi::GetReservation(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::NotFound("reservation not found"));
     return;
   }
-  ex->Json(200, ReservationJson(**found));
+  ex->Reply(JsonResponse(200, ReservationJson(**found), ex->request));
 }
 
 void OrderCenterApi::ReleaseReservation(const std::shared_ptr<Exchange>& ex) {

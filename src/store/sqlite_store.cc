@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/json.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -234,10 +235,22 @@ std::vector<std::string> StringsFromJson(const std::string& text) {
   return out;
 }
 
+// Built by hand: it runs for every checkout hold on the single writer thread. The same text
+// boost::json writes ([{"sku":"…","qty":N},…]), which queries read with json_extract.
 std::string HeldLinesToJson(const std::vector<HeldLine>& lines) {
-  bj::array a;
-  for (const auto& l : lines) a.emplace_back(bj::object{{"sku", l.sku}, {"qty", l.qty}});
-  return bj::serialize(a);
+  std::string out;
+  out.reserve(2 + 32 * lines.size());
+  out += '[';
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"sku\":";
+    json::AppendQuoted(&out, lines[i].sku);
+    out += ",\"qty\":";
+    out += std::to_string(lines[i].qty);
+    out += '}';
+  }
+  out += ']';
+  return out;
 }
 
 std::vector<HeldLine> HeldLinesFromJson(const std::string& text) {
