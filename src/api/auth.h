@@ -12,6 +12,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -54,6 +55,8 @@ class Authenticator {
   std::unordered_map<std::string, Principal> by_hash_;
   std::mutex failures_mu_;
   std::unordered_map<std::string, Failures> failures_;  // "ip:…" or "key:<hash>"
+  // failures_.size(), written under failures_mu_, read without it.
+  std::atomic<size_t> failures_tracked_{0};
 };
 
 }  // namespace oc::api
