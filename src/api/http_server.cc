@@ -119,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_request_ = false;
   bool first_request_ = true;
   bool finished_ = false;
+  bool counted_ = false;  // this request is counted in options().requests_in_flight
 };
 
 class Server final : public HttpServer {
@@ -301,6 +302,10 @@ void Session::OnRead(beast::error_code ec, size_t) {
   }
   first_request_ = false;
   busy_ = true;
+  if (auto* n = server_.options().requests_in_flight) {
+    n->fetch_add(1, std::memory_order_relaxed);
+    counted_ = true;
+  }
   head_request_ = parser_->get().method() == http::verb::head;
   stream_.expires_never();  // the handler may take as long as the writer needs
   Request req = parser_->release();
@@ -338,6 +343,10 @@ void Session::Write(Response response) {
 
 void Session::OnWrite(bool keep_alive, beast::error_code ec, size_t) {
   busy_ = false;
+  if (counted_) {
+    counted_ = false;
+    if (auto* n = server_.options().requests_in_flight) n->fetch_sub(1, std::memory_order_relaxed);
+  }
   if (ec || !keep_alive || server_.draining()) {
     Finish();
     return;

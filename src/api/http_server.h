@@ -8,6 +8,7 @@
 // lets every in-flight request finish, closes idle connections, and returns when none remain.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
@@ -52,6 +53,9 @@ struct HttpServerOptions {
   uint16_t port = 0;   // 0 picks a free port
   size_t threads = 0;  // 0: one per core
   size_t body_bytes_max = kRequestBodyBytesMax;
+  // When set, counts the requests the server holds right now: read, not yet answered. The
+  // order writer reads it to tell a crowd of clients from a few (WriterOptions).
+  std::atomic<int64_t>* requests_in_flight = nullptr;
 };
 
 class HttpServer {

@@ -115,7 +115,10 @@ int main(int argc, char** argv) {
                                 .request_timeout = std::chrono::milliseconds(webhook_timeout_ms),
                                 .extra_ca_file = webhook_ca_file});
   if (!relay.ok()) return Fail(relay.status());
+  // Read by the writer's group commit, written by the HTTP server; outlives both.
+  static std::atomic<int64_t> requests_in_flight{0};
   oc::orders::WriterOptions writer_options;
+  writer_options.requests_in_flight = &requests_in_flight;
   writer_options.on_durable = [r = relay->get()] { r->Notify(); };
   auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids, writer_options);
   if (!writer.ok()) return Fail(writer.status());
@@ -134,7 +137,8 @@ int main(int argc, char** argv) {
                                .clock = oc::Clock::System(),
                                .dashboard_html = oc::web::DashboardHtml(),
                                .openapi_yaml = oc::web::OpenApiYaml()});
-  auto server = oc::api::HttpServer::Start({.host = host, .port = port}, api);
+  auto server = oc::api::HttpServer::Start(
+      {.host = host, .port = port, .requests_in_flight = &requests_in_flight}, api);
   if (!server.ok()) return Fail(server.status());
 
   std::string url = "http://" + host + ":" + std::to_string((*server)->port());

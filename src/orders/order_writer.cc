@@ -172,19 +172,8 @@ void OrderWriter::Run() {
                                           [](Result<CommandOutcome>) {}});
     }
     if (batch.empty()) continue;
-    {
-      std::lock_guard lock(sync_mu_);
-      applying_ = batch.size();
-    }
     ApplyBatch(batch);
     batch.clear();
-    {
-      // A batch that failed before committing leaves nothing for the syncer to wait for.
-      std::lock_guard lock(sync_mu_);
-      if (applying_ == 0) continue;
-      applying_ = 0;
-    }
-    sync_cv_.notify_one();
   }
 }
 
@@ -273,7 +262,6 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       std::lock_guard lock(sync_mu_);
       unsynced_commands_ += c.done.size();
       committed_.push_back(std::move(c));
-      applying_ = 0;
     }
     sync_cv_.notify_one();
     return;
@@ -282,14 +270,14 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
 
 void OrderWriter::RunSyncer() {
   std::vector<Committed> ready;
-  size_t last_group = 0;  // commands the previous fsync made durable
   while (true) {
     {
       std::unique_lock lock(sync_mu_);
       sync_cv_.wait(lock, [&] { return writer_done_ || !committed_.empty(); });
       if (committed_.empty()) return;  // the writer has stopped and everything is answered
-      if (last_group >= kGroupWaitFromCommands) WaitForFullerGroup(lock);
-      last_group = unsynced_commands_;
+      if (RequestsOutsideGroup() >= static_cast<int64_t>(kGroupWaitOthersMin)) {
+        WaitForFullerGroup(lock);
+      }
       unsynced_commands_ = 0;
       while (!committed_.empty()) {
         ready.push_back(std::move(committed_.front()));
@@ -305,21 +293,17 @@ void OrderWriter::RunSyncer() {
   }
 }
 
+int64_t OrderWriter::RequestsOutsideGroup() const {
+  if (options_.requests_in_flight == nullptr) return 0;
+  return options_.requests_in_flight->load(std::memory_order_relaxed) -
+         static_cast<int64_t>(unsynced_commands_);
+}
+
 void OrderWriter::WaitForFullerGroup(std::unique_lock<std::mutex>& lock) {
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point now = Clock::now();
-  const Clock::time_point deadline = now + kGroupWaitMax;
-  Clock::time_point quiet_at = now + kGroupArrivalGapMax;  // no commit since: arrivals stopped
-  size_t seen = unsynced_commands_;
-  while (!writer_done_ && unsynced_commands_ < kGroupCommandsTarget) {
-    sync_cv_.wait_until(lock, std::min(deadline, quiet_at));
-    now = Clock::now();
-    if (unsynced_commands_ != seen) {
-      seen = unsynced_commands_;
-      quiet_at = now + kGroupArrivalGapMax;
-    }
-    // A batch being applied will commit shortly: worth its wait even after a quiet gap.
-    if (now >= deadline || (now >= quiet_at && applying_ == 0)) return;
+  const auto deadline = std::chrono::steady_clock::now() + kGroupWaitMax;
+  while (!writer_done_ && unsynced_commands_ < kGroupCommandsTarget &&
+         RequestsOutsideGroup() >= static_cast<int64_t>(kGroupWaitOthersMin)) {
+    if (sync_cv_.wait_until(lock, deadline) == std::cv_status::timeout) return;
   }
 }
 

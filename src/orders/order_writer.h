@@ -49,22 +49,20 @@ inline constexpr size_t kBatchSizeMax = 2048;
 // Group commit under load. The syncer fsyncs back to back, so an fsync's group is whatever was
 // committed during the previous one: at a few hundred clients, ~55 requests per fsync while the
 // device allows ~700 fsyncs a second, and each fsync costs a syscall, its I/O and a round of
-// wake-ups. When the previous fsync covered at least kGroupWaitFromCommands commands, the
-// syncer first lets more commits join: until
-// the group holds kGroupCommandsTarget commands, or no commit has come for
-// kGroupArrivalGapMax and the writer has no batch in hand (arrivals stopped: waiting longer
-// would only add latency), or kGroupWaitMax has passed. Nothing is answered before its own
-// fsync, as before; a request waits at most kGroupWaitMax longer, and only while others keep
-// arriving. At low load an fsync starts at once.
-// The threshold is high on purpose. Waiting is free only while enough requests are left outside
-// the group to keep the CPUs busy during the fsync; with 64 clients (order creation's benchmark:
-// ~24-38 per fsync) a fuller group parks nearly every client and leaves the cores idle, and the
-// wait measurably slowed it. 64 is more than such a load puts in one fsync except when every
-// client is in it, and then no commit follows and the quiet gap ends the wait at once.
-inline constexpr size_t kGroupWaitFromCommands = 64;
+// wake-ups. When the server holds many more requests than this group (at least
+// kGroupWaitOthersMin outside it), the syncer first lets more commits join: until the group
+// holds kGroupCommandsTarget commands, or fewer than kGroupWaitOthersMin requests would be
+// left outside it, or kGroupWaitMax has passed. Nothing is answered before its own fsync, as
+// before; a request waits at most kGroupWaitMax longer. (Requests that commit nothing, reads
+// for instance, count as "in the server" too: a crowd of them can cost writes that 1 ms.)
+// Why "outside the group": waiting costs no throughput only while enough requests are left
+// to keep the cores busy during the fsync. With 64 clients (order creation's benchmark) a
+// fuller group parks nearly every client and the cores idle — an earlier version keyed on the
+// previous group's size alone slowed that benchmark — so with fewer than kGroupWaitOthersMin
+// requests in the server, the syncer never waits and low concurrency keeps one-fsync latency.
+inline constexpr size_t kGroupWaitOthersMin = 96;
 inline constexpr size_t kGroupCommandsTarget = 128;
 inline constexpr std::chrono::microseconds kGroupWaitMax{1000};
-inline constexpr std::chrono::microseconds kGroupArrivalGapMax{250};
 
 struct CommandOutcome {
   Order order;  // for order commands
@@ -156,6 +154,9 @@ struct WriterOptions {
   // Called on the syncer thread after every successful fsync: new events are durable (the
   // outbox relay is woken by it). Must be quick and must not call back into the writer.
   std::function<void()> on_durable;
+  // Requests the HTTP server holds right now (HttpServerOptions::requests_in_flight); the
+  // group-commit wait (kGroupWaitOthersMin) needs it and never happens without it.
+  const std::atomic<int64_t>* requests_in_flight = nullptr;
 };
 
 class OrderWriter {
@@ -199,6 +200,8 @@ class OrderWriter {
   bool HoldsDue() const { return next_hold_expiry_ms_ <= clock_.NowUnixMs(); }
   void Run();
   void RunSyncer();
+  // Requests in the server beyond the commands committed and not yet synced. Holds sync_mu_.
+  int64_t RequestsOutsideGroup() const;
   // Under load, lets more committed batches join the next fsync (kGroupWaitMax). Holds
   // `lock` on sync_mu_.
   void WaitForFullerGroup(std::unique_lock<std::mutex>& lock);
@@ -257,7 +260,6 @@ class OrderWriter {
   std::condition_variable sync_cv_;
   std::deque<Committed> committed_;
   size_t unsynced_commands_ = 0;  // commands in committed_
-  size_t applying_ = 0;           // commands in the batch the writer is applying now
   bool writer_done_ = false;
   std::atomic<bool> failed_{false};
   std::thread syncer_;
