@@ -58,9 +58,10 @@ inline constexpr size_t kBatchSizeMax = 2048;
 // Why "outside the group": waiting costs no throughput only while enough requests are left
 // to keep the cores busy during the fsync. With 64 clients (order creation's benchmark) a
 // fuller group parks nearly every client and the cores idle — an earlier version keyed on the
-// previous group's size alone slowed that benchmark — so with fewer than kGroupWaitOthersMin
-// requests in the server, the syncer never waits and low concurrency keeps one-fsync latency.
-inline constexpr size_t kGroupWaitOthersMin = 96;
+// previous group's size alone slowed that benchmark. With at most kGroupWaitOthersMin clients
+// the server never holds that many requests beside a non-empty group, so the syncer never
+// waits, and low concurrency keeps one-fsync latency.
+inline constexpr size_t kGroupWaitOthersMin = 64;
 inline constexpr size_t kGroupCommandsTarget = 128;
 inline constexpr std::chrono::microseconds kGroupWaitMax{1000};
 
