@@ -288,7 +288,9 @@ TEST(DurabilityTest, AcknowledgedWritesSurviveSigkillMidFlight) {
             << " but no such move was acknowledged or in flight";
       }
     }
-    EXPECT_LE(committed_unanswered, kLoadThreads);
+    // Each kill leaves at most one unanswered request per load thread, and the orders counted
+    // here include every round so far.
+    EXPECT_LE(committed_unanswered, kLoadThreads * round);
     // Spot-check the order itself, not only the list.
     int checked = 0;
     for (const auto& [coid, id] : load.acked) {
