@@ -355,6 +355,10 @@ void Session::OnWrite(bool keep_alive, beast::error_code ec, size_t) {
 }
 
 void Session::Finish() {
+  if (counted_) {  // a session that ends without writing its answer leaves the count too
+    counted_ = false;
+    if (auto* n = server_.options().requests_in_flight) n->fetch_sub(1, std::memory_order_relaxed);
+  }
   if (finished_) return;
   finished_ = true;
   beast::error_code ec;
