@@ -1210,12 +1210,18 @@ class SqliteStore final : public Store {
   }
 
   Status InsertSubscription(const SubscriptionRecord& r) override {
+    // The signing secret is a credential: sealed, so a copy of the database cannot forge
+    // deliveries to the partner.
+    std::string secret = r.secret;
+    if (codec_ != nullptr) {
+      OC_ASSIGN_OR_RETURN(secret, codec_->SealText("subscription:" + r.id, r.secret));
+    }
     OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
       OC_ASSIGN_OR_RETURN(Statement st,
                           c.Prepare("INSERT INTO subscriptions (id, url, events, secret, "
                                     "max_per_minute, batch_max, cursor, created_by, created_at, "
                                     "view_role, view_channel) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
-      st.Bind(1, r.id).Bind(2, r.url).Bind(3, StringsToJson(r.events)).Bind(4, r.secret);
+      st.Bind(1, r.id).Bind(2, r.url).Bind(3, StringsToJson(r.events)).Bind(4, secret);
       st.Bind(5, r.max_per_minute).Bind(6, r.batch_max).Bind(7, r.cursor);
       st.Bind(8, r.created_by).Bind(9, r.created_at_ms);
       // A default string_view would bind NULL (its data() is null); "" binds the empty text.
@@ -1263,6 +1269,9 @@ class SqliteStore final : public Store {
         r.url = st.Text(1);
         r.events = StringsFromJson(st.Text(2));
         r.secret = st.Text(3);
+        if (codec_ != nullptr) {
+          OC_ASSIGN_OR_RETURN(r.secret, codec_->OpenText("subscription:" + r.id, r.secret));
+        }
         r.max_per_minute = st.Int(4);
         r.batch_max = st.Int(5);
         r.cursor = st.Int(6);

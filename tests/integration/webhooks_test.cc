@@ -283,6 +283,12 @@ TEST_F(WebhooksTest, SignedBatchesArriveInOrderPerOrderAndATamperedBodyFailsVeri
       seconds(10)))
       << bj::serialize(view);
   EXPECT_FALSE(view.contains("secret"));
+  // Stored sealed: a copy of the database cannot sign deliveries (and the signatures above
+  // verified, so the sealed secret opens again).
+  auto stored = SqliteReader(server_.db_path()).Rows("SELECT secret FROM subscriptions");
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0][0].find(kSecret), std::string::npos);
+  EXPECT_TRUE(stored[0][0].starts_with("oc1:")) << stored[0][0];
   EXPECT_EQ(Int(view, "stats.dead"), 0);
   HttpResponse metrics = admin_client_->Get("/metrics");
   EXPECT_NE(
