@@ -353,6 +353,11 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# HELP ordercenter_store_fsyncs_total fsyncs of the write-ahead log.\n");
   out.append("# TYPE ordercenter_store_fsyncs_total counter\n");
   out.append("ordercenter_store_fsyncs_total " + std::to_string(deps_.store.fsyncs()) + "\n");
+  out.append(
+      "# HELP ordercenter_audit_write_failures_total Audit entries that could not be written.\n");
+  out.append("# TYPE ordercenter_audit_write_failures_total counter\n");
+  out.append("ordercenter_audit_write_failures_total " + std::to_string(deps_.audit.failed()) +
+             "\n");
   deps_.relay.RenderMetrics(&out);
   ex->Reply(TextResponse(200, "text/plain; version=0.0.4", std::move(out), ex->request));
 }

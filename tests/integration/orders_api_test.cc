@@ -658,6 +658,7 @@ TEST_F(OrdersApiTest, HealthReadinessAndMetrics) {
       << "orders by status should name the statuses:\n"
       << m.body;
   EXPECT_NE(m.body.find("\"paid\""), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("ordercenter_audit_write_failures_total 0\n"), std::string::npos) << m.body;
   // Orders by status: one pending_payment, one paid.
   std::istringstream by_status(m.body);
   std::string l;
@@ -694,14 +695,14 @@ TEST_F(OrdersApiTest, HealthReadinessAndMetrics) {
 TEST_F(OrdersApiTest, AnIdempotencyKeyAnsweredWithARefusalReplaysTheRefusal) {
   std::string id = Str(Create(*admin_, MakeOrder("douyin", "IDEM-REFUSAL")), "id");
   Headers key = {{"Idempotency-Key", "k-refusal"}};
-  HttpResponse first = admin_->Post("/v1/orders/" + id + "/transitions",
-                                    std::string(R"({"to": "packed"})"), key);
+  HttpResponse first =
+      admin_->Post("/v1/orders/" + id + "/transitions", std::string(R"({"to": "packed"})"), key);
   EXPECT_TRUE(CheckProblem(first, 409, "invalid_transition").empty()) << first.Describe();
-  HttpResponse paid = admin_->Post("/v1/orders/" + id + "/transitions",
-                                   std::string(R"({"to": "paid"})"));
+  HttpResponse paid =
+      admin_->Post("/v1/orders/" + id + "/transitions", std::string(R"({"to": "paid"})"));
   ASSERT_EQ(paid.status, 200) << paid.Describe();
-  HttpResponse retry = admin_->Post("/v1/orders/" + id + "/transitions",
-                                    std::string(R"({"to": "packed"})"), key);
+  HttpResponse retry =
+      admin_->Post("/v1/orders/" + id + "/transitions", std::string(R"({"to": "packed"})"), key);
   EXPECT_TRUE(CheckProblem(retry, 409, "invalid_transition").empty()) << retry.Describe();
   EXPECT_EQ(retry.body, first.body);
   EXPECT_EQ(Str(Obj(admin_->Get("/v1/orders/" + id)), "status"), "paid");
