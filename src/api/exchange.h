@@ -92,6 +92,8 @@ Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQue
 // Replaces the plain phone a query searches for with its blind index; warehouse and finance,
 // who never see phones, may not search by one.
 Status ToPhoneIndex(const Principal& viewer, store::PiiCodec& codec, store::OrderQuery* q);
+// The order a path's {id} names, or a NotFound status (also for ids that cannot be orders).
+Result<Order> FindPathOrder(store::Store& store, std::string_view path_id);
 // Narrows `q` to what `viewer` may list; false when the filter asks for another channel's orders.
 bool NarrowToScope(const Principal& viewer, store::OrderQuery* q);
 

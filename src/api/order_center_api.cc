@@ -457,25 +457,24 @@ void OrderCenterApi::CreateOrder(const std::shared_ptr<Exchange>& ex) {
   SubmitToWriter(ex, std::move(cmd));
 }
 
+Result<Order> FindPathOrder(store::Store& store, std::string_view path_id) {
+  if (!LooksLikeId(path_id, "ord")) return Status::NotFound("order not found");
+  OC_ASSIGN_OR_RETURN(auto found, store.GetOrder(path_id));
+  if (!found) return Status::NotFound("order not found");
+  return std::move(*found);
+}
+
 void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
-  if (!LooksLikeId(ex->path_id, "ord")) {
-    ex->Fail(Status::NotFound("order not found"));
-    return;
-  }
-  auto found = deps_.store.GetOrder(ex->path_id);
+  auto found = FindPathOrder(deps_.store, ex->path_id);
   if (!ex->Ok(found)) return;
-  if (!*found) {
-    ex->Fail(Status::NotFound("order not found"));
-    return;
-  }
-  if (Status scope = privacy::CheckOrderScope(**found, ex->principal); !scope.ok()) {
+  if (Status scope = privacy::CheckOrderScope(*found, ex->principal); !scope.ok()) {
     ex->scope_denied = true;
     ex->Fail(scope);
     return;
   }
-  std::string body = privacy::RenderOrderJson(**found, ex->principal);
-  privacy::WipePii(&**found);
+  std::string body = privacy::RenderOrderJson(*found, ex->principal);
+  privacy::WipePii(&*found);
   ex->Reply(JsonResponse(200, std::move(body), ex->request));
 }
 

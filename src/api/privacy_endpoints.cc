@@ -163,17 +163,9 @@ void OrderCenterApi::RevealOrder(const std::shared_ptr<Exchange>& ex) {
   ex->audit.fields = wanted;
   ex->audit.detail = "reason: " + *reason;
   if (!ex->Ok(step_up_.Check(ex->request["X-Step-Up-Token"], ex->principal))) return;
-  if (!LooksLikeId(ex->path_id, "ord")) {
-    ex->Fail(Status::NotFound("order not found"));
-    return;
-  }
-  auto found = deps_.store.GetOrder(ex->path_id);
+  auto found = FindPathOrder(deps_.store, ex->path_id);
   if (!ex->Ok(found)) return;
-  if (!*found) {
-    ex->Fail(Status::NotFound("order not found"));
-    return;
-  }
-  Order& order = **found;
+  Order& order = *found;
   bj::object values;
   for (const auto& f : wanted) {
     auto v = PlainField(order, f);

@@ -507,7 +507,8 @@ TEST_F(BadInputTest, HeadSendsNoBodySoPipelinedResponsesStayFramed) {
 
 TEST_F(BadInputTest, BearerSchemeIsCaseInsensitiveAndHugeCursorsAreRefused) {
   auto c = server_.Client();
-  HttpResponse lower = c->Get("/v1/orders?limit=1", {{"Authorization", "bearer " + admin_key_.key}});
+  HttpResponse lower =
+      c->Get("/v1/orders?limit=1", {{"Authorization", "bearer " + admin_key_.key}});
   EXPECT_EQ(lower.status, 200) << lower.Describe();
   HttpResponse huge = c->Get("/v1/orders?cursor=c9999999999999999999",
                              {{"Authorization", "Bearer " + admin_key_.key}});

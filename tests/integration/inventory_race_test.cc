@@ -31,9 +31,9 @@ bj::object Buy(const std::string& coid, const std::vector<std::pair<std::string,
 }
 
 void SetStock(HttpClient& admin, const std::string& sku, int64_t on_hand, int64_t buffer = 0) {
-  HttpResponse r = admin.Put("/v1/inventory/" + sku,
-                             bj::serialize(bj::object{{"on_hand", on_hand},
-                                                      {"safety_buffer", buffer}}));
+  HttpResponse r =
+      admin.Put("/v1/inventory/" + sku,
+                bj::serialize(bj::object{{"on_hand", on_hand}, {"safety_buffer", buffer}}));
   ASSERT_EQ(r.status, 200) << r.Describe();
 }
 
@@ -64,8 +64,8 @@ void Rush(TestServer& server, const std::string& key, const std::string& prefix,
       while (true) {
         int i = next.fetch_add(1);
         if (i >= buyers) return;
-        HttpResult r = c->Send("POST", "/v1/orders",
-                               bj::serialize(Buy(prefix + std::to_string(i), lines)));
+        HttpResult r =
+            c->Send("POST", "/v1/orders", bj::serialize(Buy(prefix + std::to_string(i), lines)));
         if (!r.ok()) {
           std::lock_guard lock(out->mu);
           out->unexpected.push_back("transport: " + r.error_message);
@@ -175,8 +175,8 @@ TEST_F(InventoryRaceTest, TransitionsMoveStockAndStockCannotDropBelowCommitments
   EXPECT_EQ(Int(s, "sold"), 3);
   EXPECT_EQ(Int(s, "reserved"), 0);
   EXPECT_EQ(Int(s, "available"), 5);  // 10 - 3 sold - 2 buffer
-  HttpResponse lower = admin_client_->Put("/v1/inventory/FLOW",
-                                          R"({"on_hand": 4, "safety_buffer": 2})");
+  HttpResponse lower =
+      admin_client_->Put("/v1/inventory/FLOW", R"({"on_hand": 4, "safety_buffer": 2})");
   EXPECT_TRUE(CheckProblem(lower, 409, "stock_committed").empty()) << lower.Describe();
   HttpResponse restock = admin_client_->Put("/v1/inventory/FLOW", R"({"on_hand": 50})");
   EXPECT_EQ(restock.status, 200) << restock.Describe();

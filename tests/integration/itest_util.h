@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
+#include <set>
 #include <string>
 
 #include "integration/orderd_harness.h"
@@ -49,6 +51,41 @@ inline std::string TransitionBody(const std::string& to, int64_t expected_versio
   b["expected_version"] = expected_version;
   b["reason"] = reason;
   return boost::json::serialize(b);
+}
+
+// The personal data the privacy tests plant in orders, and then look for where it must not be.
+inline constexpr const char* kPiiPhone = "13812345678";
+inline constexpr const char* kPiiName = "李四";
+inline constexpr const char* kPiiIdNumber = "110101199003071234";
+inline constexpr const char* kPiiDetail = "文三路 1 号";
+inline constexpr const char* kPiiInvoiceTitle = "杭州西湖云栖科技有限公司";
+inline constexpr const char* kPiiTaxId = "91330106MA2B0Q7X3K";
+
+// An order view flattened as the CSV export flattens it: nested objects become dotted keys,
+// arrays and scalars are leaves (strings as themselves, null as "", the rest as JSON text).
+inline std::map<std::string, std::string> FlattenView(const boost::json::object& o,
+                                                      const std::string& prefix = "") {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : o) {
+    std::string key = prefix + std::string(kv.key());
+    if (kv.value().is_object()) {
+      auto inner = FlattenView(kv.value().get_object(), key + ".");
+      out.insert(inner.begin(), inner.end());
+    } else if (kv.value().is_string()) {
+      out[key] = std::string(kv.value().get_string());
+    } else if (kv.value().is_null()) {
+      out[key] = "";
+    } else {
+      out[key] = boost::json::serialize(kv.value());
+    }
+  }
+  return out;
+}
+
+inline std::set<std::string> KeysOf(const std::map<std::string, std::string>& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
 }
 
 }  // namespace oc::itest

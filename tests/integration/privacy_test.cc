@@ -20,39 +20,6 @@ namespace {
 
 namespace bj = boost::json;
 
-constexpr const char* kPhone = "13812345678";
-constexpr const char* kIdNumber = "110101199003071234";
-constexpr const char* kName = "李四";
-constexpr const char* kDetail = "文三路 1 号";
-constexpr const char* kInvoiceTitle = "杭州西湖云栖科技有限公司";
-constexpr const char* kTaxId = "91330106MA2B0Q7X3K";
-
-// The order view flattened as the CSV export flattens it: nested objects become dotted keys,
-// arrays and scalars are leaves (strings as themselves, the rest as JSON text).
-std::map<std::string, std::string> Flatten(const bj::object& o, const std::string& prefix = "") {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : o) {
-    std::string key = prefix + std::string(kv.key());
-    if (kv.value().is_object()) {
-      auto inner = Flatten(kv.value().get_object(), key + ".");
-      out.insert(inner.begin(), inner.end());
-    } else if (kv.value().is_string()) {
-      out[key] = std::string(kv.value().get_string());
-    } else if (kv.value().is_null()) {
-      out[key] = "";
-    } else {
-      out[key] = bj::serialize(kv.value());
-    }
-  }
-  return out;
-}
-
-std::set<std::string> Keys(const std::map<std::string, std::string>& m) {
-  std::set<std::string> out;
-  for (const auto& [k, v] : m) out.insert(k);
-  return out;
-}
-
 // RFC 4180 parsing, enough for what the export writes (quoted cells, doubled quotes, CRLF).
 std::vector<std::vector<std::string>> ParseCsv(std::string_view text) {
   std::vector<std::vector<std::string>> rows(1);
@@ -106,7 +73,7 @@ class PrivacyTest : public ::testing::Test {
 
   bj::object FullOrder(const std::string& channel_order_id) {
     bj::object o = MakeOrder("douyin", channel_order_id, 2, 129900);
-    o["invoice"] = bj::object{{"title", kInvoiceTitle}, {"tax_id", kTaxId}};
+    o["invoice"] = bj::object{{"title", kPiiInvoiceTitle}, {"tax_id", kPiiTaxId}};
     return o;
   }
 
@@ -205,8 +172,8 @@ TEST_F(PrivacyTest, EveryRoleSeesExactlyItsFieldsOnEveryReadPath) {
     std::map<std::string, std::string> values;
     std::vector<std::string> plaintext_allowed;  // PII this role legitimately sees in full
   };
-  const std::string masked_id = Mask(kIdNumber, 6, 2);
-  const std::string masked_tax = Mask(kTaxId, 6, 2);
+  const std::string masked_id = Mask(kPiiIdNumber, 6, 2);
+  const std::string masked_tax = Mask(kPiiTaxId, 6, 2);
   std::vector<Expectation> matrix = {
       {"admin",
        admin_key_.key,
@@ -247,22 +214,22 @@ TEST_F(PrivacyTest, EveryRoleSeesExactlyItsFieldsOnEveryReadPath) {
       {"warehouse",
        wh.key,
        join({{"id", "status", "customer.name", "lines", "packing_status"}, address}),
-       {{"customer.name", "李*"}, {"shipping_address.detail", kDetail}},
-       {kDetail}},
+       {{"customer.name", "李*"}, {"shipping_address.detail", kPiiDetail}},
+       {kPiiDetail}},
       {"finance",
        fin.key,
        join({{"id", "status", "lines", "settlement_status"}, money, invoice}),
-       {{"total", "259800"}, {"invoice.title", kInvoiceTitle}, {"invoice.tax_id", kTaxId}},
-       {kInvoiceTitle, kTaxId}},
+       {{"total", "259800"}, {"invoice.title", kPiiInvoiceTitle}, {"invoice.tax_id", kPiiTaxId}},
+       {kPiiInvoiceTitle, kPiiTaxId}},
   };
-  const std::vector<std::string> all_plaintext = {kPhone,  kIdNumber,     kName,
-                                                  kDetail, kInvoiceTitle, kTaxId};
+  const std::vector<std::string> all_plaintext = {kPiiPhone,  kPiiIdNumber,     kPiiName,
+                                                  kPiiDetail, kPiiInvoiceTitle, kPiiTaxId};
 
   for (const Expectation& want : matrix) {
     SCOPED_TRACE("role " + want.role);
     auto client = server_.Client(want.key);
     auto check_view = [&](const std::map<std::string, std::string>& got, const std::string& path) {
-      EXPECT_EQ(Keys(got), want.fields) << path;
+      EXPECT_EQ(KeysOf(got), want.fields) << path;
       for (const auto& [field, value] : want.values) {
         auto it = got.find(field);
         EXPECT_TRUE(it != got.end() && it->second == value)
@@ -282,11 +249,11 @@ TEST_F(PrivacyTest, EveryRoleSeesExactlyItsFieldsOnEveryReadPath) {
     // Single.
     HttpResponse single = client->Get("/v1/orders/" + id);
     ASSERT_EQ(single.status, 200) << single.Describe();
-    check_view(Flatten(Obj(single)), "GET /v1/orders/{id}");
+    check_view(FlattenView(Obj(single)), "GET /v1/orders/{id}");
     // List.
     auto listed = ListAll(*client);
     ASSERT_EQ(listed.size(), 1u);
-    check_view(Flatten(listed[0]), "GET /v1/orders");
+    check_view(FlattenView(listed[0]), "GET /v1/orders");
     // Export: the header names the role's columns (plus the watermark); the one row is the view.
     HttpResponse csv = client->Get("/v1/orders/export.csv");
     ASSERT_EQ(csv.status, 200) << csv.Describe();
@@ -301,10 +268,10 @@ TEST_F(PrivacyTest, EveryRoleSeesExactlyItsFieldsOnEveryReadPath) {
       if (!rows[1][i].empty()) exported[header[i]] = rows[1][i];
     }
     std::map<std::string, std::string> expected_export;
-    for (const auto& [k, v] : Flatten(Obj(single))) {
+    for (const auto& [k, v] : FlattenView(Obj(single))) {
       if (!v.empty()) expected_export[k] = v;
     }
-    check_view(Flatten(Obj(single)), "export (through the single view)");
+    check_view(FlattenView(Obj(single)), "export (through the single view)");
     EXPECT_EQ(exported, expected_export) << "the export row is not the role's view";
     for (const auto& column : header) {
       // refund_origin is an admin column that only refunding orders fill.
@@ -392,9 +359,9 @@ TEST_F(PrivacyTest, RevealNeedsAStepUpTokenAndAReasonAndIsAudited) {
   ASSERT_EQ(revealed.status, 200) << revealed.Describe();
   bj::object got = Obj(revealed);
   const bj::object& fields = got.at("fields").as_object();
-  EXPECT_EQ(fields.at("customer.phone").as_string(), kPhone);
-  EXPECT_EQ(fields.at("customer.id_number").as_string(), kIdNumber);
-  EXPECT_EQ(fields.at("invoice.tax_id").as_string(), kTaxId);
+  EXPECT_EQ(fields.at("customer.phone").as_string(), kPiiPhone);
+  EXPECT_EQ(fields.at("customer.id_number").as_string(), kPiiIdNumber);
+  EXPECT_EQ(fields.at("invoice.tax_id").as_string(), kPiiTaxId);
   EXPECT_EQ(Str(got, "order_id"), id);
 
   // The audit log has the reveal (with fields and reason) and every refusal on the way.
@@ -409,7 +376,7 @@ TEST_F(PrivacyTest, RevealNeedsAStepUpTokenAndAReasonAndIsAudited) {
     EXPECT_NE(Str(e, "detail").find("ticket 4711"), std::string::npos) << bj::serialize(e);
     EXPECT_EQ(bj::serialize(e.at("fields")),
               R"(["customer.phone","customer.id_number","invoice.tax_id"])");
-    EXPECT_EQ(bj::serialize(e).find(kPhone), std::string::npos) << "the audit holds the value";
+    EXPECT_EQ(bj::serialize(e).find(kPiiPhone), std::string::npos) << "the audit holds the value";
   }
   auto step_ups = Audit("action=auth.step_up&actor=" + admin_key_.id);
   std::multiset<std::string> step_outcomes;
@@ -467,7 +434,7 @@ TEST_F(PrivacyTest, ExportsAreWatermarkedAndAudited) {
   ASSERT_EQ(rest.status, 200);
   EXPECT_EQ(ParseCsv(std::string_view(rest.body).substr(3)).size(), 3u);
   EXPECT_TRUE(rest.Header("x-next-cursor").empty());
-  EXPECT_EQ(csv.body.find(kPhone), std::string::npos);
+  EXPECT_EQ(csv.body.find(kPiiPhone), std::string::npos);
   EXPECT_NE(rows[3][0].find(admin_key_.id), std::string::npos) << rows[3][0];
 
   auto exports = Audit("action=orders.export");
@@ -549,8 +516,8 @@ TEST_F(PrivacyTest, PhoneSearchFindsExactMatchesThroughTheBlindIndex) {
                   .Rows("SELECT phone_index FROM orders WHERE channel_order_id = 'DY-PHONE-A'");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0].size(), 64u);
-  EXPECT_EQ(rows[0][0].find(kPhone), std::string::npos);
-  EXPECT_NE(rows[0][0], privacy::Sha256Hex(kPhone));
+  EXPECT_EQ(rows[0][0].find(kPiiPhone), std::string::npos);
+  EXPECT_NE(rows[0][0], privacy::Sha256Hex(kPiiPhone));
 }
 
 // `orderctl keys rotate-master` beside the running server: new orders are sealed under the new
@@ -587,7 +554,7 @@ TEST_F(PrivacyTest, MasterKeyRotationNeedsNoDowntimeAndLosesNothing) {
   for (const auto& id : {ids[0], fresh}) {
     HttpResponse r = Reveal(*admin_, id, Str(Obj(stepped), "token"), bj::array{"customer.phone"});
     ASSERT_EQ(r.status, 200) << r.Describe();
-    EXPECT_EQ(Obj(r).at("fields").at("customer.phone").as_string(), kPhone);
+    EXPECT_EQ(Obj(r).at("fields").at("customer.phone").as_string(), kPiiPhone);
   }
   ASSERT_EQ(server_.Stop(), 0);
   ASSERT_TRUE(server_.Start());
@@ -620,7 +587,7 @@ TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
   HttpResponse packed =
       wh_c->Post("/v1/orders/" + id + "/transitions", TransitionBody("packed", 2), idem);
   ASSERT_EQ(packed.status, 200) << packed.Describe();
-  EXPECT_NE(packed.body.find(kDetail), std::string::npos);
+  EXPECT_NE(packed.body.find(kPiiDetail), std::string::npos);
   HttpResponse replayed =
       wh_c->Post("/v1/orders/" + id + "/transitions", TransitionBody("packed", 2), idem);
   EXPECT_EQ(replayed.Header("idempotent-replayed"), "true");
@@ -630,11 +597,13 @@ TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
     if (!entry.is_regular_file()) continue;
     std::ifstream f(entry.path(), std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    for (const char* plain : {kPhone, kIdNumber, kName, kDetail, kInvoiceTitle, kTaxId}) {
+    for (const char* plain :
+         {kPiiPhone, kPiiIdNumber, kPiiName, kPiiDetail, kPiiInvoiceTitle, kPiiTaxId}) {
       EXPECT_EQ(bytes.find(plain), std::string::npos) << entry.path() << " holds " << plain;
     }
   }
-  for (const char* plain : {kPhone, kIdNumber, kName, kDetail, kInvoiceTitle, kTaxId}) {
+  for (const char* plain :
+       {kPiiPhone, kPiiIdNumber, kPiiName, kPiiDetail, kPiiInvoiceTitle, kPiiTaxId}) {
     EXPECT_EQ(log.find(plain), std::string::npos) << "orderd's log holds " << plain;
   }
   // Nor the admin's TOTP secret: a copied database must not carry the second factor.

@@ -24,36 +24,6 @@ namespace bj = boost::json;
 using std::chrono::seconds;
 
 constexpr const char* kSecret = "integration-test-secret-0123456789";
-constexpr const char* kPhone = "13812345678";
-constexpr const char* kName = "李四";
-constexpr const char* kIdNumber = "110101199003071234";
-constexpr const char* kDetail = "文三路 1 号";
-constexpr const char* kInvoiceTitle = "杭州西湖云栖科技有限公司";
-constexpr const char* kTaxId = "91330106MA2B0Q7X3K";
-
-// Nested objects become dotted keys; arrays and scalars are leaves (strings as themselves, the
-// rest as JSON text).
-std::map<std::string, std::string> Flatten(const bj::object& o, const std::string& prefix = "") {
-  std::map<std::string, std::string> out;
-  for (const auto& kv : o) {
-    std::string key = prefix + std::string(kv.key());
-    if (kv.value().is_object()) {
-      auto inner = Flatten(kv.value().get_object(), key + ".");
-      out.insert(inner.begin(), inner.end());
-    } else if (kv.value().is_string()) {
-      out[key] = std::string(kv.value().get_string());
-    } else {
-      out[key] = bj::serialize(kv.value());
-    }
-  }
-  return out;
-}
-
-std::set<std::string> Keys(const std::map<std::string, std::string>& m) {
-  std::set<std::string> out;
-  for (const auto& [k, v] : m) out.insert(k);
-  return out;
-}
 
 // Every event object in the receiver's 2xx-answered requests, in arrival order.
 std::vector<bj::object> Events(const std::vector<ReceivedRequest>& requests) {
@@ -114,7 +84,7 @@ class WebhookViewsTest : public ::testing::Test {
   std::string CreateAndPay(const ApiKey& key, const std::string& channel, const std::string& coid) {
     auto c = server_.Client(key.key);
     bj::object o = MakeOrder(channel, coid);
-    o["invoice"] = bj::object{{"title", kInvoiceTitle}, {"tax_id", kTaxId}};
+    o["invoice"] = bj::object{{"title", kPiiInvoiceTitle}, {"tax_id", kPiiTaxId}};
     HttpResponse r = c->Post("/v1/orders", o);
     EXPECT_EQ(r.status, 201) << r.Describe();
     std::string id = Str(Obj(r), "id");
@@ -186,13 +156,13 @@ TEST_F(WebhookViewsTest, EachViewDeliversExactlyItsRolesApiViewAndNoPlaintextItM
       EXPECT_TRUE(
           VerifyOrderCenterSignature(r.headers.at("x-ordercenter-signature"), kSecret, r.body));
       // Never in any body: these no role sees in plaintext outside the audited reveal.
-      EXPECT_FALSE(Contains(r.body, kPhone));
-      EXPECT_FALSE(Contains(r.body, kName));
-      EXPECT_FALSE(Contains(r.body, kIdNumber));
+      EXPECT_FALSE(Contains(r.body, kPiiPhone));
+      EXPECT_FALSE(Contains(r.body, kPiiName));
+      EXPECT_FALSE(Contains(r.body, kPiiIdNumber));
       // Only the warehouse ships to the full address; only finance issues invoices.
-      EXPECT_EQ(Contains(r.body, kDetail), v.name == "warehouse");
-      EXPECT_EQ(Contains(r.body, kInvoiceTitle), v.name == "finance");
-      EXPECT_EQ(Contains(r.body, kTaxId), v.name == "finance");
+      EXPECT_EQ(Contains(r.body, kPiiDetail), v.name == "warehouse");
+      EXPECT_EQ(Contains(r.body, kPiiInvoiceTitle), v.name == "finance");
+      EXPECT_EQ(Contains(r.body, kPiiTaxId), v.name == "finance");
     }
     if (!v.view) {
       for (const auto& e : events) EXPECT_FALSE(e.contains("order")) << bj::serialize(e);
@@ -212,7 +182,7 @@ TEST_F(WebhookViewsTest, EachViewDeliversExactlyItsRolesApiViewAndNoPlaintextItM
         continue;
       }
       ASSERT_EQ(got.status, 200) << got.Describe();
-      api[id] = Flatten(Obj(got));
+      api[id] = FlattenView(Obj(got));
     }
     std::map<std::string, std::map<std::string, std::string>> last;  // order -> last delivered
     std::set<std::string> seen;
@@ -221,11 +191,11 @@ TEST_F(WebhookViewsTest, EachViewDeliversExactlyItsRolesApiViewAndNoPlaintextItM
       seen.insert(id);
       ASSERT_TRUE(e.contains("order") && e.at("order").is_object()) << bj::serialize(e);
       ASSERT_TRUE(api.contains(id)) << "an order outside the view: " << bj::serialize(e);
-      auto delivered = Flatten(e.at("order").as_object());
+      auto delivered = FlattenView(e.at("order").as_object());
       // The same fields as the API gives this role, whatever state the order was in when the
       // body was built (rendering happens at delivery time, so order.created may already show
       // it paid); where the role sees the version, it is at least the event's.
-      EXPECT_EQ(Keys(delivered), Keys(api[id])) << bj::serialize(e);
+      EXPECT_EQ(KeysOf(delivered), KeysOf(api[id])) << bj::serialize(e);
       EXPECT_EQ(delivered["id"], id);
       if (delivered.contains("version")) {
         EXPECT_GE(std::stoll(delivered["version"]), Int(e, "order_version"));
