@@ -91,12 +91,9 @@ void PiiUpkeep::Run() {
     if (Clock::now() >= next_pass) {
       next_pass = Clock::time_point::max();
       auto report = RunPiiUpkeepPass(store_, codec_);
-      passes_.fetch_add(1);
       if (!report.ok()) {
         spdlog::error("pii upkeep pass failed: {}", report.status().ToString());
       } else {
-        rewrapped_.fetch_add(report->rewrapped);
-        indexed_.fetch_add(report->indexed);
         if (report->rewrapped > 0 || report->indexed > 0 || report->left > 0) {
           spdlog::info(
               "pii upkeep: {} orders scanned, {} data keys re-wrapped under master key {}, {} "

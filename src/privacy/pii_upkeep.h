@@ -10,7 +10,6 @@
 // Logs say how far it got, never what it read. Thread-safe.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -41,10 +40,6 @@ class PiiUpkeep {
   PiiUpkeep(const PiiUpkeep&) = delete;
   PiiUpkeep& operator=(const PiiUpkeep&) = delete;
 
-  int64_t rewrapped_total() const { return rewrapped_.load(); }
-  int64_t indexed_total() const { return indexed_.load(); }
-  int64_t passes() const { return passes_.load(); }
-
  private:
   void Run();
 
@@ -55,9 +50,6 @@ class PiiUpkeep {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::atomic<int64_t> rewrapped_{0};
-  std::atomic<int64_t> indexed_{0};
-  std::atomic<int64_t> passes_{0};
   std::thread thread_;
 };
 
