@@ -2,7 +2,6 @@
 // shares. Not part of any public interface.
 #pragma once
 
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <memory>
@@ -101,8 +100,9 @@ bool NarrowToScope(const Principal& viewer, store::OrderQuery* q);
 struct OrderCenterApi::Exchange : std::enable_shared_from_this<OrderCenterApi::Exchange> {
   Request request;
   std::string remote_ip;
+  // The way back to the connection; Run() gets work onto its thread (completions are
+  // rendered there, then written).
   Responder respond;
-  boost::asio::any_io_executor connection;  // completions are rendered here, then written
   OrderCenterApi* api = nullptr;
   int64_t start_us = 0;
   const RouteSpec* route = nullptr;
@@ -130,7 +130,7 @@ struct OrderCenterApi::Exchange : std::enable_shared_from_this<OrderCenterApi::E
   void Send(Response res) {
     api->metrics_.RecordRequest(route ? route->path_template : std::string_view("unmatched"),
                                 res.result_int(), NowMicros() - start_us);
-    respond(std::move(res));
+    respond.Send(std::move(res));
   }
   void Fail(const Status& s) { Reply(MakeProblem(s, request.version(), request.keep_alive())); }
   // True when `s` is ok; otherwise answers with it. For handlers: `if (!ex->Ok(x)) return;`.

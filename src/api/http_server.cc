@@ -3,18 +3,20 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace oc::api {
@@ -62,11 +64,12 @@ std::string_view TitleOf(ErrorKind kind) {
 // bytes Beast's serializer produces (status line, fields in order, body), without its chain of
 // buffer views, which cost about a sixth of a checkout hold's instructions (callgrind).
 // `response` must be prepare_payload()ed; `with_body` is false for HEAD.
-std::string Serialize(const Response& response, bool with_body) {
+void SerializeInto(const Response& response, bool with_body, std::string* wire) {
   std::string_view reason = response.reason();
   size_t fields_bytes = 0;
   for (const auto& f : response) fields_bytes += f.name_string().size() + f.value().size() + 4;
-  std::string out;
+  std::string& out = *wire;
+  out.clear();
   out.reserve(32 + reason.size() + fields_bytes + (with_body ? response.body().size() : 0));
   unsigned version = response.version();
   unsigned status = response.result_int();
@@ -89,46 +92,166 @@ std::string Serialize(const Response& response, bool with_body) {
   }
   out.append("\r\n");
   if (with_body) out.append(response.body());
-  return out;
 }
 
-class Server;
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+using Acceptor = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>,
+                                         asio::io_context::executor_type>;
+using SteadyTime = std::chrono::steady_clock::time_point;
 
-// One TCP connection. All its handlers run on its strand; the Responder hops back onto it.
-class Session : public std::enable_shared_from_this<Session> {
+// How often each worker looks for connections past their deadline: timeouts are seconds long,
+// so a deadline is kept to within this, and no timer is armed or cancelled per request.
+constexpr std::chrono::milliseconds kDeadlineSweepInterval{500};
+constexpr size_t kReadChunkBytes = 16 * 1024;
+// Room for the largest header the parser accepts plus one read; the body is moved into the
+// request as it is parsed, so the buffer never holds more.
+constexpr size_t kReadBufferBytesMax = kRequestHeaderBytesMax + kReadChunkBytes;
+constexpr SteadyTime kNoDeadline = SteadyTime::max();
+
+class Server;
+class Session;
+class Worker;
+
+thread_local Worker* t_worker = nullptr;  // the worker whose thread this is, if any
+
+// One thread, one io_context, and the connections accepted onto it. Everything a connection
+// does happens on its worker's thread; other threads reach it through Post().
+class Worker {
  public:
-  Session(tcp::socket socket, Server& server);
-  ~Session() { Finish(); }  // a session always leaves the registry, however it ends
-  void Start();
-  void Close();  // from any thread
+  explicit Worker(Server& server)
+      : server_(server), work_(asio::make_work_guard(io_)), sweep_(io_.get_executor()) {}
+
+  asio::io_context& io() { return io_; }
+  bool OnThisThread() const { return t_worker == this; }
+
+  void Start(size_t index) {
+    thread_ = std::thread([this, index] {
+      std::string name = "oc-http-" + std::to_string(index);
+      pthread_setname_np(pthread_self(), name.c_str());
+      t_worker = this;
+      ScheduleSweep();
+      io_.run();
+      t_worker = nullptr;
+    });
+  }
+
+  void Stop() {
+    asio::post(io_, [this] {
+      sweep_.cancel();
+      work_.reset();
+      io_.stop();
+    });
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Runs `task` on this worker's thread after its current turn. Tasks posted between two
+  // turns share one wake-up. Safe from any thread.
+  void Post(Task task) {
+    bool schedule = false;
+    {
+      std::lock_guard lock(inbox_mu_);
+      inbox_.push_back(std::move(task));
+      schedule = !inbox_scheduled_;
+      inbox_scheduled_ = true;
+    }
+    if (schedule) asio::post(io_, [this] { RunInbox(); });
+  }
+
+  // Worker thread only.
+  std::list<std::weak_ptr<Session>>::iterator Add(const std::shared_ptr<Session>& s);
+  void Remove(std::list<std::weak_ptr<Session>>::iterator it) { sessions_.erase(it); }
+  void CloseIdle();
+
+ private:
+  void RunInbox() {
+    {
+      std::lock_guard lock(inbox_mu_);
+      running_.swap(inbox_);
+      inbox_scheduled_ = false;
+    }
+    for (Task& t : running_) t();
+    running_.clear();
+  }
+  void ScheduleSweep() {
+    sweep_.expires_after(kDeadlineSweepInterval);
+    sweep_.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      SweepDeadlines();
+      ScheduleSweep();
+    });
+  }
+  void SweepDeadlines();
+
+  Server& server_;
+  // Declared before io_ so they outlive the handlers io_ destroys (which hold sessions).
+  std::list<std::weak_ptr<Session>> sessions_;
+  std::mutex inbox_mu_;
+  std::vector<Task> inbox_;
+  bool inbox_scheduled_ = false;
+  std::vector<Task> running_;
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  Timer sweep_;
+  std::thread thread_;
+};
+
+// One TCP connection, confined to its worker's thread (Run and Send hop there).
+class Session final : public Connection, public std::enable_shared_from_this<Session> {
+ public:
+  Session(Socket socket, Worker& worker, Server& server);
+  ~Session() override;
+  void Start();       // worker thread
+  void Close();       // worker thread: a drain; idle connections close now
+  void OnDeadline();  // worker thread: the sweep found the deadline passed
+  bool busy() const { return busy_; }
+  SteadyTime deadline() const { return deadline_; }
+
+  void Run(Task work) override { worker_.Post(std::move(work)); }
+  void Send(Response response) override;
 
  private:
   void ReadRequest();
+  void ReadMore();
   void OnRead(beast::error_code ec, size_t bytes);
+  void Parse();
+  void OnRequest();
   void Reject(const Status& status);
   void Write(Response response);
-  void OnWrite(bool keep_alive, beast::error_code ec, size_t bytes);
+  void WriteRest();
+  void OnWritten(beast::error_code ec);
+  void LeaveInFlight();
   void Finish();
 
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  Socket socket_;
+  Worker& worker_;
   Server& server_;
+  beast::flat_buffer buffer_{kReadBufferBytesMax};
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string wire_;  // the response being written
+  size_t wire_written_ = 0;
   std::string remote_ip_;
-  bool busy_ = false;
+  std::list<std::weak_ptr<Session>>::iterator registered_;
+  SteadyTime deadline_ = kNoDeadline;
+  bool busy_ = false;  // a request is with the handler or its answer is being written
+  bool keep_alive_ = false;
   bool head_request_ = false;
   bool first_request_ = true;
+  bool started_ = false;
   bool finished_ = false;
   bool counted_ = false;  // this request is counted in options().requests_in_flight
 };
 
 class Server final : public HttpServer {
  public:
-  Server(const HttpServerOptions& opt, RequestHandler& handler)
-      : options_(opt),
-        handler_(handler),
-        work_(asio::make_work_guard(io_)),
-        acceptor_(asio::make_strand(io_)) {}
+  Server(const HttpServerOptions& opt, RequestHandler& handler) : options_(opt), handler_(handler) {
+    size_t n =
+        options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this));
+    acceptor_.emplace(workers_[0]->io().get_executor());
+    accept_backoff_.emplace(workers_[0]->io().get_executor());
+  }
 
   ~Server() override { Stop(); }
 
@@ -137,22 +260,16 @@ class Server final : public HttpServer {
     auto address = asio::ip::make_address(options_.host, ec);
     if (ec) return Status::InvalidArgument("bad listen address '" + options_.host + "'");
     tcp::endpoint ep(address, options_.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
       return Status::IOError("listen on " + options_.host + ":" + std::to_string(options_.port) +
                              ": " + ec.message());
-    port_ = acceptor_.local_endpoint().port();
+    port_ = acceptor_->local_endpoint().port();
     Accept();
-    size_t n =
-        options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < n; ++i)
-      threads_.emplace_back([this] {
-        pthread_setname_np(pthread_self(), "oc-http");
-        io_.run();
-      });
+    for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->Start(i);
     return Status::Ok();
   }
 
@@ -160,65 +277,54 @@ class Server final : public HttpServer {
 
   void Drain(std::chrono::milliseconds deadline) override {
     draining_ = true;
-    asio::post(acceptor_.get_executor(), [this] {
+    asio::post(workers_[0]->io(), [this] {
       beast::error_code ec;
-      acceptor_.close(ec);
+      acceptor_->close(ec);
     });
-    std::vector<std::shared_ptr<Session>> sessions;
-    {
-      std::lock_guard lock(mu_);
-      for (auto& [raw, weak] : sessions_) {
-        if (auto s = weak.lock()) sessions.push_back(std::move(s));
-      }
-    }
-    for (auto& s : sessions) s->Close();  // idle ones close now, busy ones after responding
-    sessions.clear();
+    // Idle connections close now, busy ones after responding.
+    for (auto& w : workers_) asio::post(w->io(), [raw = w.get()] { raw->CloseIdle(); });
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, deadline, [&] { return live_sessions_ == 0; });
   }
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
-    work_.reset();
-    io_.stop();
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
+    for (auto& w : workers_) w->Stop();
   }
 
   bool draining() const { return draining_; }
   RequestHandler& handler() { return handler_; }
   const HttpServerOptions& options() const { return options_; }
 
-  void Register(const std::shared_ptr<Session>& s) {
+  void Register() {
     std::lock_guard lock(mu_);
     ++live_sessions_;
-    sessions_.emplace(s.get(), s);
   }
-  void Unregister(Session* s) {
+  void Unregister() {
     {
       std::lock_guard lock(mu_);
       --live_sessions_;
-      sessions_.erase(s);
     }
     cv_.notify_all();
   }
 
  private:
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket sock) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    Worker& target = *workers_[next_worker_];
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+    acceptor_->async_accept(target.io(), [this, &target](beast::error_code ec, Socket sock) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) return;
       if (ec) {
         // Out of file descriptors (or another transient failure): the pending connection stays
         // in the backlog, so accepting again at once would spin a core. Back off briefly.
-        accept_backoff_.expires_after(kAcceptBackoff);
-        accept_backoff_.async_wait([this](beast::error_code) { Accept(); });
+        accept_backoff_->expires_after(kAcceptBackoff);
+        accept_backoff_->async_wait([this](beast::error_code) { Accept(); });
         return;
       }
       if (!draining_) {
-        auto s = std::make_shared<Session>(std::move(sock), *this);
-        Register(s);
-        s->Start();
+        auto s = std::make_shared<Session>(std::move(sock), target, *this);
+        Register();
+        asio::post(target.io(), [s] { s->Start(); });
       }
       Accept();
     });
@@ -226,40 +332,80 @@ class Server final : public HttpServer {
 
   HttpServerOptions options_;
   RequestHandler& handler_;
-  // The session registry is declared before io_ so it outlives it: destroying io_ destroys
-  // handlers still queued in it, and with them sessions that unregister themselves.
+  // Declared before the workers so they outlive them: destroying a worker's io_context
+  // destroys handlers still queued in it, and with them sessions that unregister themselves.
   std::mutex mu_;
   std::condition_variable cv_;
   size_t live_sessions_ = 0;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
-  asio::io_context io_;
-  // Keeps run() going while requests wait on the order writer with no socket operation
-  // pending (during a drain, for instance); without it the io threads would exit and the
-  // writer's completions would be posted into a stopped context.
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  tcp::acceptor acceptor_;
-  asio::steady_timer accept_backoff_{acceptor_.get_executor()};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::optional<Acceptor> acceptor_;  // on worker 0
+  std::optional<Timer> accept_backoff_;
+  size_t next_worker_ = 0;  // worker 0's thread only, once started
   uint16_t port_ = 0;
-  std::vector<std::thread> threads_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
 };
 
-Session::Session(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {
+std::list<std::weak_ptr<Session>>::iterator Worker::Add(const std::shared_ptr<Session>& s) {
+  return sessions_.insert(sessions_.begin(), s);
+}
+
+void Worker::CloseIdle() {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto s = it->lock();
+    ++it;  // Close() may remove the session from the list
+    if (s) s->Close();
+  }
+}
+
+void Worker::SweepDeadlines() {
+  SteadyTime now = std::chrono::steady_clock::now();
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto s = it->lock();
+    if (!s) {  // ended without Finish() (dropped off this thread): nothing left to do
+      it = sessions_.erase(it);
+      continue;
+    }
+    ++it;  // OnDeadline() removes the session from the list
+    if (s->deadline() <= now) s->OnDeadline();
+  }
+}
+
+Session::Session(Socket socket, Worker& worker, Server& server)
+    : socket_(std::move(socket)), worker_(worker), server_(server) {
   beast::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
+  auto ep = socket_.remote_endpoint(ec);
   if (!ec) remote_ip_ = ep.address().to_string();
+  socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // answers are written at once, without an asynchronous op
+}
+
+Session::~Session() {
+  // A session ends through Finish() on its thread. One that is destroyed without it (its last
+  // owner let go elsewhere, or the server is shutting down) still leaves the counts.
+  if (!finished_) {
+    finished_ = true;
+    LeaveInFlight();
+    server_.Unregister();
+  }
 }
 
 void Session::Start() {
-  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadRequest(); });
+  started_ = true;
+  registered_ = worker_.Add(shared_from_this());
+  ReadRequest();
 }
 
 void Session::Close() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
-    if (!self->busy_) self->Finish();
-    // A busy session closes after its response: OnWrite sees draining() and stops.
-  });
+  if (!busy_) Finish();
+  // A busy session closes after its response: OnWritten sees draining() and stops.
+}
+
+void Session::OnDeadline() {
+  // The pending read or write completes with operation_aborted and ends the session.
+  beast::error_code ec;
+  socket_.cancel(ec);
+  deadline_ = kNoDeadline;
 }
 
 void Session::ReadRequest() {
@@ -270,20 +416,59 @@ void Session::ReadRequest() {
   parser_.emplace();
   parser_->body_limit(server_.options().body_bytes_max);
   parser_->header_limit(kRequestHeaderBytesMax);
-  stream_.expires_after(first_request_ ? kRequestReadTimeout : kKeepAliveIdleTimeout);
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  deadline_ = std::chrono::steady_clock::now() +
+              (first_request_ ? kRequestReadTimeout : kKeepAliveIdleTimeout);
+  if (buffer_.size() > 0) {
+    // A pipelined request is already here. Parse it on the next turn, not inside the write
+    // that got us here, so a long pipeline cannot deepen the stack.
+    asio::post(worker_.io(), [self = shared_from_this()] {
+      if (!self->finished_) self->Parse();
+    });
+    return;
+  }
+  ReadMore();
 }
 
-void Session::OnRead(beast::error_code ec, size_t) {
+void Session::ReadMore() {
+  size_t room = std::min(kReadChunkBytes, buffer_.max_size() - buffer_.size());
+  if (room == 0) {
+    Reject(Status::Make(
+        ErrorKind::kTooLarge, "headers_too_large",
+        "request headers exceed " + std::to_string(kRequestHeaderBytesMax) + " bytes"));
+    return;
+  }
+  socket_.async_read_some(
+      buffer_.prepare(room),
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Session::OnRead(beast::error_code ec, size_t bytes) {
   // Drain may have closed this idle connection while a request was arriving: then it must not
   // be processed, since its answer could no longer be delivered.
   if (finished_) return;
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-      ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-      ec == asio::error::eof) {
+  if (ec == asio::error::eof && parser_->got_some()) {
+    // The client stopped sending half-way through a request; it may still read the answer.
+    Reject(Status::InvalidArgument("malformed HTTP request: the request ended early"));
+    return;
+  }
+  if (ec) {  // closed, reset, timed out (cancelled by the sweep) or failed: nothing to answer
     Finish();
     return;
+  }
+  buffer_.commit(bytes);
+  Parse();
+}
+
+void Session::Parse() {
+  beast::error_code ec;
+  while (buffer_.size() > 0 && !parser_->is_done()) {
+    size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec) break;
   }
   if (ec == http::error::body_limit) {
     Reject(Status::TooLarge("request body exceeds " +
@@ -300,71 +485,109 @@ void Session::OnRead(beast::error_code ec, size_t) {
     Reject(Status::InvalidArgument("malformed HTTP request: " + ec.message()));
     return;
   }
+  if (parser_->is_done()) {
+    OnRequest();
+    return;
+  }
+  ReadMore();
+}
+
+void Session::OnRequest() {
   first_request_ = false;
   busy_ = true;
+  deadline_ = kNoDeadline;  // the handler may take as long as the writer needs
   if (auto* n = server_.options().requests_in_flight) {
     n->fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
   }
   head_request_ = parser_->get().method() == http::verb::head;
-  stream_.expires_never();  // the handler may take as long as the writer needs
-  Request req = parser_->release();
   // The responder owns the session until it answers: nothing else does while the handler
-  // (possibly the order writer) works, since no read is pending.
-  auto executor = stream_.get_executor();
-  server_.handler().Handle(
-      std::move(req), remote_ip_, executor, [self = shared_from_this(), executor](Response res) {
-        asio::dispatch(executor,
-                       [self, res = std::move(res)]() mutable { self->Write(std::move(res)); });
-      });
+  // (possibly the order writer) works, since no read is pending. Nothing here may touch the
+  // parser after Handle(): an answer given at once starts reading the next request.
+  server_.handler().Handle(parser_->release(), remote_ip_, Responder(shared_from_this()));
 }
 
 void Session::Reject(const Status& status) {
   head_request_ = false;
   server_.handler().OnRejected(HttpStatusOf(status.kind()));
   busy_ = true;
-  Response res = MakeProblem(status, 11, /*keep_alive=*/false);
-  Write(std::move(res));
+  Write(MakeProblem(status, 11, /*keep_alive=*/false));
+}
+
+void Session::Send(Response response) {
+  if (worker_.OnThisThread()) {
+    Write(std::move(response));
+    return;
+  }
+  worker_.Post([self = shared_from_this(), response = std::move(response)]() mutable {
+    self->Write(std::move(response));
+  });
 }
 
 void Session::Write(Response response) {
-  bool keep_alive = response.keep_alive() && !server_.draining();
-  response.keep_alive(keep_alive);
+  if (finished_) return;
+  keep_alive_ = response.keep_alive() && !server_.draining();
+  response.keep_alive(keep_alive_);
   response.prepare_payload();
   // HEAD (below): the headers of the GET, Content-Length included, and not one byte of body —
   // a body here would be read by the client as the start of its next response.
-  auto wire = std::make_shared<std::string>(Serialize(response, !head_request_));
-  stream_.expires_after(kResponseWriteTimeout);
-  asio::async_write(stream_, asio::buffer(*wire),
-                    [self = shared_from_this(), wire, keep_alive](beast::error_code ec, size_t n) {
-                      self->OnWrite(keep_alive, ec, n);
-                    });
+  SerializeInto(response, !head_request_, &wire_);
+  wire_written_ = 0;
+  WriteRest();
 }
 
-void Session::OnWrite(bool keep_alive, beast::error_code ec, size_t) {
-  busy_ = false;
-  if (counted_) {
-    counted_ = false;
-    if (auto* n = server_.options().requests_in_flight) n->fetch_sub(1, std::memory_order_relaxed);
+void Session::WriteRest() {
+  // Almost always the whole answer fits the socket's buffer and goes out in this one call.
+  beast::error_code ec;
+  size_t n = socket_.write_some(
+      asio::buffer(wire_.data() + wire_written_, wire_.size() - wire_written_), ec);
+  if (!ec) {
+    wire_written_ += n;
+    if (wire_written_ == wire_.size()) {
+      OnWritten({});
+      return;
+    }
+  } else if (ec != asio::error::would_block && ec != asio::error::try_again) {
+    OnWritten(ec);
+    return;
   }
-  if (ec || !keep_alive || server_.draining()) {
+  deadline_ = std::chrono::steady_clock::now() + kResponseWriteTimeout;
+  socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
+    if (self->finished_) return;
+    if (ec) {
+      self->OnWritten(ec);
+      return;
+    }
+    self->WriteRest();
+  });
+}
+
+void Session::OnWritten(beast::error_code ec) {
+  busy_ = false;
+  LeaveInFlight();
+  if (ec || !keep_alive_ || server_.draining()) {
     Finish();
     return;
   }
   ReadRequest();
 }
 
+void Session::LeaveInFlight() {
+  if (!counted_) return;
+  counted_ = false;
+  if (auto* n = server_.options().requests_in_flight) n->fetch_sub(1, std::memory_order_relaxed);
+}
+
 void Session::Finish() {
-  if (counted_) {  // a session that ends without writing its answer leaves the count too
-    counted_ = false;
-    if (auto* n = server_.options().requests_in_flight) n->fetch_sub(1, std::memory_order_relaxed);
-  }
+  LeaveInFlight();  // a session that ends without writing its answer leaves the count too
   if (finished_) return;
   finished_ = true;
+  deadline_ = kNoDeadline;
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.close();
-  server_.Unregister(this);
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  socket_.close(ec);
+  if (started_) worker_.Remove(registered_);
+  server_.Unregister();
 }
 
 }  // namespace

@@ -1,16 +1,18 @@
 // HttpServer: the HTTP/1.1 keep-alive front door of orderd, on Boost.Beast/Asio.
 //
-// One io_context run by a thread per core; each connection reads one request at a time under
-// hard limits (header bytes, body bytes, read time, idle time), hands it to the RequestHandler
-// and writes the response the handler gives back — possibly later, from another thread (the
-// order writer completes asynchronously), which is why responses go through a thread-safe
-// Responder. Limit violations are answered here with problem+json. Drain() stops accepting,
-// lets every in-flight request finish, closes idle connections, and returns when none remain.
+// Thread per core: each worker thread runs its own io_context and owns the connections accepted
+// onto it (round robin), so a connection's reads, writes and timers never need a lock or a
+// strand. Each connection reads one request at a time under hard limits (header bytes, body
+// bytes, read time, idle time), hands it to the RequestHandler and writes the response the
+// handler gives back — possibly later, from another thread (the order writer completes
+// asynchronously), which is why answers go through a thread-safe Responder. Work handed to one
+// worker from another thread between two of its turns is delivered with one wake-up, so a
+// group commit that completes a hundred requests costs each worker one hop, not a hundred.
+// Limit violations are answered here with problem+json. Drain() stops accepting, lets every
+// in-flight request finish, closes idle connections, and returns when none remain.
 #pragma once
 
 #include <atomic>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/task.h"
 
 namespace oc::api {
 
@@ -33,17 +36,35 @@ inline constexpr std::chrono::seconds kKeepAliveIdleTimeout{75};
 // A client that does not read its response is cut off well inside orderd's drain deadline.
 inline constexpr std::chrono::seconds kResponseWriteTimeout{10};
 
-// Call exactly once per request; safe from any thread.
-using Responder = std::function<void(Response)>;
+// The connection a request came on, as seen by whoever answers it. Implemented by the server.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // Runs `work` on the connection's own thread, after the current turn, in order with the
+  // other work handed to it. Safe from any thread.
+  virtual void Run(Task work) = 0;
+  // Writes the answer: at once when called on the connection's thread, else through Run.
+  virtual void Send(Response response) = 0;
+};
+
+// A request's way back to its connection. Answer exactly once (Send); safe from any thread.
+// Copies share the connection, which stays alive until the answer is written.
+class Responder {
+ public:
+  Responder() = default;
+  explicit Responder(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  void Run(Task work) const { connection_->Run(std::move(work)); }
+  void Send(Response response) const { connection_->Send(std::move(response)); }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+};
 
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  // `connection` is the executor (strand) of the request's connection: work posted there runs
-  // on an HTTP thread, in order with that connection's I/O, and a Responder called from it
-  // writes without another hop.
-  virtual void Handle(Request request, std::string remote_ip,
-                      boost::asio::any_io_executor connection, Responder respond) = 0;
+  // Runs on the connection's thread. `respond` may be used from any thread, later.
+  virtual void Handle(Request request, std::string remote_ip, Responder respond) = 0;
   // A request refused by the server itself (too large, unparseable, timed out).
   virtual void OnRejected(unsigned status) = 0;
 };

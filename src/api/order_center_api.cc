@@ -1,6 +1,5 @@
 #include "api/order_center_api.h"
 
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse_query.hpp>
@@ -176,10 +175,8 @@ OrderCenterApi::~OrderCenterApi() = default;
 
 void OrderCenterApi::OnRejected(unsigned status) { metrics_.RecordRequest("rejected", status, 0); }
 
-void OrderCenterApi::Handle(Request request, std::string remote_ip,
-                            boost::asio::any_io_executor connection, Responder respond) {
+void OrderCenterApi::Handle(Request request, std::string remote_ip, Responder respond) {
   auto ex = std::make_shared<Exchange>();
-  ex->connection = std::move(connection);
   ex->start_us = NowMicros();
   ex->request = std::move(request);
   ex->remote_ip = std::move(remote_ip);
@@ -393,10 +390,10 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
   Status submitted =
       deps_.writer.Submit(std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) {
         // Completions arrive on the syncer thread; rendering and writing happen on the
-        // connection's strand, in one hop. The outcome travels behind a pointer: the handler
-        // is moved several times on its way through Asio, the Order inside it then is not.
+        // connection's thread, in one hop that the batch's other answers for that thread
+        // share. The outcome travels behind a pointer, so the Order inside it is not moved.
         auto owned = std::make_unique<Result<orders::CommandOutcome>>(std::move(outcome));
-        boost::asio::post(ex->connection, [ex, owned = std::move(owned)]() {
+        ex->respond.Run([ex, owned = std::move(owned)]() {
           const Result<orders::CommandOutcome>& result = *owned;
           if (!result.ok()) {
             ex->Fail(result.status());

@@ -43,8 +43,7 @@ class OrderCenterApi final : public RequestHandler {
   explicit OrderCenterApi(ApiDeps deps);
   ~OrderCenterApi() override;
 
-  void Handle(Request request, std::string remote_ip, boost::asio::any_io_executor connection,
-              Responder respond) override;
+  void Handle(Request request, std::string remote_ip, Responder respond) override;
   void OnRejected(unsigned status) override;
 
  private:

@@ -2,7 +2,6 @@
 // audited before they leave.
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse_query.hpp>
 
@@ -97,7 +96,7 @@ void OrderCenterApi::AuditThenSend(const std::shared_ptr<Exchange>& ex, Response
                              ex->request.version(), ex->request.keep_alive());
       }
     }
-    boost::asio::post(ex->connection, [ex, owned] { ex->Send(std::move(*owned)); });
+    ex->respond.Run([ex, owned] { ex->Send(std::move(*owned)); });
   });
 }
 
