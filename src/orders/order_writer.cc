@@ -15,10 +15,9 @@ size_t Index(OrderStatus s) { return static_cast<size_t>(s); }
 // Checked after permissions, so a caller without the right learns nothing from a version.
 Status CheckVersion(const Order& o, const std::optional<int64_t>& expected_version) {
   if (expected_version && *expected_version != o.version) {
-    return Status::Conflict("version_conflict", "expected version " +
-                                                    std::to_string(*expected_version) +
-                                                    " but the order is at version " +
-                                                    std::to_string(o.version));
+    return Status::Conflict("version_conflict",
+                            "expected version " + std::to_string(*expected_version) +
+                                " but the order is at version " + std::to_string(o.version));
   }
   return Status::Ok();
 }
@@ -65,15 +64,21 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   for (const auto& [status, n] : counts) w->status_counts_[Index(status)] = n;
   OC_ASSIGN_OR_RETURN(auto stock, store.LoadStock());
   for (const auto& r : stock) {
-    w->inventory_.Restore(r.sku, inventory::StockLevel{r.on_hand, r.safety_buffer, r.reserved,
-                                                       r.sold, r.oversold});
+    w->inventory_.Restore(
+        r.sku, inventory::StockLevel{r.on_hand, r.safety_buffer, r.reserved, r.sold, r.oversold});
   }
+  OC_ASSIGN_OR_RETURN(auto expiries, store.ActiveReservationExpiries());
+  w->hold_expiries_ = decltype(w->hold_expiries_)(std::greater<>(), std::move(expiries));
+  OC_ASSIGN_OR_RETURN(int64_t max_no, store.MaxReservationNo());
+  w->next_hold_no_ = max_no + 1;
   // Holds that expired while the server was down go back before the first buyer is served.
   OC_RETURN_IF_ERROR(w->ExpireHoldsAtStart());
-  w->syncer_ = std::thread([raw = w.get()] { pthread_setname_np(pthread_self(), "oc-syncer");
+  w->syncer_ = std::thread([raw = w.get()] {
+    pthread_setname_np(pthread_self(), "oc-syncer");
     raw->RunSyncer();
   });
-  w->thread_ = std::thread([raw = w.get()] { pthread_setname_np(pthread_self(), "oc-writer");
+  w->thread_ = std::thread([raw = w.get()] {
+    pthread_setname_np(pthread_self(), "oc-writer");
     raw->Run();
   });
   return w;
@@ -126,19 +131,19 @@ std::array<int64_t, 9> OrderWriter::OrderCountsByStatus() const {
 
 Status OrderWriter::ExpireHoldsAtStart() {
   OC_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
-  inventory_.BeginBatch();
+  BeginBatch();
   auto expired = ApplyExpireReservations(*txn);
   if (expired.ok() && expired->expired == 0) {
-    inventory_.EndBatch();
+    EndBatch();
     return Status::Ok();  // nothing was due: `txn` rolls back its nothing
   }
   Status s = expired.ok() ? PersistTouchedStock(*txn) : expired.status();
   if (s.ok()) s = txn->Commit();
   if (!s.ok()) {
-    inventory_.RollbackBatch();
+    RollbackBatch();
     return s;
   }
-  inventory_.EndBatch();
+  EndBatch();
   return store_.Sync();
 }
 
@@ -167,9 +172,9 @@ void OrderWriter::Run() {
     }
     if (HoldsDue()) {
       // First in the batch, so stock coming back is there for the buyers behind it.
-      batch.insert(batch.begin(), Pending{Command{ExpireReservations{}, SystemPrincipal(),
-                                                  std::nullopt},
-                                          [](Result<CommandOutcome>) {}});
+      batch.insert(batch.begin(),
+                   Pending{Command{ExpireReservations{}, SystemPrincipal(), std::nullopt},
+                           [](Result<CommandOutcome>) {}});
     }
     if (batch.empty()) continue;
     ApplyBatch(batch);
@@ -179,6 +184,22 @@ void OrderWriter::Run() {
 
 void OrderWriter::FailAll(std::vector<Pending>& batch, const Status& status) {
   for (auto& p : batch) p.done(status);
+}
+
+void OrderWriter::BeginBatch() {
+  inventory_.BeginBatch();
+  expiries_taken_in_batch_.clear();
+}
+
+void OrderWriter::EndBatch() {
+  inventory_.EndBatch();
+  expiries_taken_in_batch_.clear();
+}
+
+void OrderWriter::RollbackBatch() {
+  inventory_.RollbackBatch();
+  for (const HoldDue& d : expiries_taken_in_batch_) hold_expiries_.push(d);
+  expiries_taken_in_batch_.clear();
 }
 
 void OrderWriter::ForgetHoldExpiry() {
@@ -209,7 +230,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       return;
     }
     store::WriteTransaction& txn = **txn_or;
-    inventory_.BeginBatch();
+    BeginBatch();
     bool retry = false;
     for (size_t i = 0; i < batch.size() && !retry; ++i) {
       if (poisoned[i]) {
@@ -221,7 +242,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       if (!r.ok() && txn.lost()) {
         // The database gave the transaction up (disk full, I/O error): nothing of the batch is
         // written, and nothing more may run on it.
-        inventory_.RollbackBatch();
+        RollbackBatch();
         ForgetHoldExpiry();
         FailAll(batch, Status::IOError("nothing was written: " + r.status().detail()));
         return;
@@ -229,7 +250,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       if (!r.ok() && txn.writes() + inventory_.mutations() != changes_before) {
         poisoned[i] = r.status();
         retry = true;  // `txn` rolls back when it goes out of scope; the stock journal here
-        inventory_.RollbackBatch();
+        RollbackBatch();
         ForgetHoldExpiry();
         break;
       }
@@ -246,13 +267,14 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
     Status committed = PersistTouchedStock(txn);
     if (committed.ok()) committed = txn.Commit();
     if (committed.ok()) {
-      inventory_.EndBatch();
+      EndBatch();
     } else {
-      inventory_.RollbackBatch();
+      RollbackBatch();
       ForgetHoldExpiry();
       // Nothing of this batch was written (stock included); refusals computed inside it stand.
       for (auto& r : c.results) {
-        if (r.ok()) r = Status::IOError("commit failed; nothing was written: " + committed.detail());
+        if (r.ok())
+          r = Status::IOError("commit failed; nothing was written: " + committed.detail());
       }
       c.status_delta = {};
     }
@@ -361,8 +383,7 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
   if (r.ok()) {
     store::IdempotencyRecord record = idem.render(*r);
     record.request_hash = idem.request_hash;
-    OC_RETURN_IF_ERROR(
-        txn.PutIdempotency(idem.principal_id, idem.key, record, clock_.NowUnixMs()));
+    OC_RETURN_IF_ERROR(txn.PutIdempotency(idem.principal_id, idem.key, record, clock_.NowUnixMs()));
     return r;
   }
   if (IsBusinessRefusal(r.status()) && idem.render_refusal) {
@@ -370,8 +391,7 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
     // a different outcome later.
     store::IdempotencyRecord record = idem.render_refusal(r.status());
     record.request_hash = idem.request_hash;
-    OC_RETURN_IF_ERROR(
-        txn.PutIdempotency(idem.principal_id, idem.key, record, clock_.NowUnixMs()));
+    OC_RETURN_IF_ERROR(txn.PutIdempotency(idem.principal_id, idem.key, record, clock_.NowUnixMs()));
     CommandOutcome refused;
     refused.refusal = r.status();
     return refused;
@@ -380,8 +400,7 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
 }
 
 Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
-                                                const Principal& actor,
-                                                const CreateOrder& create) {
+                                                const Principal& actor, const CreateOrder& create) {
   // A copy: the command must stay intact in case the batch is re-run.
   Order o = create.order;
   OC_RETURN_IF_ERROR(CheckMayCreate(actor, o));
@@ -442,7 +461,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
     hold->state = store::ReservationState::kConverted;
     hold->order_id = o.id;
     hold->updated_at_ms = now;
-    OC_RETURN_IF_ERROR(txn.PutReservation(*hold));
+    OC_RETURN_IF_ERROR(txn.UpdateReservation(*hold));
   }
   CommandOutcome out;
   out.order = std::move(o);
@@ -460,12 +479,11 @@ Result<store::ReservationRecord> OrderWriter::LoadHoldToConvert(store::WriteTran
   }
   switch (hold->state) {
     case store::ReservationState::kConverted:
-      return Status::Conflict("reservation_converted",
-                              "reservation " + hold->id + " already became order " +
-                                  hold->order_id);
+      return Status::Conflict(
+          "reservation_converted",
+          "reservation " + hold->id + " already became order " + hold->order_id);
     case store::ReservationState::kReleased:
-      return Status::Conflict("reservation_released",
-                              "reservation " + hold->id + " was released");
+      return Status::Conflict("reservation_released", "reservation " + hold->id + " was released");
     case store::ReservationState::kExpired:
       return Status::Conflict("reservation_expired", "reservation " + hold->id + " expired");
     case store::ReservationState::kActive:
@@ -491,17 +509,15 @@ Result<Order> OrderWriter::LoadInScope(store::WriteTransaction& txn, const Princ
   return std::move(*found);
 }
 
-
 Result<CommandOutcome> OrderWriter::ApplyTransition(store::WriteTransaction& txn,
                                                     const Principal& actor, const Transition& t) {
   OC_ASSIGN_OR_RETURN(Order o, LoadInScope(txn, actor, t.order_id));
   OC_RETURN_IF_ERROR(CheckMayTransition(actor, o, t.to));
   OC_RETURN_IF_ERROR(CheckVersion(o, t.expected_version));
   if (!CanTransition(o.status, t.to, o.refund_origin)) {
-    return Status::Conflict("invalid_transition", "an order in '" +
-                                                      std::string(ToString(o.status)) +
-                                                      "' cannot move to '" +
-                                                      std::string(ToString(t.to)) + "'");
+    return Status::Conflict("invalid_transition",
+                            "an order in '" + std::string(ToString(o.status)) +
+                                "' cannot move to '" + std::string(ToString(t.to)) + "'");
   }
   OC_RETURN_IF_ERROR(ApplyStockEffect(o, t.to));
   OrderStatus previous = o.status;
@@ -528,8 +544,7 @@ Result<CommandOutcome> OrderWriter::ApplyAssign(store::WriteTransaction& txn,
   OC_RETURN_IF_ERROR(CheckVersion(o, a.expected_version));
   OC_ASSIGN_OR_RETURN(auto agent, store_.FindApiKeyById(a.agent));
   if (!agent || agent->principal.role != Role::kCustomerService) {
-    return Status::Unprocessable("agent '" + a.agent +
-                                 "' is not a customer_service principal");
+    return Status::Unprocessable("agent '" + a.agent + "' is not a customer_service principal");
   }
   o.assigned_agent = a.agent;
   o.version += 1;
@@ -543,10 +558,10 @@ Result<CommandOutcome> OrderWriter::ApplyAssign(store::WriteTransaction& txn,
 Status OrderWriter::ApplyStockEffect(const Order& o, OrderStatus to) {
   // A refund that completes is judged by where it started: before shipping the reservation is
   // released, after shipping the sale stands (returns are restocked by hand).
-  OrderStatus from = (o.status == OrderStatus::kRefunding && to == OrderStatus::kRefunded &&
-                      o.refund_origin)
-                         ? *o.refund_origin
-                         : o.status;
+  OrderStatus from =
+      (o.status == OrderStatus::kRefunding && to == OrderStatus::kRefunded && o.refund_origin)
+          ? *o.refund_origin
+          : o.status;
   StockEffect effect = StockEffectOf(from, to);
   if (effect == StockEffect::kNone) return Status::Ok();
   std::vector<inventory::StockLine> lines;
@@ -572,7 +587,7 @@ Result<CommandOutcome> OrderWriter::ApplySetStock(store::WriteTransaction& txn,
   }
   inventory::StockLevel level = *inventory_.Get(s.sku);
   CommandOutcome out;
-  out.stock = store::StockRecord{s.sku,      level.on_hand, level.safety_buffer, level.reserved,
+  out.stock = store::StockRecord{s.sku,      level.on_hand,  level.safety_buffer, level.reserved,
                                  level.sold, level.oversold, std::move(category)};
   return out;
 }
@@ -584,7 +599,8 @@ Result<CommandOutcome> OrderWriter::ApplyCreateReservation(store::WriteTransacti
   OC_RETURN_IF_ERROR(inventory_.Reserve(StockLinesOf(c.lines)));
   int64_t now = clock_.NowUnixMs();
   store::ReservationRecord r;
-  r.id = ids_.Next("res");
+  r.no = next_hold_no_++;
+  r.id = ids_.NextNumbered("res", static_cast<uint64_t>(r.no));
   r.created_by = actor.id;
   r.channel = actor.role == Role::kChannel ? actor.channel : "";
   r.lines = c.lines;
@@ -592,7 +608,8 @@ Result<CommandOutcome> OrderWriter::ApplyCreateReservation(store::WriteTransacti
   r.expires_at_ms = now + c.ttl_seconds * 1000;
   r.created_at_ms = now;
   r.updated_at_ms = now;
-  OC_RETURN_IF_ERROR(txn.PutReservation(r));
+  OC_RETURN_IF_ERROR(txn.InsertReservation(r));
+  hold_expiries_.emplace(r.expires_at_ms, r.no);
   next_hold_expiry_ms_ = std::min(next_hold_expiry_ms_, r.expires_at_ms);
   CommandOutcome out;
   out.reservation = std::move(r);
@@ -624,28 +641,34 @@ Result<CommandOutcome> OrderWriter::ApplyReleaseReservation(store::WriteTransact
   hold->state = hold->expires_at_ms <= now ? store::ReservationState::kExpired
                                            : store::ReservationState::kReleased;
   hold->updated_at_ms = now;
-  OC_RETURN_IF_ERROR(txn.PutReservation(*hold));
+  OC_RETURN_IF_ERROR(txn.UpdateReservation(*hold));
   out.reservation = std::move(*hold);
   return out;
 }
 
 Result<CommandOutcome> OrderWriter::ApplyExpireReservations(store::WriteTransaction& txn) {
   int64_t now = clock_.NowUnixMs();
-  OC_ASSIGN_OR_RETURN(auto due, txn.DueReservations(now, kExpireBatchMax));
-  for (store::ReservationRecord& hold : due) {
-    OC_RETURN_IF_ERROR(inventory_.Release(StockLinesOf(hold.lines)));
-    hold.state = store::ReservationState::kExpired;
-    hold.updated_at_ms = now;
-    OC_RETURN_IF_ERROR(txn.PutReservation(hold));
+  int64_t expired = 0;
+  for (size_t examined = 0;
+       examined < kExpireBatchMax && !hold_expiries_.empty() && hold_expiries_.top().first <= now;
+       ++examined) {
+    HoldDue due = hold_expiries_.top();
+    hold_expiries_.pop();
+    expiries_taken_in_batch_.push_back(due);
+    OC_ASSIGN_OR_RETURN(auto hold, txn.FindReservationByNo(due.second));
+    // Released or converted before its time, or never written (its batch rolled back).
+    if (!hold || hold->state != store::ReservationState::kActive) continue;
+    OC_RETURN_IF_ERROR(inventory_.Release(StockLinesOf(hold->lines)));
+    hold->state = store::ReservationState::kExpired;
+    hold->updated_at_ms = now;
+    OC_RETURN_IF_ERROR(txn.UpdateReservation(*hold));
+    ++expired;
   }
-  if (due.size() == kExpireBatchMax) {
-    next_hold_expiry_ms_ = now;  // more are due: the next batch takes them
-  } else {
-    OC_ASSIGN_OR_RETURN(auto next, txn.NextReservationExpiry());
-    next_hold_expiry_ms_ = next.value_or(std::numeric_limits<int64_t>::max());
-  }
+  // More may be due than one sweep takes: then the top is still due and the next batch goes on.
+  next_hold_expiry_ms_ =
+      hold_expiries_.empty() ? std::numeric_limits<int64_t>::max() : hold_expiries_.top().first;
   CommandOutcome out;
-  out.expired = static_cast<int64_t>(due.size());
+  out.expired = expired;
   return out;
 }
 
@@ -657,15 +680,15 @@ Status OrderWriter::PersistTouchedStock(store::WriteTransaction& txn) {
     if (!level->holds_invariant()) {
       return Status::Internal("stock invariant broken for '" + sku + "'; refusing to persist");
     }
-    OC_RETURN_IF_ERROR(txn.PutStock(store::StockRecord{sku, level->on_hand, level->safety_buffer,
-                                                       level->reserved, level->sold,
-                                                       level->oversold, ""}));
+    OC_RETURN_IF_ERROR(
+        txn.PutStock(store::StockRecord{sku, level->on_hand, level->safety_buffer, level->reserved,
+                                        level->sold, level->oversold, ""}));
   }
   return Status::Ok();
 }
 
-Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o,
-                                std::string_view type, std::optional<OrderStatus> previous,
+Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o, std::string_view type,
+                                std::optional<OrderStatus> previous,
                                 std::string_view extra_fields) {
   store::OutboxEvent e;
   e.id = ids_.Next("evt");

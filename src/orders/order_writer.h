@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -66,10 +67,10 @@ inline constexpr size_t kGroupCommandsTarget = 128;
 inline constexpr std::chrono::microseconds kGroupWaitMax{1000};
 
 struct CommandOutcome {
-  Order order;  // for order commands
-  std::optional<store::StockRecord> stock;  // for SetStock
+  Order order;                                          // for order commands
+  std::optional<store::StockRecord> stock;              // for SetStock
   std::optional<store::ReservationRecord> reservation;  // for the reservation commands
-  int64_t expired = 0;  // holds released by ExpireReservations
+  int64_t expired = 0;                                  // holds released by ExpireReservations
   bool created = false;  // a new order (201) rather than an existing one (200)
   std::optional<OrderStatus> previous_status;  // set by a transition
   // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
@@ -164,8 +165,7 @@ class OrderWriter {
  public:
   // Starts the writer thread. `store`, `clock` and `ids` must outlive the writer.
   static Result<std::unique_ptr<OrderWriter>> Start(store::Store& store, const Clock& clock,
-                                                    IdGenerator& ids,
-                                                    WriterOptions options = {});
+                                                    IdGenerator& ids, WriterOptions options = {});
   ~OrderWriter();  // Stop()s
   OrderWriter(const OrderWriter&) = delete;
   OrderWriter& operator=(const OrderWriter&) = delete;
@@ -210,6 +210,10 @@ class OrderWriter {
   // Answers every command of a batch that wrote nothing with `status`.
   static void FailAll(std::vector<Pending>& batch, const Status& status);
   void ForgetHoldExpiry();
+  // Start, commit and roll back a batch: the stock journal and the expiry queue with it.
+  void BeginBatch();
+  void EndBatch();
+  void RollbackBatch();
   Status ExpireHoldsAtStart();
   void Complete(Committed& committed, const Status& sync_status);
   Result<CommandOutcome> Apply(store::WriteTransaction& txn, Command& command);
@@ -222,8 +226,7 @@ class OrderWriter {
   Result<CommandOutcome> ApplySetStock(store::WriteTransaction& txn, const Principal& actor,
                                        const SetStock& s);
   Result<CommandOutcome> ApplyCreateReservation(store::WriteTransaction& txn,
-                                                const Principal& actor,
-                                                const CreateReservation& c);
+                                                const Principal& actor, const CreateReservation& c);
   Result<CommandOutcome> ApplyReleaseReservation(store::WriteTransaction& txn,
                                                  const Principal& actor,
                                                  const ReleaseReservation& r);
@@ -249,6 +252,15 @@ class OrderWriter {
   // When the next hold falls due, as far as the writer knows (writer thread only). Too early is
   // harmless (a sweep that finds nothing), so it is reset to "now" whenever a batch fails.
   int64_t next_hold_expiry_ms_ = std::numeric_limits<int64_t>::max();
+  // The active holds' expiries, soonest first, as (expires_at_ms, no); writer thread only.
+  // A hold released or converted early stays queued until its time and is skipped then (one
+  // row read at expiry, against finding it on the buyer's path). Entries the batch's sweep
+  // took are put back if the batch rolls back; entries of holds a rolled-back batch never
+  // wrote are skipped like released ones.
+  using HoldDue = std::pair<int64_t, int64_t>;
+  std::priority_queue<HoldDue, std::vector<HoldDue>, std::greater<>> hold_expiries_;
+  std::vector<HoldDue> expiries_taken_in_batch_;
+  int64_t next_hold_no_ = 1;  // the `no` the next hold gets (store::ReservationRecord)
 
   std::mutex stop_mu_;
   mutable std::mutex mu_;

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/ids.h"
 #include "core/json.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -206,6 +207,33 @@ CREATE INDEX orders_phone ON orders(phone_index, seq) WHERE phone_index IS NOT N
 ALTER TABLE subscriptions ADD COLUMN view_role TEXT NOT NULL DEFAULT '';
 ALTER TABLE subscriptions ADD COLUMN view_channel TEXT NOT NULL DEFAULT '';
 )sql",
+    // 9: checkout holds keyed by a number that their id carries (IdGenerator::NextNumbered). A
+    // new hold is one append to the table's B-tree, with no text key to compare and no second
+    // index to keep: a flash sale writes one per buyer (callgrind, per row: 21.9k -> 8.2k
+    // instructions). The writer keeps the active holds' expiries in memory instead of the
+    // due index. Holds from before keep their ids, found through a partial index.
+    R"sql(
+CREATE TABLE reservations_v9 (
+  no INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  lines TEXT NOT NULL,
+  state TEXT NOT NULL,
+  order_id TEXT NOT NULL DEFAULT '',
+  expires_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  legacy INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO reservations_v9 (id, created_by, channel, lines, state, order_id, expires_at,
+                             created_at, updated_at, legacy)
+  SELECT id, created_by, channel, lines, state, order_id, expires_at, created_at, updated_at, 1
+  FROM reservations ORDER BY created_at, id;
+DROP TABLE reservations;
+ALTER TABLE reservations_v9 RENAME TO reservations;
+CREATE UNIQUE INDEX reservations_legacy_id ON reservations(id) WHERE legacy = 1;
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -298,33 +326,51 @@ std::vector<OversoldLine> OversoldLinesFromJson(const std::string& text) {
 }
 
 constexpr const char* kReservationColumns =
-    "id, created_by, channel, lines, state, order_id, expires_at, created_at, updated_at";
+    "no, id, created_by, channel, lines, state, order_id, expires_at, created_at, updated_at";
 
 Result<ReservationRecord> ReservationFromRow(const Statement& st) {
   ReservationRecord r;
-  r.id = st.Text(0);
-  r.created_by = st.Text(1);
-  r.channel = st.Text(2);
-  r.lines = HeldLinesFromJson(st.Text(3));
-  auto state = ParseReservationState(st.Text(4));
+  r.no = st.Int(0);
+  r.id = st.Text(1);
+  r.created_by = st.Text(2);
+  r.channel = st.Text(3);
+  r.lines = HeldLinesFromJson(st.Text(4));
+  auto state = ParseReservationState(st.Text(5));
   if (!state) return Status::IOError("reservation " + r.id + " has an unknown state");
   r.state = *state;
-  r.order_id = st.Text(5);
-  r.expires_at_ms = st.Int(6);
-  r.created_at_ms = st.Int(7);
-  r.updated_at_ms = st.Int(8);
+  r.order_id = st.Text(6);
+  r.expires_at_ms = st.Int(7);
+  r.created_at_ms = st.Int(8);
+  r.updated_at_ms = st.Int(9);
   return r;
 }
 
-Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id) {
-  static const std::string sql =
-      std::string("SELECT ") + kReservationColumns + " FROM reservations WHERE id = ?";
-  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql.c_str()));
-  st.Bind(1, id);
+// The one row `sql` selects with `key` bound, if any.
+template <class Key>
+Result<std::optional<ReservationRecord>> ReservationWhere(Connection& c, const char* sql, Key key) {
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
+  st.Bind(1, key);
   OC_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<ReservationRecord>();
   OC_ASSIGN_OR_RETURN(ReservationRecord r, ReservationFromRow(st));
   return std::optional<ReservationRecord>(std::move(r));
+}
+
+Result<std::optional<ReservationRecord>> FindReservationByNoOn(Connection& c, int64_t no) {
+  static const std::string sql =
+      std::string("SELECT ") + kReservationColumns + " FROM reservations WHERE no = ?";
+  return ReservationWhere(c, sql.c_str(), no);
+}
+
+Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id) {
+  if (auto no = NumberInId(id, "res")) {
+    OC_ASSIGN_OR_RETURN(auto found, FindReservationByNoOn(c, static_cast<int64_t>(*no)));
+    if (found && found->id == id) return found;
+  }
+  // A hold made before its id carried its number (schema 9).
+  static const std::string legacy = std::string("SELECT ") + kReservationColumns +
+                                    " FROM reservations WHERE id = ? AND legacy = 1";
+  return ReservationWhere(c, legacy.c_str(), id);
 }
 
 constexpr const char* kStockColumns =
@@ -722,46 +768,37 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return FindReservationOn(c_, id);
   }
 
-  Status PutReservation(const ReservationRecord& r) override {
+  Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    return FindReservationByNoOn(c_, no);
+  }
+
+  Status InsertReservation(const ReservationRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(
         Statement st,
-        c_.Prepare(
-            "INSERT OR REPLACE INTO reservations (id, created_by, channel, lines, state, order_id, "
-            "expires_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)"));
-    st.Bind(1, r.id).Bind(2, r.created_by).Bind(3, r.channel).Bind(4, HeldLinesToJson(r.lines));
-    st.Bind(5, ToString(r.state)).Bind(6, r.order_id).Bind(7, r.expires_at_ms);
-    st.Bind(8, r.created_at_ms).Bind(9, r.updated_at_ms);
+        c_.Prepare("INSERT INTO reservations (no, id, created_by, channel, lines, state, order_id, "
+                   "expires_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+    st.Bind(1, r.no).Bind(2, r.id).Bind(3, r.created_by).Bind(4, r.channel);
+    st.Bind(5, HeldLinesToJson(r.lines)).Bind(6, ToString(r.state)).Bind(7, r.order_id);
+    st.Bind(8, r.expires_at_ms).Bind(9, r.created_at_ms).Bind(10, r.updated_at_ms);
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();
   }
 
-  Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms, size_t limit) override {
-    OC_RETURN_IF_ERROR(RefuseIfLost());
-    static const std::string sql = std::string("SELECT ") + kReservationColumns +
-                                   " FROM reservations WHERE state = 'active' AND "
-                                   "expires_at <= ? ORDER BY expires_at LIMIT ?";
-    OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(sql.c_str()));
-    st.Bind(1, now_ms).Bind(2, static_cast<int64_t>(limit));
-    std::vector<ReservationRecord> out;
-    while (true) {
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      OC_ASSIGN_OR_RETURN(ReservationRecord r, ReservationFromRow(st));
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
-
-  Result<std::optional<int64_t>> NextReservationExpiry() override {
+  Status UpdateReservation(const ReservationRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(
         Statement st,
-        c_.Prepare("SELECT min(expires_at) FROM reservations WHERE state = 'active'"));
-    OC_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row || st.IsNull(0)) return std::optional<int64_t>();
-    return std::optional<int64_t>(st.Int(0));
+        c_.Prepare("UPDATE reservations SET state = ?, order_id = ?, updated_at = ? WHERE no = ?"));
+    st.Bind(1, ToString(r.state)).Bind(2, r.order_id).Bind(3, r.updated_at_ms).Bind(4, r.no);
+    OC_RETURN_IF_ERROR(Checked(st.Run()));
+    if (sqlite3_changes(c_.raw()) != 1) {
+      return Status::Internal("no reservation " + std::to_string(r.no) + " to update");
+    }
+    ++writes_;
+    return Status::Ok();
   }
 
   Status InsertOversold(const OversoldRecord& r) override {
@@ -1161,6 +1198,32 @@ class SqliteStore final : public Store {
     return ThenDurable([&]() -> Result<std::optional<ReservationRecord>> {
       auto lease = readers_.Borrow();
       return FindReservationOn(*lease, id);
+    }());
+  }
+
+  Result<std::vector<std::pair<int64_t, int64_t>>> ActiveReservationExpiries() override {
+    return ThenDurable([&]() -> Result<std::vector<std::pair<int64_t, int64_t>>> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          (*lease).Prepare("SELECT expires_at, no FROM reservations WHERE state = 'active'"));
+      std::vector<std::pair<int64_t, int64_t>> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        out.emplace_back(st.Int(0), st.Int(1));
+      }
+      return out;
+    }());
+  }
+
+  Result<int64_t> MaxReservationNo() override {
+    return ThenDurable([&]() -> Result<int64_t> {
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st,
+                          (*lease).Prepare("SELECT coalesce(max(no), 0) FROM reservations"));
+      OC_ASSIGN_OR_RETURN(bool row, st.Step());
+      return row ? st.Int(0) : int64_t{0};
     }());
   }
 

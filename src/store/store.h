@@ -65,6 +65,9 @@ std::optional<ReservationState> ParseReservationState(std::string_view s);
 
 // A checkout hold (POST /v1/reservations): stock reserved for a while before the order exists.
 struct ReservationRecord {
+  // The store's key for the hold; ids made with IdGenerator::NextNumbered carry it, so a hold
+  // is found from its id without an index (holds from before schema 9 keep their old ids).
+  int64_t no = 0;
   std::string id;          // "res_…"
   std::string created_by;  // principal id
   std::string channel;     // the creating channel key's channel; empty for admin holds
@@ -247,12 +250,11 @@ class WriteTransaction {
   virtual Status SetCategory(std::string_view sku, std::string_view category) = 0;
   virtual Result<std::optional<StockRecord>> FindStock(std::string_view sku) = 0;
   virtual Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) = 0;
-  // Inserts or replaces a hold.
-  virtual Status PutReservation(const ReservationRecord& reservation) = 0;
-  // Active holds whose expires_at is at or before `now_ms`, oldest first, at most `limit`.
-  virtual Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms, size_t limit) = 0;
-  // The earliest expires_at among active holds, if any.
-  virtual Result<std::optional<int64_t>> NextReservationExpiry() = 0;
+  virtual Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) = 0;
+  // A new hold, under its `no` (higher than any before: the writer counts them).
+  virtual Status InsertReservation(const ReservationRecord& reservation) = 0;
+  // A hold's state, order_id and updated_at, by its `no`.
+  virtual Status UpdateReservation(const ReservationRecord& reservation) = 0;
   virtual Status InsertOversold(const OversoldRecord& record) = 0;
   virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
                                 const IdempotencyRecord& record, int64_t now_ms) = 0;
@@ -291,6 +293,10 @@ class Store {
   // One SKU's counters as of the last committed batch.
   virtual Result<std::optional<StockRecord>> GetStock(std::string_view sku) = 0;
   virtual Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) = 0;
+  // When each active hold falls due, as (expires_at_ms, no), to rebuild the writer's expiry
+  // queue at start; and the highest hold `no` so far (0 when there is none).
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> ActiveReservationExpiries() = 0;
+  virtual Result<int64_t> MaxReservationNo() = 0;
   // Orders accepted as oversold that are not cancelled or refunded, oldest first.
   virtual Result<std::vector<OversoldRecord>> ListOversold() = 0;
 

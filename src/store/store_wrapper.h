@@ -37,6 +37,10 @@ class StoreWrapper : public Store {
   Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) override {
     return target_.GetReservation(id);
   }
+  Result<std::vector<std::pair<int64_t, int64_t>>> ActiveReservationExpiries() override {
+    return target_.ActiveReservationExpiries();
+  }
+  Result<int64_t> MaxReservationNo() override { return target_.MaxReservationNo(); }
   Result<std::vector<OversoldRecord>> ListOversold() override { return target_.ListOversold(); }
   Status InsertSubscription(const SubscriptionRecord& r) override {
     return target_.InsertSubscription(r);
@@ -127,14 +131,14 @@ class WriteTransactionWrapper : public WriteTransaction {
   Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) override {
     return target_->FindReservation(id);
   }
-  Status PutReservation(const ReservationRecord& reservation) override {
-    return target_->PutReservation(reservation);
+  Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) override {
+    return target_->FindReservationByNo(no);
   }
-  Result<std::vector<ReservationRecord>> DueReservations(int64_t now_ms, size_t limit) override {
-    return target_->DueReservations(now_ms, limit);
+  Status InsertReservation(const ReservationRecord& reservation) override {
+    return target_->InsertReservation(reservation);
   }
-  Result<std::optional<int64_t>> NextReservationExpiry() override {
-    return target_->NextReservationExpiry();
+  Status UpdateReservation(const ReservationRecord& reservation) override {
+    return target_->UpdateReservation(reservation);
   }
   Status InsertOversold(const OversoldRecord& record) override {
     return target_->InsertOversold(record);

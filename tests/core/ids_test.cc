@@ -140,11 +140,11 @@ TEST(IdsTest, LooksLikeIdRefusesOtherShapes) {
       "",
       "ord",
       "ord_",
-      good.substr(0, 29),                     // one short
-      good + "0",                             // one long
-      "ordx" + good.substr(4),                // no underscore
-      "evt_" + good.substr(4),                // other prefix
-      "ORD_" + good.substr(4),                // prefix is case-sensitive
+      good.substr(0, 29),                                  // one short
+      good + "0",                                          // one long
+      "ordx" + good.substr(4),                             // no underscore
+      "evt_" + good.substr(4),                             // other prefix
+      "ORD_" + good.substr(4),                             // prefix is case-sensitive
       "ord_" + std::string("01jc0q7z8k5w3m2n4p6r8t9v0x"),  // lowercase body
   };
   for (char c : std::string("ILOU-_ *\xC3")) {
@@ -153,6 +153,32 @@ TEST(IdsTest, LooksLikeIdRefusesOtherShapes) {
     bad.push_back(s);
   }
   for (const auto& s : bad) EXPECT_FALSE(LooksLikeId(s, "ord")) << "'" << s << "'";
+}
+
+TEST(IdsTest, NumberedIdsCarryTheirNumberBesideTimeAndRandomness) {
+  ManualClock clock(1'700'000'000'000);
+  CountingRandom random;
+  IdGenerator ids(clock, random);
+  for (uint64_t n :
+       {uint64_t{0}, uint64_t{1}, uint64_t{31}, uint64_t{32}, uint64_t{123456789}, kIdNumberMax}) {
+    std::string id = ids.NextNumbered("res", n);
+    EXPECT_TRUE(LooksLikeId(id, "res")) << id;
+    EXPECT_EQ(NumberInId(id, "res"), n) << id;
+  }
+  // The same number twice still gives two ids (the random half differs), and ids sort by time.
+  std::string a = ids.NextNumbered("res", 7);
+  std::string b = ids.NextNumbered("res", 7);
+  EXPECT_NE(a, b);
+  clock.Advance(1);
+  std::string later = ids.NextNumbered("res", 1);
+  EXPECT_LT(a, later);
+  EXPECT_LT(b, later);
+  // Numbers beyond 40 bits do not spill into the time or random part.
+  EXPECT_EQ(NumberInId(ids.NextNumbered("res", kIdNumberMax + 5), "res"), 4u);
+  // Only well-formed ids of the prefix decode.
+  EXPECT_EQ(NumberInId("res_NOPE", "res"), std::nullopt);
+  EXPECT_EQ(NumberInId(a, "ord"), std::nullopt);
+  EXPECT_EQ(NumberInId("res_" + std::string(26, 'U'), "res"), std::nullopt);
 }
 
 }  // namespace

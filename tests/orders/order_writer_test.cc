@@ -4,6 +4,7 @@
 #include "orders/order_writer.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -21,8 +22,6 @@
 #include "store/scoped_temp_dir.h"
 #include "store/store.h"
 #include "store/store_wrapper.h"
-
-#include <sqlite3.h>
 
 namespace oc::orders {
 namespace {
@@ -171,9 +170,8 @@ class OrderWriterTest : public ::testing::Test {
   Future SubmitAsync(Command c) {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     Future f = p->get_future();
-    Status s = writer_->Submit(std::move(c), [p](Result<CommandOutcome> r) {
-      p->set_value(std::move(r));
-    });
+    Status s = writer_->Submit(std::move(c),
+                               [p](Result<CommandOutcome> r) { p->set_value(std::move(r)); });
     if (!s.ok()) p->set_value(s);
     return f;
   }
@@ -315,8 +313,8 @@ TEST_F(OrderWriterTest, TransitionWritesExactlyOneOutboxRow) {
 TEST_F(OrderWriterTest, InvalidTransitionLeavesNoTrace) {
   std::string id = CreateOk("douyin", "DY1");
   clock_.Advance(10);
-  for (S to : {S::kShipped, S::kPacked, S::kDelivered, S::kCompleted, S::kRefunded,
-               S::kRefunding, S::kPendingPayment}) {
+  for (S to : {S::kShipped, S::kPacked, S::kDelivered, S::kCompleted, S::kRefunded, S::kRefunding,
+               S::kPendingPayment}) {
     auto r = Run(Move(id, to));
     ASSERT_FALSE(r.ok()) << ToString(to);
     EXPECT_EQ(r.status().kind(), ErrorKind::kConflict) << ToString(to);
@@ -493,12 +491,12 @@ TEST_F(OrderWriterTest, OneFailingCommandInABatchDoesNotDisturbTheOthers) {
   size_t events_before = Outbox().size();
   std::vector<Future> fs;
   fs.push_back(SubmitAsync(Create("douyin", "A")));
-  fs.push_back(SubmitAsync(Move(x, S::kShipped)));        // invalid_transition
+  fs.push_back(SubmitAsync(Move(x, S::kShipped)));  // invalid_transition
   fs.push_back(SubmitAsync(Create("douyin", "B")));
-  fs.push_back(SubmitAsync(Move(x, S::kPaid, 5)));        // version_conflict
-  fs.push_back(SubmitAsync(Move(x, S::kPaid, 1)));        // ok
-  fs.push_back(SubmitAsync(Move(x, S::kPacked, 1)));      // stale after the previous one
-  fs.push_back(SubmitAsync(Move(x, S::kPacked, 2)));      // ok
+  fs.push_back(SubmitAsync(Move(x, S::kPaid, 5)));    // version_conflict
+  fs.push_back(SubmitAsync(Move(x, S::kPaid, 1)));    // ok
+  fs.push_back(SubmitAsync(Move(x, S::kPacked, 1)));  // stale after the previous one
+  fs.push_back(SubmitAsync(Move(x, S::kPacked, 2)));  // ok
   ASSERT_EQ(writer_->QueueDepth(), fs.size());
   gate->release.set_value();
   std::vector<Result<CommandOutcome>> rs;
@@ -552,8 +550,8 @@ TEST_F(OrderWriterTest, RolesAreEnforcedAndRefusalsLeaveNoTrace) {
   auto cs = Run(Move(id, S::kPaid, std::nullopt, Cs("key_CS")));
   ASSERT_FALSE(cs.ok());
   EXPECT_EQ(cs.status().kind(), ErrorKind::kNotFound);
-  auto finance = Run(Move(id, S::kPaid, std::nullopt,
-                          Principal{"key_FIN", "f", Role::kFinance, ""}));
+  auto finance =
+      Run(Move(id, S::kPaid, std::nullopt, Principal{"key_FIN", "f", Role::kFinance, ""}));
   ASSERT_FALSE(finance.ok());
   EXPECT_EQ(finance.status().kind(), ErrorKind::kPermissionDenied);
   auto create = Run(Create("taobao", "T", ChannelKey("douyin")));
@@ -714,8 +712,8 @@ TEST_F(OrderWriterTest, ThirtyTwoThreadsRaceAndTheCountsAreExact) {
 
   // Exactly one outbox row per create and per accepted transition, nothing else.
   auto events = Outbox();
-  EXPECT_EQ(events.size(), events_before + static_cast<size_t>(created) +
-                               static_cast<size_t>(transitions));
+  EXPECT_EQ(events.size(),
+            events_before + static_cast<size_t>(created) + static_cast<size_t>(transitions));
   // Per order: versions 1..v, each once, in commit order, and v is the stored version.
   std::map<std::string, std::vector<int64_t>> versions;
   std::set<std::string> event_ids;
@@ -773,9 +771,8 @@ TEST_F(OrderWriterTest, SubmitAfterStopIsUnavailableAndNeverCompletes) {
   writer_->Stop();
   writer_->Stop();  // idempotent
   bool called = false;
-  Status s = writer_->Submit(Create("douyin", "LATE"), [&](Result<CommandOutcome>) {
-    called = true;
-  });
+  Status s =
+      writer_->Submit(Create("douyin", "LATE"), [&](Result<CommandOutcome>) { called = true; });
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
   EXPECT_FALSE(called);
@@ -825,8 +822,8 @@ class HoldTest : public OrderWriterTest {
   void Expire() {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     auto f = p->get_future();
-    ASSERT_TRUE(writer_->ExpireHolds([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
-                    .ok());
+    ASSERT_TRUE(
+        writer_->ExpireHolds([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); }).ok());
     auto r = f.get();
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
@@ -957,6 +954,82 @@ TEST_F(HoldTest, ADueHoldNotYetSweptIsRefusedAsExpired) {
   EXPECT_EQ(Hot().reserved, 0);
 }
 
+TEST_F(HoldTest, HoldsThatEndedEarlyAreSkippedWhenTheirTimeComes) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string released = HoldOk(4, 60);
+  std::string converted = HoldOk(3, 60);
+  std::string left = HoldOk(2, 60);
+  ASSERT_TRUE(Run(Release(released)).ok());
+  ASSERT_TRUE(Run(BuyHot("MINE", 3, converted)).ok());
+  EXPECT_EQ(Hot().reserved, 5);  // the order's 3 and the hold left alone
+  clock_.Advance(60'000);
+  Expire();
+  // Only the hold still active expired: nothing was given back twice.
+  EXPECT_EQ(HoldRecord(left).state, store::ReservationState::kExpired);
+  EXPECT_EQ(HoldRecord(released).state, store::ReservationState::kReleased);
+  EXPECT_EQ(HoldRecord(converted).state, store::ReservationState::kConverted);
+  EXPECT_EQ(Hot().reserved, 3);
+  // The same after a restart, which rebuilds the queue from the active holds alone.
+  std::string later = HoldOk(1, 60);
+  writer_->Stop();
+  writer_.reset();
+  StartWriter();
+  EXPECT_EQ(Hot().reserved, 4);
+  clock_.Advance(60'000);
+  Expire();
+  EXPECT_EQ(HoldRecord(later).state, store::ReservationState::kExpired);
+  EXPECT_EQ(Hot().reserved, 3);
+}
+
+// Fails the first hold update it sees, as a disk error half-way through a command would.
+class FailFirstHoldUpdateStore final : public store::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
+    OC_ASSIGN_OR_RETURN(auto inner, target().BeginWrite());
+    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner), &failed_));
+  }
+
+ private:
+  class Txn final : public store::WriteTransactionWrapper {
+   public:
+    Txn(std::unique_ptr<store::WriteTransaction> inner, std::atomic<bool>* failed)
+        : WriteTransactionWrapper(std::move(inner)), failed_(failed) {}
+    Status UpdateReservation(const store::ReservationRecord& r) override {
+      if (!failed_->exchange(true)) return Status::IOError("injected write failure");
+      return WriteTransactionWrapper::UpdateReservation(r);
+    }
+
+   private:
+    std::atomic<bool>* failed_;
+  };
+  std::atomic<bool> failed_{false};
+
+ public:
+  bool failed() const { return failed_.load(); }
+};
+
+TEST_F(HoldTest, AnExpirySweepWhoseBatchRollsBackIsTakenAgain) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string hold = HoldOk(4, 10);
+  writer_->Stop();
+  writer_.reset();
+  FailFirstHoldUpdateStore failing(*gated_);
+  auto w = OrderWriter::Start(failing, clock_, ids_);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  writer_ = std::move(w).value();
+  clock_.Advance(10'000);
+  // The first sweep releases the stock, then its write fails: its batch is rolled back, the
+  // stock and the hold's place in the expiry queue with it, and re-run without it. The sweep
+  // asked for here (in that batch or the next) must still find the hold.
+  Expire();
+  EXPECT_TRUE(failing.failed());
+  EXPECT_EQ(HoldRecord(hold).state, store::ReservationState::kExpired);
+  EXPECT_EQ(Hot().reserved, 0);
+  writer_->Stop();
+  writer_.reset();
+}
+
 TEST_F(HoldTest, AnOrderAcceptedAsOversoldIsFlaggedWithItsEventAndListed) {
   ASSERT_TRUE(Run(SetHot(1)).ok());
   auto refused = Run(BuyHot("NO", 3));
@@ -1081,11 +1154,17 @@ class OrderWriterSyncTest : public ::testing::Test {
 
 TEST_F(OrderWriterSyncTest, NothingCompletesBeforeItsBatchIsSynced) {
   std::promise<Result<CommandOutcome>> first;
-  ASSERT_TRUE(writer_->Submit(CreateCommand("A"), [&](Result<CommandOutcome> r) { first.set_value(std::move(r)); }).ok());
+  ASSERT_TRUE(writer_
+                  ->Submit(CreateCommand("A"),
+                           [&](Result<CommandOutcome> r) { first.set_value(std::move(r)); })
+                  .ok());
   control_->entered.get_future().wait();  // batch A is committed and its fsync has begun
   // Meanwhile the writer is free: batch B is applied and committed while A's fsync is pending.
   std::promise<Result<CommandOutcome>> second;
-  ASSERT_TRUE(writer_->Submit(CreateCommand("B"), [&](Result<CommandOutcome> r) { second.set_value(std::move(r)); }).ok());
+  ASSERT_TRUE(writer_
+                  ->Submit(CreateCommand("B"),
+                           [&](Result<CommandOutcome> r) { second.set_value(std::move(r)); })
+                  .ok());
   auto first_future = first.get_future();
   auto second_future = second.get_future();
   EXPECT_EQ(first_future.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
@@ -1103,23 +1182,27 @@ TEST_F(OrderWriterSyncTest, NothingCompletesBeforeItsBatchIsSynced) {
 TEST_F(OrderWriterSyncTest, AFailedSyncFailsTheBatchAndStopsWrites) {
   control_->fail = true;
   std::promise<Result<CommandOutcome>> done;
-  ASSERT_TRUE(writer_->Submit(CreateCommand("A"), [&](Result<CommandOutcome> r) { done.set_value(std::move(r)); }).ok());
+  ASSERT_TRUE(writer_
+                  ->Submit(CreateCommand("A"),
+                           [&](Result<CommandOutcome> r) { done.set_value(std::move(r)); })
+                  .ok());
   control_->entered.get_future().wait();
   // Queued while the failing fsync is in flight: it must not succeed either.
   std::promise<Result<CommandOutcome>> queued;
-  ASSERT_TRUE(writer_->Submit(CreateCommand("Q"), [&](Result<CommandOutcome> r) {
-    queued.set_value(std::move(r));
-  }).ok());
+  ASSERT_TRUE(writer_
+                  ->Submit(CreateCommand("Q"),
+                           [&](Result<CommandOutcome> r) { queued.set_value(std::move(r)); })
+                  .ok());
   control_->release.set_value();
   auto r = done.get_future().get();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kIOError);
   auto q = queued.get_future().get();
   EXPECT_FALSE(q.ok());
-  Status later = writer_->Submit(CreateCommand("B"), [](Result<CommandOutcome>) { ADD_FAILURE() << "must not run"; });
+  Status later = writer_->Submit(CreateCommand("B"),
+                                 [](Result<CommandOutcome>) { ADD_FAILURE() << "must not run"; });
   EXPECT_EQ(later.kind(), ErrorKind::kUnavailable);
 }
-
 
 // Fails AppendOutbox for one order: the command has already written its order row by then.
 class PoisonOneOrderStore final : public store::StoreWrapper {
@@ -1221,9 +1304,9 @@ TEST(OrderWriterDiskFullTest, AFullDiskFailsTheWholeBatchAndWritesNothing) {
   auto submit = [&](Command c) {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     auto f = p->get_future();
-    EXPECT_TRUE(writer.Submit(std::move(c), [p](Result<CommandOutcome> r) {
-      p->set_value(std::move(r));
-    }).ok());
+    EXPECT_TRUE(
+        writer.Submit(std::move(c), [p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
+            .ok());
     return f;
   };
   Command big = Create("douyin", "BIG");

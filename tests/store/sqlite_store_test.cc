@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/ids.h"
 #include "store/scoped_temp_dir.h"
 #include "store/store.h"
 
@@ -157,6 +159,23 @@ class SqliteStoreTest : public ::testing::Test {
     std::vector<std::string> out;
     for (const auto& p : pages) out.insert(out.end(), p.begin(), p.end());
     return out;
+  }
+
+  // Runs `sql` on the database file beside the store (as an operator with sqlite3 would).
+  void ExecSql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << " in " << sql;
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  std::optional<ReservationRecord> FindHold(const std::string& id) {
+    auto r = store_->GetReservation(id);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::nullopt;
   }
 
   int64_t QueryInt(const std::string& sql) {
@@ -715,8 +734,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 8);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 8);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 9);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 9);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
@@ -880,6 +899,113 @@ TEST_F(SqliteStoreTest, ABackgroundCheckpointCopiesTheLogIntoTheDatabaseFile) {
   }
   EXPECT_GE(db_size(), before.st_size + 8 * 1024 * 1024);
   ASSERT_TRUE(Get("ord_5999").has_value());
+}
+
+ReservationRecord MakeHold(IdGenerator& ids, int64_t no, int64_t expires_at_ms) {
+  ReservationRecord r;
+  r.no = no;
+  r.id = ids.NextNumbered("res", static_cast<uint64_t>(no));
+  r.created_by = "key_CH";
+  r.channel = "douyin";
+  r.lines = {HeldLine{"HOT", 2}, HeldLine{"滤芯", 1}};
+  r.expires_at_ms = expires_at_ms;
+  r.created_at_ms = 1000;
+  r.updated_at_ms = 1000;
+  return r;
+}
+
+TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWholeId) {
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, Random::Secure());
+  ReservationRecord a = MakeHold(ids, 1, 5000);
+  ReservationRecord b = MakeHold(ids, 2, 3000);
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->InsertReservation(a).ok());
+    ASSERT_TRUE(txn->InsertReservation(b).ok());
+    EXPECT_FALSE(txn->InsertReservation(a).ok());  // a number is never reused
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto got = FindHold(a.id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->no, 1);
+  EXPECT_EQ(got->id, a.id);
+  ASSERT_EQ(got->lines.size(), 2u);
+  EXPECT_EQ(got->lines[1].sku, "滤芯");
+  EXPECT_EQ(got->expires_at_ms, 5000);
+  // Same number, other random part: somebody else's guess, not this hold.
+  std::string forged = a.id;
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  EXPECT_FALSE(FindHold(forged).has_value());
+  EXPECT_FALSE(FindHold(ids.NextNumbered("res", 99)).has_value());
+  EXPECT_FALSE(FindHold("res_NOPE").has_value());
+
+  {
+    auto txn = Begin();
+    ReservationRecord converted = a;
+    converted.state = ReservationState::kConverted;
+    converted.order_id = "ord_1";
+    converted.updated_at_ms = 2000;
+    ASSERT_TRUE(txn->UpdateReservation(converted).ok());
+    ReservationRecord missing = MakeHold(ids, 42, 1);
+    EXPECT_FALSE(txn->UpdateReservation(missing).ok());  // nothing to update is an error
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  got = FindHold(a.id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->state, ReservationState::kConverted);
+  EXPECT_EQ(got->order_id, "ord_1");
+  EXPECT_EQ(got->updated_at_ms, 2000);
+  auto expiries = store_->ActiveReservationExpiries();
+  ASSERT_TRUE(expiries.ok());
+  EXPECT_EQ(*expiries, (std::vector<std::pair<int64_t, int64_t>>{{3000, 2}}));
+  auto max_no = store_->MaxReservationNo();
+  ASSERT_TRUE(max_no.ok());
+  EXPECT_EQ(*max_no, 2);
+}
+
+TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration) {
+  // A database as schema 8 left it: the holds table keyed by the (random) id text.
+  store_.reset();
+  ExecSql(R"sql(
+    DROP TABLE reservations;
+    CREATE TABLE reservations (
+      id TEXT PRIMARY KEY, created_by TEXT NOT NULL, channel TEXT NOT NULL, lines TEXT NOT NULL,
+      state TEXT NOT NULL, order_id TEXT NOT NULL DEFAULT '', expires_at INTEGER NOT NULL,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX reservations_due ON reservations(state, expires_at);
+    INSERT INTO reservations VALUES
+      ('res_01JD0000000000000000000000', 'key_CH', 'douyin', '[{"sku":"HOT","qty":3}]',
+       'active', '', 9000, 100, 100),
+      ('res_01JC0000000000000000000000', 'key_CH', 'douyin', '[{"sku":"HOT","qty":1}]',
+       'converted', 'ord_9', 8000, 50, 60);
+    DELETE FROM schema_migrations WHERE version = 9;
+  )sql");
+  Open();
+  auto active = FindHold("res_01JD0000000000000000000000");
+  ASSERT_TRUE(active.has_value());
+  EXPECT_EQ(active->state, ReservationState::kActive);
+  ASSERT_EQ(active->lines.size(), 1u);
+  EXPECT_EQ(active->lines[0].qty, 3);
+  auto converted = FindHold("res_01JC0000000000000000000000");
+  ASSERT_TRUE(converted.has_value());
+  EXPECT_EQ(converted->order_id, "ord_9");
+  EXPECT_LT(converted->no, active->no);  // numbered in creation order
+  auto expiries = store_->ActiveReservationExpiries();
+  ASSERT_TRUE(expiries.ok());
+  EXPECT_EQ(*expiries, (std::vector<std::pair<int64_t, int64_t>>{{9000, active->no}}));
+  // New holds continue after them, and an old hold still changes state by its number.
+  auto max_no = store_->MaxReservationNo();
+  ASSERT_TRUE(max_no.ok());
+  EXPECT_EQ(*max_no, 2);
+  {
+    auto txn = Begin();
+    active->state = ReservationState::kReleased;
+    ASSERT_TRUE(txn->UpdateReservation(*active).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(FindHold("res_01JD0000000000000000000000")->state, ReservationState::kReleased);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'reservations_due'"), 0);
 }
 
 TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
