@@ -378,7 +378,7 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
       r.status_code = out.created ? 201 : 200;
       r.response_body = out.stock         ? bj::serialize(StockJson(*out.stock))
                         : out.reservation ? ReservationJson(*out.reservation)
-                                          : privacy::RenderOrderJson(out.order, viewer);
+                                          : privacy::RenderOrderJson(*out.order, viewer);
       return r;
     };
     idem.render_refusal = [](const Status& refusal) {
@@ -423,7 +423,7 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
             return;
           }
           ex->Reply(JsonResponse(result->created ? 201 : 200,
-                                 privacy::RenderOrderJson(result->order, ex->principal),
+                                 privacy::RenderOrderJson(*result->order, ex->principal),
                                  ex->request));
         });
       });

@@ -111,7 +111,7 @@ Result<DemoReport> LoadDemo(orders::OrderWriter& writer, int64_t order_count,
     } else {
       ++report.orders_created;
       for (OrderStatus to : Paths()[pick(Paths().size())]) {
-        orders::Transition t{created.order.id, to, std::nullopt, "demo"};
+        orders::Transition t{created.order->id, to, std::nullopt, "demo"};
         OC_ASSIGN_OR_RETURN(auto moved, Run(writer, orders::Command{t, demo, {}}));
         (void)moved;
         ++report.transitions;

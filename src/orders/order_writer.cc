@@ -254,11 +254,11 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         ForgetHoldExpiry();
         break;
       }
-      if (r.ok() && !r->replay && !r->refusal) {
-        if (r->created) ++c.status_delta[Index(r->order.status)];
+      if (r.ok() && !r->replay && !r->refusal && r->order) {  // holds are not orders
+        if (r->created) ++c.status_delta[Index(r->order->status)];
         if (r->previous_status) {
           --c.status_delta[Index(*r->previous_status)];
-          ++c.status_delta[Index(r->order.status)];
+          ++c.status_delta[Index(r->order->status)];
         }
       }
       c.results.push_back(std::move(r));

@@ -67,7 +67,9 @@ inline constexpr size_t kGroupCommandsTarget = 128;
 inline constexpr std::chrono::microseconds kGroupWaitMax{1000};
 
 struct CommandOutcome {
-  Order order;                                          // for order commands
+  // For order commands. Absent otherwise: a checkout hold's outcome does not build, move and
+  // destroy a whole Order (callgrind: about 8% of a hold's instructions).
+  std::optional<Order> order;
   std::optional<store::StockRecord> stock;              // for SetStock
   std::optional<store::ReservationRecord> reservation;  // for the reservation commands
   int64_t expired = 0;                                  // holds released by ExpireReservations

@@ -82,7 +82,7 @@ Idempotency Idem(const std::string& principal, const std::string& key, const std
   i.render = [](const CommandOutcome& out) {
     store::IdempotencyRecord r;
     r.status_code = out.created ? 201 : 200;
-    r.response_body = R"({"id":")" + out.order.id + R"("})";
+    r.response_body = R"({"id":")" + out.order->id + R"("})";
     return r;
   };
   i.render_refusal = [](const Status& refusal) {
@@ -182,7 +182,7 @@ class OrderWriterTest : public ::testing::Test {
     auto r = Run(Create(channel, ref));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_TRUE(r.ok() && r->created);
-    return r.ok() ? r->order.id : "";
+    return r.ok() ? r->order->id : "";
   }
 
   void MoveOk(const std::string& id, S to) {
@@ -250,7 +250,7 @@ TEST_F(OrderWriterTest, CreateWritesTheOrderAndExactlyOneOutboxRow) {
   EXPECT_TRUE(r->created);
   EXPECT_FALSE(r->replay.has_value());
   EXPECT_FALSE(r->previous_status.has_value());
-  const Order& o = r->order;
+  const Order& o = *r->order;
   EXPECT_TRUE(LooksLikeId(o.id, "ord")) << o.id;
   EXPECT_EQ(o.status, S::kPendingPayment);
   EXPECT_EQ(o.version, 1);
@@ -288,8 +288,8 @@ TEST_F(OrderWriterTest, TransitionWritesExactlyOneOutboxRow) {
   auto r = Run(Move(id, S::kPaid, 1));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->previous_status, S::kPendingPayment);
-  EXPECT_EQ(r->order.status, S::kPaid);
-  EXPECT_EQ(r->order.version, 2);
+  EXPECT_EQ(r->order->status, S::kPaid);
+  EXPECT_EQ(r->order->version, 2);
   EXPECT_FALSE(r->created);
 
   Order stored = Get(id);
@@ -375,17 +375,17 @@ TEST_F(OrderWriterTest, RepeatChannelOrderReturnsTheExistingOrder) {
   auto r = Run(std::move(again));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_FALSE(r->created);
-  EXPECT_EQ(r->order.id, id);
-  EXPECT_EQ(r->order.status, S::kPaid);
-  EXPECT_EQ(r->order.version, 2);
-  EXPECT_EQ(r->order.currency, "CNY");
+  EXPECT_EQ(r->order->id, id);
+  EXPECT_EQ(r->order->status, S::kPaid);
+  EXPECT_EQ(r->order->version, 2);
+  EXPECT_EQ(r->order->currency, "CNY");
   EXPECT_EQ(Outbox().size(), 2u);
   EXPECT_EQ(OrderCount(), 1u);
   // The same channel_order_id on another channel is a new order.
   auto other = Run(Create("taobao", "DY1"));
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->created);
-  EXPECT_NE(other->order.id, id);
+  EXPECT_NE(other->order->id, id);
   EXPECT_EQ(Outbox().size(), 3u);
 }
 
@@ -401,7 +401,7 @@ TEST_F(OrderWriterTest, RepeatInsideOneBatchCreatesOnce) {
     auto r = f.get();
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     created += r->created ? 1 : 0;
-    ids.insert(r->order.id);
+    ids.insert(r->order->id);
   }
   EXPECT_EQ(created, 1);
   EXPECT_EQ(ids.size(), 1u);
@@ -415,7 +415,7 @@ TEST_F(OrderWriterTest, IdempotencyKeyReplaysOrRefuses) {
   ASSERT_TRUE(r1.ok()) << r1.status().ToString();
   ASSERT_TRUE(r1->created);
   EXPECT_FALSE(r1->replay.has_value());
-  std::string id = r1->order.id;
+  std::string id = r1->order->id;
 
   // Same key, same request hash: the recorded response, and nothing done (even though this
   // command would otherwise create a different order).
@@ -512,8 +512,8 @@ TEST_F(OrderWriterTest, OneFailingCommandInABatchDoesNotDisturbTheOthers) {
   EXPECT_EQ(rs[5].status().code(), "version_conflict");
   ASSERT_TRUE(rs[6].ok()) << rs[6].status().ToString();
 
-  EXPECT_EQ(Get(rs[0]->order.id).channel_order_id, "A");
-  EXPECT_EQ(Get(rs[2]->order.id).channel_order_id, "B");
+  EXPECT_EQ(Get(rs[0]->order->id).channel_order_id, "A");
+  EXPECT_EQ(Get(rs[2]->order->id).channel_order_id, "B");
   Order xs = Get(x);
   EXPECT_EQ(xs.status, S::kPacked);
   EXPECT_EQ(xs.version, 3);
@@ -623,7 +623,7 @@ TEST_F(OrderWriterTest, AssignmentScopesCustomerService) {
 
   auto ok = Run(Command{Assign{id, "key_CS1", 2}, Admin(), std::nullopt});
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
-  EXPECT_EQ(ok->order.assigned_agent, "key_CS1");
+  EXPECT_EQ(ok->order->assigned_agent, "key_CS1");
   EXPECT_EQ(Get(id).assigned_agent, "key_CS1");
   EXPECT_EQ(Get(id).version, 3);
   EXPECT_EQ(Outbox().size(), 2u);  // assignment is not a status change
@@ -656,7 +656,7 @@ TEST_F(OrderWriterTest, ThirtyTwoThreadsRaceAndTheCountsAreExact) {
     std::lock_guard lock(mu);
     if (r.ok()) {
       ++accepted[id];
-      winners[id][r->order.version] = r->order.status;
+      winners[id][r->order->version] = r->order->status;
     } else if (r.status().code() != "version_conflict" &&
                r.status().code() != "invalid_transition") {
       ++unexpected[r.status().ToString()];
@@ -674,7 +674,7 @@ TEST_F(OrderWriterTest, ThirtyTwoThreadsRaceAndTheCountsAreExact) {
         std::lock_guard lock(mu);
         if (r.ok() && r->created) {
           ++created;
-          own.push_back(r->order.id);
+          own.push_back(r->order->id);
         } else {
           ++unexpected[r.ok() ? "not created" : r.status().ToString()];
         }
@@ -868,13 +868,13 @@ TEST_F(HoldTest, AnOrderConvertsItsHoldOnceAndOnlyOnce) {
   EXPECT_EQ(Hot().reserved, 10);  // converted, not reserved again
   store::ReservationRecord converted = HoldRecord(hold);
   EXPECT_EQ(converted.state, store::ReservationState::kConverted);
-  EXPECT_EQ(converted.order_id, bought->order.id);
-  EXPECT_EQ(Get(bought->order.id).reservation_id, hold);
+  EXPECT_EQ(converted.order_id, bought->order->id);
+  EXPECT_EQ(Get(bought->order->id).reservation_id, hold);
   // The same channel order again is the same order (200), not a second conversion.
   auto repeat = Run(BuyHot("MINE", 3, hold));
   ASSERT_TRUE(repeat.ok());
   EXPECT_FALSE(repeat->created);
-  EXPECT_EQ(repeat->order.id, bought->order.id);
+  EXPECT_EQ(repeat->order->id, bought->order->id);
   // Another order naming the same hold is refused; so is releasing a converted hold.
   auto second = Run(BuyHot("SECOND", 3, hold));
   ASSERT_FALSE(second.ok());
@@ -884,7 +884,7 @@ TEST_F(HoldTest, AnOrderConvertsItsHoldOnceAndOnlyOnce) {
   EXPECT_EQ(release.status().code(), "reservation_converted");
   EXPECT_EQ(Hot().reserved, 10);
   // Cancelling the order gives the converted stock back exactly once.
-  MoveOk(bought->order.id, S::kCancelled);
+  MoveOk(bought->order->id, S::kCancelled);
   EXPECT_EQ(Hot().reserved, 7);
 }
 
@@ -969,6 +969,7 @@ TEST_F(HoldTest, HoldsThatEndedEarlyAreSkippedWhenTheirTimeComes) {
   EXPECT_EQ(HoldRecord(released).state, store::ReservationState::kReleased);
   EXPECT_EQ(HoldRecord(converted).state, store::ReservationState::kConverted);
   EXPECT_EQ(Hot().reserved, 3);
+  EXPECT_EQ(writer_->OrderCountsByStatus(), DbCounts());  // holds are not orders (/metrics)
   // The same after a restart, which rebuilds the queue from the active holds alone.
   std::string later = HoldOk(1, 60);
   writer_->Stop();
@@ -1037,14 +1038,14 @@ TEST_F(HoldTest, AnOrderAcceptedAsOversoldIsFlaggedWithItsEventAndListed) {
   EXPECT_EQ(refused.status().code(), "out_of_stock");
   auto r = Run(BuyHot("PAID-ON-PLATFORM", 3, "", true));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->order.risk_flags, std::vector<std::string>{"oversold"});
-  EXPECT_EQ(Get(r->order.id).risk_flags, std::vector<std::string>{"oversold"});
+  EXPECT_EQ(r->order->risk_flags, std::vector<std::string>{"oversold"});
+  EXPECT_EQ(Get(r->order->id).risk_flags, std::vector<std::string>{"oversold"});
   store::StockRecord hot = Hot();
   EXPECT_EQ(hot.reserved, 3);
   EXPECT_EQ(hot.oversold, 2);
   std::vector<store::OutboxEvent> events;
   for (auto& e : Outbox()) {
-    if (e.order_id == r->order.id) events.push_back(e);
+    if (e.order_id == r->order->id) events.push_back(e);
   }
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].type, "order.created");
@@ -1055,7 +1056,7 @@ TEST_F(HoldTest, AnOrderAcceptedAsOversoldIsFlaggedWithItsEventAndListed) {
   auto listed = store_->ListOversold();
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
-  EXPECT_EQ((*listed)[0].order_id, r->order.id);
+  EXPECT_EQ((*listed)[0].order_id, r->order->id);
   EXPECT_EQ((*listed)[0].lines[0].qty_short, 2);
   // Still nothing available: a second flagged order adds to the shortfall.
   auto again = Run(BuyHot("AGAIN", 1, "", true));
@@ -1066,7 +1067,7 @@ TEST_F(HoldTest, AnOrderAcceptedAsOversoldIsFlaggedWithItsEventAndListed) {
   EXPECT_EQ(Hot().oversold, 0);
   auto fits = Run(BuyHot("FITS", 1, "", true));
   ASSERT_TRUE(fits.ok());
-  EXPECT_TRUE(fits->order.risk_flags.empty());
+  EXPECT_TRUE(fits->order->risk_flags.empty());
   EXPECT_EQ(Hot().oversold, 0);
 }
 
