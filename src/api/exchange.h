@@ -24,19 +24,17 @@ inline int64_t NowMicros() {
 }
 
 inline Response JsonResponse(unsigned status, std::string body, const Request& req) {
-  Response res{static_cast<http::status>(status), req.version()};
+  Response res(status, req.version(), req.keep_alive());
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
-  res.keep_alive(req.keep_alive());
   res.body() = std::move(body);
   return res;
 }
 
 inline Response TextResponse(unsigned status, std::string_view content_type, std::string body,
                              const Request& req) {
-  Response res{static_cast<http::status>(status), req.version()};
+  Response res(status, req.version(), req.keep_alive());
   res.set(http::field::content_type, content_type);
-  res.keep_alive(req.keep_alive());
   res.body() = std::move(body);
   return res;
 }

@@ -11,6 +11,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
 #include <list>
@@ -60,39 +62,44 @@ std::string_view TitleOf(ErrorKind kind) {
   return "Error";
 }
 
-// The response as it goes on the wire, in one buffer written by one async_write: the same
-// bytes Beast's serializer produces (status line, fields in order, body), without its chain of
-// buffer views, which cost about a sixth of a checkout hold's instructions (callgrind).
-// `response` must be prepare_payload()ed; `with_body` is false for HEAD.
-void SerializeInto(const Response& response, bool with_body, std::string* wire) {
-  std::string_view reason = response.reason();
-  size_t fields_bytes = 0;
-  for (const auto& f : response) fields_bytes += f.name_string().size() + f.value().size() + 4;
-  std::string& out = *wire;
-  out.clear();
-  out.reserve(32 + reason.size() + fields_bytes + (with_body ? response.body().size() : 0));
-  unsigned version = response.version();
-  unsigned status = response.result_int();
-  out.append("HTTP/");
-  out.push_back(static_cast<char>('0' + version / 10));
-  out.push_back('.');
-  out.push_back(static_cast<char>('0' + version % 10));
-  out.push_back(' ');
-  out.push_back(static_cast<char>('0' + status / 100 % 10));
-  out.push_back(static_cast<char>('0' + status / 10 % 10));
-  out.push_back(static_cast<char>('0' + status % 10));
-  out.push_back(' ');
-  out.append(reason);
-  out.append("\r\n");
-  for (const auto& f : response) {
-    out.append(f.name_string());
-    out.append(": ");
-    out.append(f.value());
-    out.append("\r\n");
+// Beast's HTTP/1.1 parser, reading into a Request: the fields go into the request's one text
+// buffer and the body into its string. Limits are basic_parser's (header_limit, body_limit).
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  Request release() { return std::move(request_); }
+  const Request& get() const { return request_; }
+
+ private:
+  void on_request_impl(http::verb method, beast::string_view method_string,
+                       beast::string_view target, int version, beast::error_code&) override {
+    request_.SetRequestLine(method, method_string, target, static_cast<unsigned>(version));
   }
-  out.append("\r\n");
-  if (with_body) out.append(response.body());
-}
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = http::error::bad_version;  // a request parser never sees a status line
+  }
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code&) override {
+    request_.AddField(name, name_string, value);
+  }
+  void on_header_impl(beast::error_code&) override { request_.set_keep_alive(keep_alive()); }
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         beast::error_code&) override {
+    // basic_parser has checked the length against body_limit already.
+    if (content_length) request_.body().reserve(static_cast<size_t>(*content_length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body().append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_.body().append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request request_;
+};
 
 using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 using Acceptor = asio::basic_socket_acceptor<tcp, asio::io_context::executor_type>;
@@ -228,7 +235,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   Worker& worker_;
   Server& server_;
   beast::flat_buffer buffer_{kReadBufferBytesMax};
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::string wire_;  // the response being written
   size_t wire_written_ = 0;
   std::string remote_ip_;
@@ -528,10 +535,10 @@ void Session::Write(Response response) {
   if (finished_) return;
   keep_alive_ = response.keep_alive() && !server_.draining();
   response.keep_alive(keep_alive_);
-  response.prepare_payload();
   // HEAD (below): the headers of the GET, Content-Length included, and not one byte of body —
   // a body here would be read by the client as the start of its next response.
-  SerializeInto(response, !head_request_, &wire_);
+  wire_.clear();
+  response.SerializeTo(&wire_, !head_request_);
   wire_written_ = 0;
   WriteRest();
 }
@@ -632,7 +639,7 @@ Response MakeProblem(const Status& status, unsigned version, bool keep_alive) {
   body["status"] = code;
   body["code"] = status.code();
   body["detail"] = status.detail();
-  Response res{static_cast<http::status>(code), version};
+  Response res(code, version, keep_alive);
   res.set(http::field::content_type, "application/problem+json");
   res.set(http::field::cache_control, "no-store");
   if (status.kind() == ErrorKind::kUnavailable || status.kind() == ErrorKind::kRateLimited) {
@@ -641,7 +648,6 @@ Response MakeProblem(const Status& status, unsigned version, bool keep_alive) {
   if (status.kind() == ErrorKind::kUnauthenticated) {
     res.set(http::field::www_authenticate, "Bearer");
   }
-  res.keep_alive(keep_alive);
   res.body() = boost::json::serialize(body);
   return res;
 }

@@ -13,21 +13,17 @@
 #pragma once
 
 #include <atomic>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "api/http_message.h"
 #include "core/status.h"
 #include "core/task.h"
 
 namespace oc::api {
-
-namespace http = boost::beast::http;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 
 inline constexpr size_t kRequestBodyBytesMax = 1 << 20;  // 1 MiB (API default)
 inline constexpr size_t kRequestHeaderBytesMax = 16 * 1024;
