@@ -48,6 +48,14 @@ Principal SystemPrincipal() {
   return p;
 }
 
+// Whether applying `c` looks holds up in the store.
+bool ReadsHolds(const Command& c) {
+  if (std::holds_alternative<ReleaseReservation>(c.action)) return true;
+  if (std::holds_alternative<ExpireReservations>(c.action)) return true;
+  const auto* create = std::get_if<CreateOrder>(&c.action);
+  return create != nullptr && !create->order.reservation_id.empty();
+}
+
 std::vector<inventory::StockLine> StockLinesOf(const std::vector<store::HeldLine>& held) {
   std::vector<inventory::StockLine> out;
   out.reserve(held.size());
@@ -189,6 +197,7 @@ void OrderWriter::FailAll(std::vector<Pending>& batch, const Status& status) {
 void OrderWriter::BeginBatch() {
   inventory_.BeginBatch();
   expiries_taken_in_batch_.clear();
+  holds_to_insert_.clear();
 }
 
 void OrderWriter::EndBatch() {
@@ -198,6 +207,7 @@ void OrderWriter::EndBatch() {
 
 void OrderWriter::RollbackBatch() {
   inventory_.RollbackBatch();
+  holds_to_insert_.clear();
   for (const HoldDue& d : expiries_taken_in_batch_) hold_expiries_.push(d);
   expiries_taken_in_batch_.clear();
 }
@@ -237,6 +247,17 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         c.results.emplace_back(*poisoned[i]);
         continue;
       }
+      if (!holds_to_insert_.empty() && ReadsHolds(batch[i].command)) {
+        // The holds placed earlier in this batch reach the table before anything looks one up
+        // (outside the command's own writes: they are not its to fail).
+        Status flushed = InsertPendingHolds(txn);
+        if (!flushed.ok()) {
+          RollbackBatch();
+          ForgetHoldExpiry();
+          FailAll(batch, Status::IOError("nothing was written: " + flushed.detail()));
+          return;
+        }
+      }
       int64_t changes_before = txn.writes() + inventory_.mutations();
       Result<CommandOutcome> r = Apply(txn, batch[i].command);
       if (!r.ok() && txn.lost()) {
@@ -264,7 +285,9 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
       c.results.push_back(std::move(r));
     }
     if (retry) continue;
-    Status committed = PersistTouchedStock(txn);
+    // A failure from here on cannot be pinned on one command: the whole batch fails.
+    Status committed = InsertPendingHolds(txn);
+    if (committed.ok()) committed = PersistTouchedStock(txn);
     if (committed.ok()) committed = txn.Commit();
     if (committed.ok()) {
       EndBatch();
@@ -369,7 +392,7 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
         } else if constexpr (std::is_same_v<T, SetStock>) {
           return ApplySetStock(txn, command.actor, action);
         } else if constexpr (std::is_same_v<T, CreateReservation>) {
-          return ApplyCreateReservation(txn, command.actor, action);
+          return ApplyCreateReservation(command.actor, action);
         } else if constexpr (std::is_same_v<T, ReleaseReservation>) {
           return ApplyReleaseReservation(txn, command.actor, action);
         } else {
@@ -592,8 +615,7 @@ Result<CommandOutcome> OrderWriter::ApplySetStock(store::WriteTransaction& txn,
   return out;
 }
 
-Result<CommandOutcome> OrderWriter::ApplyCreateReservation(store::WriteTransaction& txn,
-                                                           const Principal& actor,
+Result<CommandOutcome> OrderWriter::ApplyCreateReservation(const Principal& actor,
                                                            const CreateReservation& c) {
   OC_RETURN_IF_ERROR(CheckMayHold(actor));
   OC_RETURN_IF_ERROR(inventory_.Reserve(StockLinesOf(c.lines)));
@@ -608,7 +630,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreateReservation(store::WriteTransacti
   r.expires_at_ms = now + c.ttl_seconds * 1000;
   r.created_at_ms = now;
   r.updated_at_ms = now;
-  OC_RETURN_IF_ERROR(txn.InsertReservation(r));
+  holds_to_insert_.push_back(r);
   hold_expiries_.emplace(r.expires_at_ms, r.no);
   next_hold_expiry_ms_ = std::min(next_hold_expiry_ms_, r.expires_at_ms);
   CommandOutcome out;
@@ -670,6 +692,13 @@ Result<CommandOutcome> OrderWriter::ApplyExpireReservations(store::WriteTransact
   CommandOutcome out;
   out.expired = expired;
   return out;
+}
+
+Status OrderWriter::InsertPendingHolds(store::WriteTransaction& txn) {
+  if (holds_to_insert_.empty()) return Status::Ok();
+  Status s = txn.InsertReservations(holds_to_insert_);
+  holds_to_insert_.clear();
+  return s;
 }
 
 Status OrderWriter::PersistTouchedStock(store::WriteTransaction& txn) {

@@ -251,8 +251,9 @@ class WriteTransaction {
   virtual Result<std::optional<StockRecord>> FindStock(std::string_view sku) = 0;
   virtual Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) = 0;
   virtual Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) = 0;
-  // A new hold, under its `no` (higher than any before: the writer counts them).
-  virtual Status InsertReservation(const ReservationRecord& reservation) = 0;
+  // New holds, each under its `no` (higher than any before: the writer counts them), written
+  // several rows to a statement.
+  virtual Status InsertReservations(const std::vector<ReservationRecord>& reservations) = 0;
   // A hold's state, order_id and updated_at, by its `no`.
   virtual Status UpdateReservation(const ReservationRecord& reservation) = 0;
   virtual Status InsertOversold(const OversoldRecord& record) = 0;

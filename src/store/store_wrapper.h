@@ -134,8 +134,8 @@ class WriteTransactionWrapper : public WriteTransaction {
   Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) override {
     return target_->FindReservationByNo(no);
   }
-  Status InsertReservation(const ReservationRecord& reservation) override {
-    return target_->InsertReservation(reservation);
+  Status InsertReservations(const std::vector<ReservationRecord>& reservations) override {
+    return target_->InsertReservations(reservations);
   }
   Status UpdateReservation(const ReservationRecord& reservation) override {
     return target_->UpdateReservation(reservation);

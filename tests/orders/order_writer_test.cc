@@ -982,6 +982,26 @@ TEST_F(HoldTest, HoldsThatEndedEarlyAreSkippedWhenTheirTimeComes) {
   EXPECT_EQ(Hot().reserved, 3);
 }
 
+TEST_F(HoldTest, HoldsPlacedInABatchAreWrittenBeforeTheBatchLooksOneUp) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string old = HoldOk(2, 60);
+  auto gate = BlockWriter();
+  std::vector<Future> fs;
+  fs.push_back(SubmitAsync(Hold(3, 60)));
+  fs.push_back(SubmitAsync(Release(old)));  // reads a hold: the one above is written first
+  fs.push_back(SubmitAsync(Hold(4, 60)));   // written when the batch commits
+  ASSERT_EQ(writer_->QueueDepth(), 3u);
+  gate->release.set_value();
+  std::vector<Result<CommandOutcome>> rs;
+  for (auto& f : fs) rs.push_back(f.get());
+  for (auto& r : rs) ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(rs[1]->reservation->state, store::ReservationState::kReleased);
+  EXPECT_EQ(HoldRecord(rs[0]->reservation->id).state, store::ReservationState::kActive);
+  EXPECT_EQ(HoldRecord(rs[2]->reservation->id).state, store::ReservationState::kActive);
+  EXPECT_EQ(HoldRecord(old).state, store::ReservationState::kReleased);
+  EXPECT_EQ(Hot().reserved, 7);
+}
+
 // Fails the first hold update it sees, as a disk error half-way through a command would.
 class FailFirstHoldUpdateStore final : public store::StoreWrapper {
  public:

@@ -921,9 +921,8 @@ TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWhol
   ReservationRecord b = MakeHold(ids, 2, 3000);
   {
     auto txn = Begin();
-    ASSERT_TRUE(txn->InsertReservation(a).ok());
-    ASSERT_TRUE(txn->InsertReservation(b).ok());
-    EXPECT_FALSE(txn->InsertReservation(a).ok());  // a number is never reused
+    ASSERT_TRUE(txn->InsertReservations({a, b}).ok());
+    EXPECT_FALSE(txn->InsertReservations({a}).ok());  // a number is never reused
     ASSERT_TRUE(txn->Commit().ok());
   }
   auto got = FindHold(a.id);
@@ -962,6 +961,37 @@ TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWhol
   auto max_no = store_->MaxReservationNo();
   ASSERT_TRUE(max_no.ok());
   EXPECT_EQ(*max_no, 2);
+}
+
+TEST_F(SqliteStoreTest, ABatchOfHoldsIsWrittenWholeWhateverItsSize) {
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, Random::Secure());
+  // 45 = 32 + 8 + 4 + 1 rows to a statement; every hold's own values must land in its own row.
+  std::vector<ReservationRecord> holds;
+  for (int64_t no = 1; no <= 45; ++no) {
+    ReservationRecord r = MakeHold(ids, no, 10'000 + no);
+    r.lines = {HeldLine{"SKU-" + std::to_string(no), no}};
+    r.created_by = "key_" + std::to_string(no);
+    r.channel = no % 2 ? "douyin" : "";
+    holds.push_back(std::move(r));
+  }
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->InsertReservations(holds).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM reservations"), 45);
+  for (const ReservationRecord& want : holds) {
+    auto got = FindHold(want.id);
+    ASSERT_TRUE(got.has_value()) << want.id;
+    EXPECT_EQ(got->no, want.no);
+    EXPECT_EQ(got->created_by, want.created_by);
+    EXPECT_EQ(got->channel, want.channel);
+    EXPECT_EQ(got->expires_at_ms, want.expires_at_ms);
+    ASSERT_EQ(got->lines.size(), 1u);
+    EXPECT_EQ(got->lines[0].sku, want.lines[0].sku);
+    EXPECT_EQ(got->lines[0].qty, want.lines[0].qty);
+  }
 }
 
 TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration) {
