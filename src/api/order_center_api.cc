@@ -52,10 +52,11 @@ std::string ReservationJson(const store::ReservationRecord& r) {
     out += std::to_string(r.lines[i].qty);
     out += '}';
   }
-  out += "],\"expires_at\":";
-  json::AppendQuoted(&out, FormatRfc3339(r.expires_at_ms));
-  out += ",\"created_at\":";
-  json::AppendQuoted(&out, FormatRfc3339(r.created_at_ms));
+  out += "],\"expires_at\":\"";
+  AppendRfc3339(&out, r.expires_at_ms);  // digits and punctuation: nothing to escape
+  out += "\",\"created_at\":\"";
+  AppendRfc3339(&out, r.created_at_ms);
+  out += '"';
   out += ",\"order_id\":";
   if (r.order_id.empty()) {
     out += "null";
@@ -727,7 +728,9 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::CreateReservation(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(orders::CheckMayHold(ex->principal))) return;
-  auto body = ParseObjectBody(ex->request.body());
+  alignas(std::max_align_t) unsigned char scratch[kBodyScratchBytes];
+  bj::monotonic_resource scratch_resource(scratch, sizeof scratch);
+  auto body = ParseObjectBody(ex->request.body(), &scratch_resource);
   if (!ex->Ok(body)) return;
   const bj::object& obj = body->get_object();
   json::ObjectReader r(obj, "");

@@ -4,10 +4,11 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -134,7 +135,7 @@ uint64_t Random::NextU64() {
   return v;
 }
 
-std::string FormatRfc3339(int64_t unix_ms) {
+void AppendRfc3339(std::string* out, int64_t unix_ms) {
   int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   int ms = static_cast<int>(unix_ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -148,11 +149,12 @@ std::string FormatRfc3339(int64_t unix_ms) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-    return buf;
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                          tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    out->append(buf, static_cast<size_t>(std::max(n, 0)));
+    return;
   }
-  // This runs several times per created order (the view and the outbox event): no snprintf.
+  // This runs several times per created order and per hold (views, events): no snprintf.
   char buf[] = "0000-00-00T00:00:00.000Z";
   auto put = [&buf](size_t pos, unsigned v, size_t width) {
     for (size_t i = width; i > 0; --i) {
@@ -167,7 +169,13 @@ std::string FormatRfc3339(int64_t unix_ms) {
   put(14, static_cast<unsigned>(sod / 60 % 60), 2);
   put(17, static_cast<unsigned>(sod % 60), 2);
   put(20, static_cast<unsigned>(ms), 3);
-  return std::string(buf, sizeof buf - 1);
+  out->append(buf, sizeof buf - 1);
+}
+
+std::string FormatRfc3339(int64_t unix_ms) {
+  std::string out;
+  AppendRfc3339(&out, unix_ms);
+  return out;
 }
 
 bool ParseRfc3339(std::string_view s, int64_t* unix_ms) {

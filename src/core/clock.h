@@ -40,6 +40,8 @@ class Random {
 
 // RFC 3339 UTC with millisecond precision ("2026-11-11T00:00:01.000Z").
 std::string FormatRfc3339(int64_t unix_ms);
+// The same, appended to `out` (no string of its own on the way).
+void AppendRfc3339(std::string* out, int64_t unix_ms);
 // Accepts RFC 3339 with 'Z' or a numeric offset, optional fractional seconds.
 bool ParseRfc3339(std::string_view text, int64_t* unix_ms);
 

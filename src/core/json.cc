@@ -1,7 +1,8 @@
 #include "core/json.h"
 
+#include <array>
+#include <boost/container/small_vector.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-
 #include <vector>
 
 #include "core/money.h"
@@ -20,8 +21,10 @@ struct CountingHandler {
   static constexpr std::size_t max_key_size = bj::string::max_size();
   static constexpr std::size_t max_string_size = bj::string::max_size();
 
+  explicit CountingHandler(bj::storage_ptr sp) : st(sp) { st.reset(std::move(sp)); }
+
   bj::value_stack st;
-  std::vector<std::size_t> object_sizes;
+  boost::container::small_vector<std::size_t, 16> object_sizes;
 
   bool on_document_begin(bj::error_code&) { return true; }
   bool on_document_end(bj::error_code&) { return true; }
@@ -78,7 +81,8 @@ struct CountingHandler {
 };
 
 // Walks the value in the same post-order the parser closed objects in.
-bool SizesMatch(const bj::value& v, const std::vector<std::size_t>& sizes, size_t* next) {
+template <class Sizes>
+bool SizesMatch(const bj::value& v, const Sizes& sizes, size_t* next) {
   if (v.is_object()) {
     for (const auto& kv : v.get_object()) {
       if (!SizesMatch(kv.value(), sizes, next)) return false;
@@ -95,14 +99,21 @@ bool SizesMatch(const bj::value& v, const std::vector<std::size_t>& sizes, size_
 
 std::string KindName(const bj::value& v) {
   switch (v.kind()) {
-    case bj::kind::null: return "null";
-    case bj::kind::bool_: return "boolean";
+    case bj::kind::null:
+      return "null";
+    case bj::kind::bool_:
+      return "boolean";
     case bj::kind::int64:
-    case bj::kind::uint64: return "integer";
-    case bj::kind::double_: return "number with a fraction";
-    case bj::kind::string: return "string";
-    case bj::kind::array: return "array";
-    case bj::kind::object: return "object";
+    case bj::kind::uint64:
+      return "integer";
+    case bj::kind::double_:
+      return "number with a fraction";
+    case bj::kind::string:
+      return "string";
+    case bj::kind::array:
+      return "array";
+    case bj::kind::object:
+      return "object";
   }
   return "value";
 }
@@ -118,11 +129,13 @@ Status Missing(const std::string& path) {
 
 }  // namespace
 
-Result<bj::value> ParseStrict(std::string_view body) {
+Result<bj::value> ParseStrict(std::string_view body) { return ParseStrict(body, {}); }
+
+Result<bj::value> ParseStrict(std::string_view body, bj::storage_ptr sp) {
   bj::parse_options opts;
   opts.max_depth = kNestingDepthMax;
   opts.allow_invalid_utf8 = false;
-  bj::basic_parser<CountingHandler> parser(opts);
+  bj::basic_parser<CountingHandler> parser(opts, std::move(sp));
   bj::error_code ec;
   size_t n = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && n < body.size()) ec = bj::error::extra_data;
@@ -147,19 +160,39 @@ Result<bj::value> ParseStrict(std::string_view body) {
 
 void AppendQuoted(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Which bytes need escaping: controls, '"' and '\\'. Everything else, UTF-8 included, goes
+  // through as it is, a stretch at a time.
+  static constexpr auto kEscaped = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[c] = true;
+    t['"'] = true;
+    t['\\'] = true;
+    return t;
+  }();
+  out->reserve(out->size() + s.size() + 2);
   out->push_back('"');
   size_t run = 0;  // start of the pending stretch that needs no escaping, appended in one go
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!kEscaped[c]) continue;
     out->append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         out->append("\\u00");
         out->push_back(kHex[c >> 4]);
@@ -217,7 +250,8 @@ Result<std::optional<int64_t>> ObjectReader::OptionalInt(std::string_view key) c
     return WrongType(Path(key), "an integer", *v);
   }
   if (out > kMoneyMagnitudeMax || out < -kMoneyMagnitudeMax) {
-    return Status::InvalidArgument("field '" + Path(key) + "' is beyond the safe integer range 2^53");
+    return Status::InvalidArgument("field '" + Path(key) +
+                                   "' is beyond the safe integer range 2^53");
   }
   return std::optional<int64_t>(out);
 }

@@ -747,7 +747,9 @@ Status OrderWriter::AppendEvent(store::WriteTransaction& txn, const Order& o, st
   p += ",\"channel_order_id\":";
   json::AppendQuoted(&p, o.channel_order_id);
   p += ",\"occurred_at\":";
-  json::AppendQuoted(&p, FormatRfc3339(o.updated_at_ms));
+  p += '"';
+  AppendRfc3339(&p, o.updated_at_ms);
+  p += '"';
   p += extra_fields;
   p += '}';
   return txn.AppendOutbox(e);
