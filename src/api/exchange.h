@@ -123,13 +123,13 @@ struct OrderCenterApi::Exchange : std::enable_shared_from_this<OrderCenterApi::E
   // A read refused as out of scope (answered 404 so ids cannot be probed): a denied access.
   bool scope_denied = false;
 
-  void Reply(Response res) {
+  void Reply(Response&& res) {
     if (answered) return;
     answered = true;
     api->AuditThenSend(shared_from_this(), std::move(res));
   }
   // Sends without auditing; only AuditThenSend calls it.
-  void Send(Response res) {
+  void Send(Response&& res) {
     api->metrics_.RecordRequest(route ? route->path_template : std::string_view("unmatched"),
                                 res.result_int(), NowMicros() - start_us);
     respond.Send(std::move(res));

@@ -64,19 +64,24 @@ std::string_view Request::operator[](std::string_view name) const {
   return {};
 }
 
-void Response::set(std::string_view name, std::string_view value) {
-  for (auto& [n, v] : fields_) {
-    if (SameName(n, name)) {
-      v.assign(value);
-      return;
-    }
+void Response::Set(std::string_view name, std::string_view value, bool fixed) {
+  Field* f = nullptr;
+  for (Field& existing : fields_) {
+    if (SameName(existing.name, name)) f = &existing;
   }
-  fields_.emplace_back(std::string(name), std::string(value));
+  if (f == nullptr) f = &fields_.emplace_back(Field{name, {}, {}});
+  if (fixed) {
+    f->fixed = value;
+    f->owned.clear();
+  } else {
+    f->fixed = {};
+    f->owned.assign(value);
+  }
 }
 
 std::string_view Response::operator[](std::string_view name) const {
-  for (const auto& [n, v] : fields_) {
-    if (SameName(n, name)) return v;
+  for (const Field& f : fields_) {
+    if (SameName(f.name, name)) return f.value();
   }
   return {};
 }
@@ -84,7 +89,7 @@ std::string_view Response::operator[](std::string_view name) const {
 void Response::SerializeTo(std::string* wire, bool with_body) const {
   std::string_view reason = http::obsolete_reason(static_cast<http::status>(status_));
   size_t fields_bytes = 0;
-  for (const auto& [n, v] : fields_) fields_bytes += n.size() + v.size() + 4;
+  for (const Field& f : fields_) fields_bytes += f.name.size() + f.value().size() + 4;
   std::string& out = *wire;
   out.reserve(out.size() + 64 + reason.size() + fields_bytes + (with_body ? body_.size() : 0));
   out.append(version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
@@ -92,10 +97,10 @@ void Response::SerializeTo(std::string* wire, bool with_body) const {
   out.push_back(' ');
   out.append(reason);
   out.append("\r\n");
-  for (const auto& [n, v] : fields_) {
-    out.append(n);
+  for (const Field& f : fields_) {
+    out.append(f.name);
     out.append(": ");
-    out.append(v);
+    out.append(f.value());
     out.append("\r\n");
   }
   out.append("Content-Length: ");

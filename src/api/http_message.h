@@ -81,10 +81,18 @@ class Response {
   unsigned version() const { return version_; }
   bool keep_alive() const { return keep_alive_; }
   void keep_alive(bool keep_alive) { keep_alive_ = keep_alive; }
-  // Sets a field, replacing one of the same name. Content-Length and Connection are the
-  // server's (SerializeTo) and must not be set here.
-  void set(http::field name, std::string_view value) { set(http::to_string(name), value); }
-  void set(std::string_view name, std::string_view value);
+  // Sets a field, replacing one of the same name. Names are Beast's or string literals, and so
+  // are fixed values (kept as views: no copy); other values are copied. Content-Length and
+  // Connection are the server's (SerializeTo) and must not be set here.
+  void set(http::field name, std::string_view value) { Set(http::to_string(name), value, false); }
+  template <size_t N>
+  void set(http::field name, const char (&value)[N]) {
+    Set(http::to_string(name), std::string_view(value, N - 1), true);
+  }
+  template <size_t N>
+  void set(const char (&name)[N], std::string_view value) {
+    Set(std::string_view(name, N - 1), value, false);
+  }
   // The value of the field so named, or empty.
   std::string_view operator[](std::string_view name) const;
   std::string_view operator[](http::field name) const { return (*this)[http::to_string(name)]; }
@@ -99,11 +107,19 @@ class Response {
   void SerializeTo(std::string* wire, bool with_body) const;
 
  private:
+  struct Field {
+    std::string_view name;   // static storage
+    std::string_view fixed;  // a literal value, or empty when `owned` holds it
+    std::string owned;
+    std::string_view value() const { return fixed.data() != nullptr ? fixed : owned; }
+  };
+  void Set(std::string_view name, std::string_view value, bool fixed);
+
   static constexpr size_t kFieldsInline = 4;
   unsigned status_ = 200;
   unsigned version_ = 11;
   bool keep_alive_ = true;
-  boost::container::small_vector<std::pair<std::string, std::string>, kFieldsInline> fields_;
+  boost::container::small_vector<Field, kFieldsInline> fields_;
   std::string body_;
 };
 

@@ -216,7 +216,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   SteadyTime deadline() const { return deadline_; }
 
   void Run(Task work) override { worker_.Post(std::move(work)); }
-  void Send(Response response) override;
+  void Send(Response&& response) override;
 
  private:
   void ReadRequest();
@@ -225,7 +225,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   void Parse();
   void OnRequest();
   void Reject(const Status& status);
-  void Write(Response response);
+  void Write(Response& response);
   void WriteRest();
   void OnWritten(beast::error_code ec);
   void LeaveInFlight();
@@ -518,20 +518,21 @@ void Session::Reject(const Status& status) {
   head_request_ = false;
   server_.handler().OnRejected(HttpStatusOf(status.kind()));
   busy_ = true;
-  Write(MakeProblem(status, 11, /*keep_alive=*/false));
+  Response problem = MakeProblem(status, 11, /*keep_alive=*/false);
+  Write(problem);
 }
 
-void Session::Send(Response response) {
+void Session::Send(Response&& response) {
   if (worker_.OnThisThread()) {
-    Write(std::move(response));
+    Write(response);
     return;
   }
   worker_.Post([self = shared_from_this(), response = std::move(response)]() mutable {
-    self->Write(std::move(response));
+    self->Write(response);
   });
 }
 
-void Session::Write(Response response) {
+void Session::Write(Response& response) {
   if (finished_) return;
   keep_alive_ = response.keep_alive() && !server_.draining();
   response.keep_alive(keep_alive_);

@@ -40,7 +40,7 @@ class Connection {
   // other work handed to it. Safe from any thread.
   virtual void Run(Task work) = 0;
   // Writes the answer: at once when called on the connection's thread, else through Run.
-  virtual void Send(Response response) = 0;
+  virtual void Send(Response&& response) = 0;
 };
 
 // A request's way back to its connection. Answer exactly once (Send); safe from any thread.
@@ -50,7 +50,7 @@ class Responder {
   Responder() = default;
   explicit Responder(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
   void Run(Task work) const { connection_->Run(std::move(work)); }
-  void Send(Response response) const { connection_->Send(std::move(response)); }
+  void Send(Response&& response) const { connection_->Send(std::move(response)); }
 
  private:
   std::shared_ptr<Connection> connection_;

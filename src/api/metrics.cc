@@ -7,7 +7,7 @@ namespace oc::api {
 void Metrics::RecordRequest(std::string_view route, unsigned status, int64_t latency_us) {
   double seconds = static_cast<double>(latency_us) / 1e6;
   std::lock_guard lock(mu_);
-  auto it = requests_.find(std::make_pair(std::string(route), status));
+  auto it = requests_.find(std::make_pair(route, status));
   if (it == requests_.end()) {
     it = requests_.emplace(std::make_pair(std::string(route), status), Histogram{}).first;
   }

@@ -29,8 +29,19 @@ class Metrics {
     double sum_seconds = 0;
   };
   mutable std::mutex mu_;
+  // Orders (route, status) keys against a (string_view, status) probe too, so recording a
+  // request builds no string.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return std::string_view(a.first) != std::string_view(b.first)
+                 ? std::string_view(a.first) < std::string_view(b.first)
+                 : a.second < b.second;
+    }
+  };
   // Keyed by (route template, HTTP status); the request count is the histogram's count.
-  std::map<std::pair<std::string, unsigned>, Histogram> requests_;
+  std::map<std::pair<std::string, unsigned>, Histogram, KeyLess> requests_;
 };
 
 }  // namespace oc::api

@@ -392,10 +392,10 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
       deps_.writer.Submit(std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) {
         // Completions arrive on the syncer thread; rendering and writing happen on the
         // connection's thread, in one hop that the batch's other answers for that thread
-        // share. The outcome travels behind a pointer, so the Order inside it is not moved.
-        auto owned = std::make_unique<Result<orders::CommandOutcome>>(std::move(outcome));
-        ex->respond.Run([ex, owned = std::move(owned)]() {
-          const Result<orders::CommandOutcome>& result = *owned;
+        // share. The task holds the outcome itself (one allocation; a Task is never moved
+        // once made).
+        ex->respond.Run([ex, outcome = std::move(outcome)]() {
+          const Result<orders::CommandOutcome>& result = outcome;
           if (!result.ok()) {
             ex->Fail(result.status());
             return;

@@ -75,7 +75,7 @@ class OrderCenterApi final : public RequestHandler {
   void VerifyAudit(const std::shared_ptr<Exchange>& ex);
   // Writes the audit entry the answer calls for, if any, and sends the answer once it is
   // durable (privacy_endpoints.cc says which answers are audited).
-  void AuditThenSend(const std::shared_ptr<Exchange>& ex, Response res);
+  void AuditThenSend(const std::shared_ptr<Exchange>& ex, Response&& res);
   void SubmitToWriter(const std::shared_ptr<Exchange>& ex, orders::Command&& command);
 
   ApiDeps deps_;

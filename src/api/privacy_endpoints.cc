@@ -64,7 +64,7 @@ bj::object AuditJson(const store::AuditRecord& e) {
 // 403, every out-of-scope read answered 404, and every authenticated admin request. The answer
 // waits for its entry to be durable; when the entry cannot be written, an answer carrying
 // personal data is replaced by 503 and the others go out (the failure is counted and logged).
-void OrderCenterApi::AuditThenSend(const std::shared_ptr<Exchange>& ex, Response res) {
+void OrderCenterApi::AuditThenSend(const std::shared_ptr<Exchange>& ex, Response&& res) {
   unsigned code = res.result_int();
   store::AuditRecord& e = ex->audit;
   if (e.action.empty()) {
