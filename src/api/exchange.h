@@ -40,15 +40,11 @@ inline Response TextResponse(unsigned status, std::string_view content_type, std
 }
 
 // A request body that must be one JSON object (every write endpoint's shape).
-inline Result<bj::value> ParseObjectBody(std::string_view body, bj::storage_ptr sp = {}) {
-  OC_ASSIGN_OR_RETURN(bj::value v, json::ParseStrict(body, std::move(sp)));
+inline Result<bj::value> ParseObjectBody(std::string_view body) {
+  OC_ASSIGN_OR_RETURN(bj::value v, json::ParseStrict(body));
   if (!v.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
   return v;
 }
-
-// Room for a small request body's parsed value on the handler's stack (ParseObjectBody with a
-// monotonic resource over it); larger bodies spill to the heap as usual.
-inline constexpr size_t kBodyScratchBytes = 2048;
 
 // Parses ?limit=&cursor= for lists paged by position ("p<offset>" cursors).
 struct PageParams {

@@ -728,25 +728,17 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::CreateReservation(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(orders::CheckMayHold(ex->principal))) return;
-  alignas(std::max_align_t) unsigned char scratch[kBodyScratchBytes];
-  bj::monotonic_resource scratch_resource(scratch, sizeof scratch);
-  auto body = ParseObjectBody(ex->request.body(), &scratch_resource);
+  auto body = orders::ParseHoldRequest(ex->request.body());
   if (!ex->Ok(body)) return;
-  const bj::object& obj = body->get_object();
-  json::ObjectReader r(obj, "");
-  Status s = r.OnlyKeys({"lines", "ttl_seconds"});
-  auto ttl = s.ok() ? r.OptionalInt("ttl_seconds") : Result<std::optional<int64_t>>(s);
-  if (!ex->Ok(ttl)) return;
-  auto lines = orders::ParseSkuLines(obj.if_contains("lines"));
-  if (!ex->Ok(lines)) return;
   orders::CreateReservation create;
-  create.ttl_seconds = ttl->value_or(orders::kHoldTtlDefaultSeconds);
+  create.ttl_seconds = body->ttl_seconds.value_or(orders::kHoldTtlDefaultSeconds);
   if (create.ttl_seconds < 1 || create.ttl_seconds > orders::kHoldTtlMaxSeconds) {
     ex->Fail(Status::Unprocessable("field 'ttl_seconds' must be between 1 and " +
                                    std::to_string(orders::kHoldTtlMaxSeconds)));
     return;
   }
-  for (auto& l : *lines) create.lines.push_back({std::move(l.sku), l.qty});
+  create.lines.reserve(body->lines.size());
+  for (auto& l : body->lines) create.lines.push_back({std::move(l.sku), l.qty});
   SubmitToWriter(ex, orders::Command{std::move(create), ex->principal, std::nullopt});
 }
 

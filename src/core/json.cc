@@ -21,8 +21,6 @@ struct CountingHandler {
   static constexpr std::size_t max_key_size = bj::string::max_size();
   static constexpr std::size_t max_string_size = bj::string::max_size();
 
-  explicit CountingHandler(bj::storage_ptr sp) : st(sp) { st.reset(std::move(sp)); }
-
   bj::value_stack st;
   boost::container::small_vector<std::size_t, 16> object_sizes;
 
@@ -129,13 +127,11 @@ Status Missing(const std::string& path) {
 
 }  // namespace
 
-Result<bj::value> ParseStrict(std::string_view body) { return ParseStrict(body, {}); }
-
-Result<bj::value> ParseStrict(std::string_view body, bj::storage_ptr sp) {
+Result<bj::value> ParseStrict(std::string_view body) {
   bj::parse_options opts;
   opts.max_depth = kNestingDepthMax;
   opts.allow_invalid_utf8 = false;
-  bj::basic_parser<CountingHandler> parser(opts, std::move(sp));
+  bj::basic_parser<CountingHandler> parser(opts);
   bj::error_code ec;
   size_t n = parser.write_some(false, body.data(), body.size(), ec);
   if (!ec && n < body.size()) ec = bj::error::extra_data;

@@ -21,9 +21,6 @@ namespace oc::json {
 inline constexpr size_t kNestingDepthMax = 16;
 
 Result<boost::json::value> ParseStrict(std::string_view body);
-// The same, with the value (and the parser's scratch) in `sp`: a request handler passes a
-// monotonic resource over a stack buffer, so a small body is parsed without a heap allocation.
-Result<boost::json::value> ParseStrict(std::string_view body, boost::json::storage_ptr sp);
 
 // Appends `s` as a JSON string literal (quoted, escaped) for hand-built documents on hot paths.
 // `s` must be valid UTF-8 (everything from ParseStrict is).

@@ -165,4 +165,144 @@ Result<Order> ParseCreateOrder(const bj::value& body, bool* accept_oversell) {
   return o;
 }
 
+Result<HoldRequest> ParseHoldRequestGeneral(std::string_view body) {
+  OC_ASSIGN_OR_RETURN(bj::value v, json::ParseStrict(body));
+  if (!v.is_object()) return Status::InvalidArgument("the request body must be a JSON object");
+  const bj::object& obj = v.get_object();
+  ObjectReader r(obj, "");
+  OC_RETURN_IF_ERROR(r.OnlyKeys({"lines", "ttl_seconds"}));
+  HoldRequest out;
+  OC_ASSIGN_OR_RETURN(out.ttl_seconds, r.OptionalInt("ttl_seconds"));
+  OC_ASSIGN_OR_RETURN(out.lines, ParseSkuLines(obj.if_contains("lines")));
+  return out;
+}
+
+Result<HoldRequest> ParseHoldRequest(std::string_view body) {
+  if (auto simple = ReadSimpleHoldRequest(body)) return std::move(*simple);
+  return ParseHoldRequestGeneral(body);
+}
+
+namespace {
+
+// A cursor over the body for ReadSimpleHoldRequest; every step either matches exactly what the
+// usual shape allows or fails.
+class SimpleReader {
+ public:
+  explicit SimpleReader(std::string_view s) : s_(s) {}
+
+  void SkipSpace() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool Eat(char c) {
+    SkipSpace();
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  bool AtEnd() {
+    SkipSpace();
+    return i_ == s_.size();
+  }
+  // A string of the plain characters alone ("-_.:/", letters, digits), 1..max bytes.
+  bool PlainString(size_t max, std::string_view* out) {
+    if (!Eat('"')) return false;
+    size_t start = i_;
+    while (i_ < s_.size() && IsPlain(s_[i_])) ++i_;
+    size_t n = i_ - start;
+    if (n == 0 || n > max || i_ >= s_.size() || s_[i_] != '"') return false;
+    *out = s_.substr(start, n);
+    ++i_;
+    return true;
+  }
+  // A positive integer of at most `digits_max` digits, no leading zero, followed by a
+  // delimiter (so "12.5", "1e3" and "12x" are not read as 12).
+  bool Positive(size_t digits_max, int64_t* out) {
+    SkipSpace();
+    size_t start = i_;
+    int64_t v = 0;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') v = v * 10 + (s_[i_++] - '0');
+    size_t n = i_ - start;
+    if (n == 0 || n > digits_max || s_[start] == '0') return false;
+    if (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' &&
+        s_[i_] != '\t' && s_[i_] != '\n' && s_[i_] != '\r') {
+      return false;
+    }
+    *out = v;
+    return true;
+  }
+
+ private:
+  static bool IsPlain(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':' || c == '/';
+  }
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+constexpr size_t kLineQtyDigitsMax = 7;  // kLineQtyMax is 1,000,000
+constexpr size_t kTtlDigitsMax = 9;
+
+// {"sku": "...", "qty": N} with the two keys in either order.
+bool ReadSimpleLine(SimpleReader& r, SkuQty* line) {
+  if (!r.Eat('{')) return false;
+  bool have_sku = false, have_qty = false;
+  for (int k = 0; k < 2; ++k) {
+    if (k > 0 && !r.Eat(',')) return false;
+    std::string_view key;
+    if (!r.PlainString(16, &key) || !r.Eat(':')) return false;
+    if (key == "sku" && !have_sku) {
+      std::string_view sku;
+      if (!r.PlainString(kShortTextMax, &sku)) return false;
+      line->sku.assign(sku);
+      have_sku = true;
+    } else if (key == "qty" && !have_qty) {
+      if (!r.Positive(kLineQtyDigitsMax, &line->qty) || line->qty < 1 || line->qty > kLineQtyMax) {
+        return false;
+      }
+      have_qty = true;
+    } else {
+      return false;
+    }
+  }
+  return r.Eat('}');
+}
+
+}  // namespace
+
+std::optional<HoldRequest> ReadSimpleHoldRequest(std::string_view body) {
+  SimpleReader r(body);
+  HoldRequest out;
+  bool have_lines = false, have_ttl = false;
+  if (!r.Eat('{')) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {
+    if (k > 0 && !r.Eat(',')) break;  // "ttl_seconds" may be left out
+    std::string_view key;
+    if (!r.PlainString(16, &key) || !r.Eat(':')) return std::nullopt;
+    if (key == "lines" && !have_lines) {
+      if (!r.Eat('[')) return std::nullopt;
+      do {
+        if (out.lines.size() == kOrderLinesMax) return std::nullopt;
+        SkuQty line;
+        if (!ReadSimpleLine(r, &line)) return std::nullopt;
+        out.lines.push_back(std::move(line));
+      } while (r.Eat(','));
+      if (!r.Eat(']')) return std::nullopt;
+      have_lines = true;
+    } else if (key == "ttl_seconds" && !have_ttl) {
+      int64_t ttl = 0;
+      if (!r.Positive(kTtlDigitsMax, &ttl)) return std::nullopt;
+      out.ttl_seconds = ttl;
+      have_ttl = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!have_lines || !r.Eat('}') || !r.AtEnd()) return std::nullopt;
+  return out;
+}
+
 }  // namespace oc::orders

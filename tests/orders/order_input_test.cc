@@ -45,9 +45,7 @@ void Expect422(const bj::value& body, const std::string& field, const std::strin
   ExpectKind(body, ErrorKind::kUnprocessable, field, why);
 }
 
-bj::object& Line(bj::object& body, size_t i) {
-  return body["lines"].as_array()[i].as_object();
-}
+bj::object& Line(bj::object& body, size_t i) { return body["lines"].as_array()[i].as_object(); }
 
 TEST(ParseCreateOrderTest, TheApiExampleParses) {
   auto r = Parse(Example());
@@ -143,10 +141,17 @@ TEST(ParseCreateOrderTest, WrongTypesAre400NamingTheField) {
     const char* field;
     bj::value value;
   } cases[] = {
-      {"channel", 1},          {"channel_order_id", 123}, {"currency", true},
-      {"customer", "x"},       {"shipping_address", bj::array{}},
-      {"lines", bj::object{}}, {"lines", "[]"},           {"payment_method", 5},
-      {"reservation_id", 7},   {"placed_at", 1794355201}, {"channel", bj::array{"a"}},
+      {"channel", 1},
+      {"channel_order_id", 123},
+      {"currency", true},
+      {"customer", "x"},
+      {"shipping_address", bj::array{}},
+      {"lines", bj::object{}},
+      {"lines", "[]"},
+      {"payment_method", 5},
+      {"reservation_id", 7},
+      {"placed_at", 1794355201},
+      {"channel", bj::array{"a"}},
   };
   for (const auto& c : cases) {
     bj::object body = Example();
@@ -218,9 +223,9 @@ TEST(ParseCreateOrderTest, IntegersBeyondTwoToThe53AndUint64Are400) {
 }
 
 TEST(ParseCreateOrderTest, ServerOwnedAndUnknownFieldsAre400) {
-  for (const char* field : {"status", "version", "total", "id", "created_at", "updated_at",
-                            "tags", "health_score", "risk_flags", "assigned_agent", "created_by",
-                            "Channel", "extra"}) {
+  for (const char* field :
+       {"status", "version", "total", "id", "created_at", "updated_at", "tags", "health_score",
+        "risk_flags", "assigned_agent", "created_by", "Channel", "extra"}) {
     bj::object body = Example();
     body[field] = 1;
     Expect400(body, field, std::string("unknown field ") + field);
@@ -359,6 +364,131 @@ TEST(ParseCreateOrderTest, StructuralErrorsWinOverBusinessErrors) {
   body["status"] = "paid";
   body["currency"] = "XYZ";
   Expect400(body, "status", "unknown field plus unknown currency");
+}
+
+// ---- Checkout hold bodies: the usual shape read directly, against the general parser ----
+
+// Every body the direct reader accepts, the general parser must accept with the same values.
+// Returns whether the direct reader accepted it.
+bool ExpectDirectAgreesWithGeneral(const std::string& body) {
+  std::optional<HoldRequest> direct = ReadSimpleHoldRequest(body);
+  Result<HoldRequest> general = ParseHoldRequestGeneral(body);
+  if (!direct) return false;
+  EXPECT_TRUE(general.ok()) << "read directly but refused in general: " << body << " -> "
+                            << general.status().ToString();
+  if (!general.ok()) return true;
+  EXPECT_EQ(direct->ttl_seconds, general->ttl_seconds) << body;
+  EXPECT_EQ(direct->lines.size(), general->lines.size()) << body;
+  for (size_t i = 0; i < direct->lines.size() && i < general->lines.size(); ++i) {
+    EXPECT_EQ(direct->lines[i].sku, general->lines[i].sku) << body;
+    EXPECT_EQ(direct->lines[i].qty, general->lines[i].qty) << body;
+  }
+  return true;
+}
+
+TEST(HoldRequestTest, TheUsualShapeIsReadDirectlyWithTheSameValues) {
+  const std::vector<std::string> usual = {
+      R"({"lines": [{"sku": "HOT", "qty": 1}]})",
+      R"({"lines":[{"sku":"HOT","qty":1}],"ttl_seconds":900})",
+      R"({"ttl_seconds": 60, "lines": [{"qty": 3, "sku": "AIR-PURIFIER-X1"}]})",
+      " {\n\t\"lines\" : [ { \"sku\" : \"a.b:c/d_e\" , \"qty\" : 1000000 } ,"
+      " {\"sku\": \"Z9\", \"qty\": 7} ] , \"ttl_seconds\" : 604800 }\r\n",
+  };
+  for (const auto& body : usual) EXPECT_TRUE(ExpectDirectAgreesWithGeneral(body)) << body;
+  auto r = ReadSimpleHoldRequest(usual[2]);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->ttl_seconds, 60);
+  ASSERT_EQ(r->lines.size(), 1u);
+  EXPECT_EQ(r->lines[0].sku, "AIR-PURIFIER-X1");
+  EXPECT_EQ(r->lines[0].qty, 3);
+  // The answer does not depend on which way a body was read.
+  EXPECT_TRUE(ParseHoldRequest(usual[1]).ok());
+  auto zero = ParseHoldRequest(R"({"lines": [{"sku": "HOT", "qty": 0}]})");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.status().kind(), ErrorKind::kUnprocessable);
+}
+
+TEST(HoldRequestTest, AnythingUnusualIsLeftToTheGeneralParser) {
+  const std::vector<std::string> unusual = {
+      "",
+      "{}",
+      "[]",
+      R"({"lines": []})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}], "lines": [{"sku": "HOT", "qty": 1}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1, "qty": 2}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}], "ttl_seconds": 1, "ttl_seconds": 2})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}], "extra": 1})",
+      R"({"lines": [{"sku": "HOT", "qty": 1, "name": "x"}]})",
+      R"({"lines": [{"sku": "", "qty": 1}]})",
+      R"({"lines": [{"sku": "H\u004fT", "qty": 1}]})",
+      R"({"lines": [{"sku": "HÖT", "qty": 1}]})",
+      R"({"lines": [{"sku": "H T", "qty": 1}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 0}]})",
+      R"({"lines": [{"sku": "HOT", "qty": -1}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 01}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1.0}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1e3}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1000001}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 99999999999999999999}]})",
+      R"({"lines": [{"sku": "HOT", "qty": "1"}]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}], "ttl_seconds": 0})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}], "ttl_seconds": 1000000000})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}], "ttl_seconds": null})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}]} x)",
+      R"({"lines": [{"sku": "HOT", "qty": 1}],})",
+      R"({"lines": [{"sku": "HOT", "qty": 1},]})",
+      R"({"lines": [{"sku": "HOT", "qty": 1}])",
+      R"({"lines": {"sku": "HOT", "qty": 1}})",
+      "\xEF\xBB\xBF{\"lines\": [{\"sku\": \"HOT\", \"qty\": 1}]}",
+      R"({"lines": [{"sku": ")" + std::string(kShortTextMax + 1, 'x') + R"(", "qty": 1}]})",
+  };
+  for (const auto& body : unusual) {
+    EXPECT_FALSE(ReadSimpleHoldRequest(body).has_value()) << body;
+  }
+  std::string many = R"({"lines": [)";
+  for (size_t i = 0; i <= kOrderLinesMax; ++i)
+    many += std::string(i ? "," : "") + R"({"sku":"S","qty":1})";
+  many += "]}";
+  EXPECT_FALSE(ReadSimpleHoldRequest(many).has_value());  // one more line than allowed
+}
+
+TEST(HoldRequestTest, MutatedBodiesNeverGetPastTheDirectReaderWrongly) {
+  // Differential check: random one-byte edits, insertions and deletions of usual bodies. Most
+  // break the shape (the general parser then decides); those still read directly must agree.
+  const std::vector<std::string> seeds = {
+      R"({"lines":[{"sku":"HOT","qty":12}],"ttl_seconds":900})",
+      R"({"ttl_seconds": 5, "lines": [{"qty": 1, "sku": "A-1"}, {"sku": "b_2", "qty": 30}]})",
+  };
+  const std::string alphabet = "{}[]\",:0123456789 .-eE\\ufaxltqsk\n\x01\xC3\xA9";
+  uint64_t state = 0x9E3779B97F4A7C15u;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int read_directly = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string body = seeds[next() % seeds.size()];
+    int edits = 1 + static_cast<int>(next() % 3);
+    for (int e = 0; e < edits; ++e) {
+      size_t at = next() % (body.size() + 1);
+      char c = alphabet[next() % alphabet.size()];
+      switch (next() % 3) {
+        case 0:
+          if (at < body.size()) body[at] = c;
+          break;
+        case 1:
+          body.insert(at, 1, c);
+          break;
+        default:
+          if (at < body.size()) body.erase(at, 1);
+      }
+    }
+    if (ExpectDirectAgreesWithGeneral(body)) ++read_directly;
+  }
+  // Some edits keep the shape (a digit changed, a space added): the comparison had cases.
+  EXPECT_GT(read_directly, 500);
 }
 
 }  // namespace
