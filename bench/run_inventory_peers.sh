@@ -11,13 +11,14 @@
 # conservation is checked afterwards (units taken == successful operations). Loopback only;
 # every server is started here on a free port and stopped on exit. Prints the ratios.
 #
-#   bench/run_inventory_peers.sh                 REQUESTS=1000000 DURATION=15 HOLD_CONNECTIONS=256
+#   bench/run_inventory_peers.sh     REQUESTS=1000000 DURATION=15 HOLD_CONNECTIONS=256 ROUNDS=3
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-${ROOT}/build}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 REQUESTS="${REQUESTS:-1000000}"   # per redis-benchmark run
+ROUNDS="${ROUNDS:-3}"             # alternating rounds of (b) and (c) unpipelined
 DURATION="${DURATION:-15}"        # pgbench and wrk seconds
 HOLD_CONNECTIONS="${HOLD_CONNECTIONS:-256}"  # (b): buyers at once; a flash sale has many
 SELLOUT_UNITS="${SELLOUT_UNITS:-1000}"
@@ -56,53 +57,23 @@ ENGINE_RATE="$("${ENGINE}" --benchmark_filter=BM_ReserveOneHotSku --benchmark_mi
 import json, sys
 print(int(json.load(sys.stdin)["benchmarks"][0]["successful_per_s"]))')"
 
-# (b) orderd end to end over HTTP: durable checkout holds of one unit of one hot SKU.
+# (b) and (c) unpipelined are the pair the target compares, and this host's speed drifts by a
+# quarter within a minute: they run in ROUNDS alternating rounds, and the medians are compared.
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
-run_holds() {  # run_holds SKU SECONDS -> the wrk ocbench summary line
-  local key="$1" sku="$2" seconds="$3"
+run_holds() {  # run_holds KEY SKU SECONDS TAG -> the wrk ocbench summary line
+  local key="$1" sku="$2" seconds="$3" tag="$4"
   log "wrk -t2 -c${HOLD_CONNECTIONS} -d${seconds}s --latency -s bench/wrk/reserve.lua ${ORDERD_BASE} -- KEY ${sku}"
   wrk -t2 -c"${HOLD_CONNECTIONS}" -d"${seconds}s" --timeout 10s --latency \
-    -s "${ROOT}/bench/wrk/reserve.lua" "${ORDERD_BASE}" -- "${key}" "${sku}" >"${WORK}/wrk-${sku}.txt" 2>&1 ||
-    die "wrk failed: $(tail -5 "${WORK}/wrk-${sku}.txt")"
-  grep '^ocbench: requests=' "${WORK}/wrk-${sku}.txt" || die "wrk printed no summary: $(tail -5 "${WORK}/wrk-${sku}.txt")"
+    -s "${ROOT}/bench/wrk/reserve.lua" "${ORDERD_BASE}" -- "${key}" "${sku}" >"${WORK}/wrk-${tag}.txt" 2>&1 ||
+    die "wrk failed: $(tail -5 "${WORK}/wrk-${tag}.txt")"
+  grep '^ocbench: requests=' "${WORK}/wrk-${tag}.txt" || die "wrk printed no summary: $(tail -5 "${WORK}/wrk-${tag}.txt")"
 }
-orderd_start "${WORK}/orderd"
-HOLD_KEY="$(orderd_key "${WORK}/orderd" channel douyin)"
-ADMIN_KEY="$(orderd_key "${WORK}/orderd" admin)"
-orderd_set_stock "${ADMIN_KEY}" HOT 1000000000000
-orderd_set_stock "${ADMIN_KEY}" SELLOUT "${SELLOUT_UNITS}"
-FSYNCS_BEFORE="$(orderd_fsyncs)"
-HOLD_SUMMARY="$(run_holds "${HOLD_KEY}" HOT "${DURATION}")"
-FSYNCS_AFTER="$(orderd_fsyncs)"
-SELLOUT_SUMMARY="$(run_holds "${HOLD_KEY}" SELLOUT 5)"
-orderd_stop || die "orderd did not stop cleanly"
-for summary in "${HOLD_SUMMARY}" "${SELLOUT_SUMMARY}"; do
-  [[ "$(field other "${summary}")" == "0" && "$(field socket_errors "${summary}")" == "0" ]] ||
-    die "(b) not clean (failures or socket errors): ${summary}"
-done
-HOLD_RATE="$(field held_per_s "${HOLD_SUMMARY}" | cut -d. -f1)"
-HOLD_P99="$(field p99_ms "${HOLD_SUMMARY}")"
-HOLD_ACKED="$(field held_201 "${HOLD_SUMMARY}")"
-[[ "$(field out_of_stock_409 "${HOLD_SUMMARY}")" == "0" ]] || die "(b) the timed run ran out of stock: ${HOLD_SUMMARY}"
-HOLDS_PER_FSYNC="$(python3 -c "print(f'{${HOLD_ACKED} / max(1, ${FSYNCS_AFTER} - ${FSYNCS_BEFORE}):.1f}')")"
-# Conservation, from the database file: every hold on disk is one reserved unit, and no more
-# than the units there were; the acknowledged holds are all there (plus at most the requests in
-# flight when wrk stopped).
-DB="${WORK}/orderd/data/ordercenter.db"
-HOT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'HOT'")"
-HOT_HOLDS="$(sqlite3 "${DB}" "SELECT coalesce(sum(json_extract(lines, '\$[0].qty')), 0) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'HOT' AND state = 'active'")"
-[[ "${HOT_RESERVED}" == "${HOT_HOLDS}" ]] || die "(b) conservation: HOT reserved ${HOT_RESERVED} != ${HOT_HOLDS} units in active holds"
-((HOT_HOLDS >= HOLD_ACKED && HOT_HOLDS <= HOLD_ACKED + HOLD_CONNECTIONS)) ||
-  die "(b) ${HOLD_ACKED} holds acknowledged but ${HOT_HOLDS} stored"
-SOLD_OUT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'SELLOUT'")"
-SOLD_OUT_HOLDS="$(sqlite3 "${DB}" "SELECT count(*) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'SELLOUT'")"
-SOLD_OUT_ACKED="$(field held_201 "${SELLOUT_SUMMARY}")"
-[[ "${SOLD_OUT_RESERVED}" == "${SELLOUT_UNITS}" && "${SOLD_OUT_HOLDS}" == "${SELLOUT_UNITS}" ]] ||
-  die "(b) sell-out: ${SOLD_OUT_HOLDS} holds and ${SOLD_OUT_RESERVED} reserved for ${SELLOUT_UNITS} units"
-((SOLD_OUT_ACKED <= SELLOUT_UNITS)) || die "(b) sell-out: ${SOLD_OUT_ACKED} holds acknowledged for ${SELLOUT_UNITS} units"
-log "(b) ${HOLD_ACKED} holds, ${HOLDS_PER_FSYNC} per fsync; sell-out: exactly ${SELLOUT_UNITS} held of ${SELLOUT_UNITS}, $(field out_of_stock_409 "${SELLOUT_SUMMARY}") refused"
+clean_or_die() {  # clean_or_die SUMMARY: no failures, no socket errors
+  [[ "$(field other "$1")" == "0" && "$(field socket_errors "$1")" == "0" ]] ||
+    die "(b) not clean (failures or socket errors): $1"
+}
 
-# (c) Redis with the check-and-decrement script every flash-sale tutorial shows.
+# (c)'s server: Redis with the check-and-decrement script every flash-sale tutorial shows.
 REDIS_PORT="$(free_port)"
 redis-server --port "${REDIS_PORT}" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
   --dir "${WORK}" >"${WORK}/redis.log" 2>&1 &
@@ -124,8 +95,57 @@ redis_run() {  # redis_run PIPELINE -> successful ops/s, with conservation check
   [[ "${taken}" == "${REQUESTS}" ]] || die "redis conservation: ${taken} units taken for ${REQUESTS} requests"
   sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' <<<"${out}" | cut -d. -f1
 }
-log "redis-benchmark -c 50 -n ${REQUESTS} evalsha <check-and-decrement> (unpipelined, then -P 16)"
-REDIS_RATE="$(redis_run 1)"
+
+orderd_start "${WORK}/orderd"
+HOLD_KEY="$(orderd_key "${WORK}/orderd" channel douyin)"
+ADMIN_KEY="$(orderd_key "${WORK}/orderd" admin)"
+orderd_set_stock "${ADMIN_KEY}" HOT 1000000000000
+orderd_set_stock "${ADMIN_KEY}" SELLOUT "${SELLOUT_UNITS}"
+HOLD_RATES=()
+HOLD_P99S=()
+REDIS_RATES=()
+HOLD_ACKED=0
+HOLDS_PER_FSYNC_ALL=()
+for round in $(seq 1 "${ROUNDS}"); do
+  FSYNCS_BEFORE="$(orderd_fsyncs)"
+  summary="$(run_holds "${HOLD_KEY}" HOT "${DURATION}" "hot-${round}")"
+  FSYNCS_AFTER="$(orderd_fsyncs)"
+  clean_or_die "${summary}"
+  [[ "$(field out_of_stock_409 "${summary}")" == "0" ]] || die "(b) the timed run ran out of stock: ${summary}"
+  acked="$(field held_201 "${summary}")"
+  HOLD_ACKED=$((HOLD_ACKED + acked))
+  HOLD_RATES+=("$(field held_per_s "${summary}" | cut -d. -f1)")
+  HOLD_P99S+=("$(field p99_ms "${summary}")")
+  HOLDS_PER_FSYNC_ALL+=("$(python3 -c "print(f'{${acked} / max(1, ${FSYNCS_AFTER} - ${FSYNCS_BEFORE}):.1f}')")")
+  log "redis-benchmark -c 50 -n ${REQUESTS} evalsha <check-and-decrement> (unpipelined), round ${round}"
+  REDIS_RATES+=("$(redis_run 1)")
+  log "round ${round}: (b) ${HOLD_RATES[-1]}/s, ${HOLDS_PER_FSYNC_ALL[-1]} holds per fsync; (c) ${REDIS_RATES[-1]}/s"
+done
+SELLOUT_SUMMARY="$(run_holds "${HOLD_KEY}" SELLOUT 5 sellout)"
+clean_or_die "${SELLOUT_SUMMARY}"
+orderd_stop || die "orderd did not stop cleanly"
+# Conservation, from the database file: every hold on disk is one reserved unit, and no more
+# than the units there were; the acknowledged holds are all there (plus at most the requests in
+# flight when each round's wrk stopped).
+DB="${WORK}/orderd/data/ordercenter.db"
+HOT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'HOT'")"
+HOT_HOLDS="$(sqlite3 "${DB}" "SELECT coalesce(sum(json_extract(lines, '\$[0].qty')), 0) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'HOT' AND state = 'active'")"
+[[ "${HOT_RESERVED}" == "${HOT_HOLDS}" ]] || die "(b) conservation: HOT reserved ${HOT_RESERVED} != ${HOT_HOLDS} units in active holds"
+((HOT_HOLDS >= HOLD_ACKED && HOT_HOLDS <= HOLD_ACKED + ROUNDS * HOLD_CONNECTIONS)) ||
+  die "(b) ${HOLD_ACKED} holds acknowledged but ${HOT_HOLDS} stored"
+SOLD_OUT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'SELLOUT'")"
+SOLD_OUT_HOLDS="$(sqlite3 "${DB}" "SELECT count(*) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'SELLOUT'")"
+SOLD_OUT_ACKED="$(field held_201 "${SELLOUT_SUMMARY}")"
+[[ "${SOLD_OUT_RESERVED}" == "${SELLOUT_UNITS}" && "${SOLD_OUT_HOLDS}" == "${SELLOUT_UNITS}" ]] ||
+  die "(b) sell-out: ${SOLD_OUT_HOLDS} holds and ${SOLD_OUT_RESERVED} reserved for ${SELLOUT_UNITS} units"
+((SOLD_OUT_ACKED <= SELLOUT_UNITS)) || die "(b) sell-out: ${SOLD_OUT_ACKED} holds acknowledged for ${SELLOUT_UNITS} units"
+log "(b) ${HOLD_ACKED} holds in ${ROUNDS} rounds; sell-out: exactly ${SELLOUT_UNITS} held of ${SELLOUT_UNITS}, $(field out_of_stock_409 "${SELLOUT_SUMMARY}") refused"
+median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+HOLD_RATE="$(median "${HOLD_RATES[@]}" | cut -d. -f1)"
+HOLD_P99="$(median "${HOLD_P99S[@]}")"
+REDIS_RATE="$(median "${REDIS_RATES[@]}" | cut -d. -f1)"
+HOLDS_PER_FSYNC="$(median "${HOLDS_PER_FSYNC_ALL[@]}")"
+log "redis-benchmark -c 50 -n ${REQUESTS} -P 16 evalsha <check-and-decrement>"
 REDIS_P16_RATE="$(redis_run 16)"
 
 # (d) PostgreSQL, one hot row.
@@ -145,7 +165,7 @@ PG_TAKEN=$((1000000000000 - $("${psql[@]}" -c "SELECT qty FROM stock WHERE sku =
 [[ "${PG_TAKEN}" == "${PG_TXNS}" ]] || die "postgres conservation: ${PG_TAKEN} units for ${PG_TXNS} commits"
 
 echo
-echo "Successful reservations per second, one hot SKU, 2 cores, one run:"
+echo "Successful reservations per second, one hot SKU, 2 cores, one script run:"
 printf '| %-58s | %12s |\n' "system" "successful/s"
 printf '|%s|%s|\n' "------------------------------------------------------------" "--------------"
 printf '| %-58s | %12s |\n' "(a) OrderCenter inventory engine, in-process" "${ENGINE_RATE}"
@@ -153,6 +173,7 @@ printf '| %-58s | %12s |\n' "(b) orderd HTTP holds, durable, ${HOLD_CONNECTIONS}
 printf '| %-58s | %12s |\n' "(c) Redis 7 EVALSHA check-and-decrement, 50 clients" "${REDIS_RATE}"
 printf '| %-58s | %12s |\n' "(c) Redis 7 EVALSHA check-and-decrement, 50 clients, -P 16" "${REDIS_P16_RATE}"
 printf '| %-58s | %12s |\n' "(d) PostgreSQL 15 UPDATE ... WHERE qty > 0, 64 clients" "${PG_RATE}"
+echo "(b) and (c) unpipelined are medians of ${ROUNDS} alternating rounds: (b) ${HOLD_RATES[*]}; (c) ${REDIS_RATES[*]}; holds per fsync ${HOLDS_PER_FSYNC_ALL[*]}"
 python3 - "${ENGINE_RATE}" "${REDIS_P16_RATE}" "${PG_RATE}" "${HOLD_RATE}" "${REDIS_RATE}" "${HOLDS_PER_FSYNC}" <<'PY'
 import sys
 a, c16, d, b, c1, per_fsync = map(float, sys.argv[1:])

@@ -19,30 +19,41 @@ void ShrinkOversold(StockLevel& level) {
 }
 }  // namespace
 
-Result<std::map<std::string, int64_t, std::less<>>> Inventory::Aggregate(
-    std::span<const StockLine> lines) {
-  std::map<std::string, int64_t, std::less<>> per_sku;
+Result<Inventory::SkuTotals> Inventory::Aggregate(std::span<const StockLine> lines) {
+  SkuTotals per_sku;
   for (const StockLine& l : lines) {
     if (l.qty <= 0 || l.qty > kStockQuantityMax) {
       return Status::Unprocessable("quantity for '" + l.sku + "' must be between 1 and 2^40");
     }
-    int64_t& total = per_sku[l.sku];
-    total += l.qty;
-    if (total > kStockQuantityMax) {
-      return Status::Unprocessable("quantity for '" + l.sku + "' exceeds 2^40");
+    per_sku.emplace_back(l.sku, l.qty);
+  }
+  std::sort(per_sku.begin(), per_sku.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Lines of the same SKU become one, in place.
+  size_t out = 0;
+  for (size_t i = 0; i < per_sku.size(); ++i) {
+    if (out > 0 && per_sku[out - 1].first == per_sku[i].first) {
+      per_sku[out - 1].second += per_sku[i].second;
+      if (per_sku[out - 1].second > kStockQuantityMax) {
+        return Status::Unprocessable("quantity for '" + std::string(per_sku[i].first) +
+                                     "' exceeds 2^40");
+      }
+    } else {
+      per_sku[out++] = per_sku[i];
     }
   }
+  per_sku.resize(out);
   return per_sku;
 }
 
-StockLevel& Inventory::Touch(const std::string& sku) {
+StockLevel& Inventory::Touch(std::string_view sku) {
   ++mutations_;
   auto it = levels_.find(sku);
-  if (in_batch_ && !journal_.contains(sku)) {
-    journal_.emplace(sku, it == levels_.end() ? std::nullopt
-                                              : std::optional<StockLevel>(it->second));
+  if (in_batch_ && journal_.find(sku) == journal_.end()) {
+    journal_.emplace(std::string(sku),
+                     it == levels_.end() ? std::nullopt : std::optional<StockLevel>(it->second));
   }
-  if (it == levels_.end()) it = levels_.emplace(sku, StockLevel{}).first;
+  if (it == levels_.end()) it = levels_.emplace(std::string(sku), StockLevel{}).first;
   return it->second;
 }
 
@@ -57,17 +68,17 @@ Status Inventory::SetLevel(std::string_view sku, int64_t on_hand, int64_t safety
   next.safety_buffer = safety_buffer;
   ShrinkOversold(next);
   if (!next.holds_invariant()) {
-    return Status::Conflict(
-        "stock_committed",
-        "'" + std::string(sku) + "' has " + std::to_string(next.reserved) + " reserved and " +
-            std::to_string(next.sold) + " sold; on_hand - safety_buffer cannot go below that");
+    return Status::Conflict("stock_committed",
+                            "'" + std::string(sku) + "' has " + std::to_string(next.reserved) +
+                                " reserved and " + std::to_string(next.sold) +
+                                " sold; on_hand - safety_buffer cannot go below that");
   }
-  Touch(std::string(sku)) = next;
+  Touch(sku) = next;
   return Status::Ok();
 }
 
 std::optional<StockLevel> Inventory::Get(std::string_view sku) const {
-  auto it = levels_.find(std::string(sku));
+  auto it = levels_.find(sku);
   if (it == levels_.end()) return std::nullopt;
   return it->second;
 }
@@ -79,19 +90,20 @@ Status Inventory::Reserve(std::span<const StockLine> lines) {
 Result<std::vector<StockLine>> Inventory::Reserve(std::span<const StockLine> lines,
                                                   const ReserveOptions& options) {
   OC_ASSIGN_OR_RETURN(auto per_sku, Aggregate(lines));
-  std::map<std::string, int64_t, std::less<>> releasing;
+  SkuTotals releasing;
   if (!options.releasing.empty()) {
     OC_ASSIGN_OR_RETURN(releasing, Aggregate(options.releasing));
     for (const auto& [sku, qty] : releasing) {
       auto level = Get(sku);
       if (!level || level->reserved < qty) {
-        return Status::Internal("releasing more of '" + sku + "' than is reserved");
+        return Status::Internal("releasing more of '" + std::string(sku) + "' than is reserved");
       }
     }
   }
-  auto released_of = [&](const std::string& sku) -> int64_t {
-    auto it = releasing.find(sku);
-    return it == releasing.end() ? 0 : it->second;
+  auto released_of = [&](std::string_view sku) -> int64_t {
+    auto it = std::lower_bound(releasing.begin(), releasing.end(), sku,
+                               [](const auto& e, std::string_view k) { return e.first < k; });
+    return it == releasing.end() || it->first != sku ? 0 : it->second;
   };
   std::string short_skus;
   std::vector<StockLine> shortfall;
@@ -100,11 +112,11 @@ Result<std::vector<StockLine>> Inventory::Reserve(std::span<const StockLine> lin
     int64_t usable = (level ? level->available() : 0) + released_of(sku);
     if (usable >= qty) continue;
     if (options.accept_oversell) {
-      shortfall.push_back({sku, qty - usable});
+      shortfall.push_back({std::string(sku), qty - usable});
       continue;
     }
     if (!short_skus.empty()) short_skus += ", ";
-    short_skus += sku + " (wanted " + std::to_string(qty) + ", available " +
+    short_skus += std::string(sku) + " (wanted " + std::to_string(qty) + ", available " +
                   std::to_string(usable) + ")";
   }
   if (!short_skus.empty()) return Status::Conflict("out_of_stock", "out of stock: " + short_skus);
@@ -122,7 +134,7 @@ Status Inventory::Release(std::span<const StockLine> lines) {
   for (const auto& [sku, qty] : per_sku) {
     auto level = Get(sku);
     if (!level || level->reserved < qty) {
-      return Status::Internal("releasing more of '" + sku + "' than is reserved");
+      return Status::Internal("releasing more of '" + std::string(sku) + "' than is reserved");
     }
   }
   for (const auto& [sku, qty] : per_sku) {
@@ -138,7 +150,7 @@ Status Inventory::ConvertToSold(std::span<const StockLine> lines) {
   for (const auto& [sku, qty] : per_sku) {
     auto level = Get(sku);
     if (!level || level->reserved < qty) {
-      return Status::Internal("selling more of '" + sku + "' than is reserved");
+      return Status::Internal("selling more of '" + std::string(sku) + "' than is reserved");
     }
   }
   for (const auto& [sku, qty] : per_sku) {
@@ -162,9 +174,10 @@ void Inventory::EndBatch() {
 void Inventory::RollbackBatch() {
   for (auto& [sku, before] : journal_) {
     if (before) {
-      levels_[sku] = *before;
+      levels_.insert_or_assign(sku, *before);
     } else {
-      levels_.erase(sku);
+      auto it = levels_.find(sku);
+      if (it != levels_.end()) levels_.erase(it);
     }
   }
   journal_.clear();

@@ -6,12 +6,14 @@
 // Reserve() takes all of an order's lines or none (lines naming the same SKU are summed first),
 // so a refused order leaves no partial hold; it can also release a checkout hold in the same
 // step, so a hold turns into its order without a window where the stock is free. Release() and
-// ConvertToSold() undo or settle a reservation. Designed for the single writer (DESIGN.md): one thread mutates it with
-// no locks, so ten thousand buyers of one hot SKU serialise on nothing but that thread.
-// A batch journal lets the writer undo every change of a batch whose transaction rolled back,
-// so memory never runs ahead of the database. Not thread-safe: the owner serialises access.
+// ConvertToSold() undo or settle a reservation. Designed for the single writer (DESIGN.md): one
+// thread mutates it with no locks, so ten thousand buyers of one hot SKU serialise on nothing but
+// that thread. A batch journal lets the writer undo every change of a batch whose transaction
+// rolled back, so memory never runs ahead of the database. Not thread-safe: the owner serialises
+// access.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -19,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -95,16 +98,23 @@ class Inventory {
   int64_t mutations() const { return mutations_; }
 
  private:
+  // Quantities per SKU, sorted by SKU, viewing the lines' own strings. Most orders and holds
+  // have a line or two: those fit inline, without a heap allocation.
+  using SkuTotals = boost::container::small_vector<std::pair<std::string_view, int64_t>, 4>;
   // Sums lines per SKU, refusing non-positive or absurd quantities.
-  static Result<std::map<std::string, int64_t, std::less<>>> Aggregate(
-      std::span<const StockLine> lines);
-  StockLevel& Touch(const std::string& sku);
+  static Result<SkuTotals> Aggregate(std::span<const StockLine> lines);
+  StockLevel& Touch(std::string_view sku);
 
-  std::unordered_map<std::string, StockLevel> levels_;
+  // Looks SKUs up by string_view (no key string made per lookup).
+  struct SkuHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, StockLevel, SkuHash, std::equal_to<>> levels_;
   bool in_batch_ = false;
   int64_t mutations_ = 0;
   // The level before the batch's first change, or nullopt for a SKU the batch created.
-  std::map<std::string, std::optional<StockLevel>> journal_;
+  std::map<std::string, std::optional<StockLevel>, std::less<>> journal_;
 };
 
 }  // namespace oc::inventory

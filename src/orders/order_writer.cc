@@ -197,7 +197,6 @@ void OrderWriter::FailAll(std::vector<Pending>& batch, const Status& status) {
 void OrderWriter::BeginBatch() {
   inventory_.BeginBatch();
   expiries_taken_in_batch_.clear();
-  holds_to_insert_.clear();
 }
 
 void OrderWriter::EndBatch() {
@@ -207,7 +206,6 @@ void OrderWriter::EndBatch() {
 
 void OrderWriter::RollbackBatch() {
   inventory_.RollbackBatch();
-  holds_to_insert_.clear();
   for (const HoldDue& d : expiries_taken_in_batch_) hold_expiries_.push(d);
   expiries_taken_in_batch_.clear();
 }
@@ -233,6 +231,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
     }
     Committed c;
     c.results.reserve(batch.size());
+    size_t holds_written = 0;  // results before this one have had their new holds written
     auto txn_or = store_.BeginWrite();
     if (!txn_or.ok()) {
       ForgetHoldExpiry();
@@ -247,10 +246,10 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
         c.results.emplace_back(*poisoned[i]);
         continue;
       }
-      if (!holds_to_insert_.empty() && ReadsHolds(batch[i].command)) {
+      if (holds_written < c.results.size() && ReadsHolds(batch[i].command)) {
         // The holds placed earlier in this batch reach the table before anything looks one up
         // (outside the command's own writes: they are not its to fail).
-        Status flushed = InsertPendingHolds(txn);
+        Status flushed = InsertNewHolds(txn, c.results, &holds_written);
         if (!flushed.ok()) {
           RollbackBatch();
           ForgetHoldExpiry();
@@ -286,7 +285,7 @@ void OrderWriter::ApplyBatch(std::vector<Pending>& batch) {
     }
     if (retry) continue;
     // A failure from here on cannot be pinned on one command: the whole batch fails.
-    Status committed = InsertPendingHolds(txn);
+    Status committed = InsertNewHolds(txn, c.results, &holds_written);
     if (committed.ok()) committed = PersistTouchedStock(txn);
     if (committed.ok()) committed = txn.Commit();
     if (committed.ok()) {
@@ -630,7 +629,6 @@ Result<CommandOutcome> OrderWriter::ApplyCreateReservation(const Principal& acto
   r.expires_at_ms = now + c.ttl_seconds * 1000;
   r.created_at_ms = now;
   r.updated_at_ms = now;
-  holds_to_insert_.push_back(r);
   hold_expiries_.emplace(r.expires_at_ms, r.no);
   next_hold_expiry_ms_ = std::min(next_hold_expiry_ms_, r.expires_at_ms);
   CommandOutcome out;
@@ -694,11 +692,16 @@ Result<CommandOutcome> OrderWriter::ApplyExpireReservations(store::WriteTransact
   return out;
 }
 
-Status OrderWriter::InsertPendingHolds(store::WriteTransaction& txn) {
-  if (holds_to_insert_.empty()) return Status::Ok();
-  Status s = txn.InsertReservations(holds_to_insert_);
-  holds_to_insert_.clear();
-  return s;
+Status OrderWriter::InsertNewHolds(store::WriteTransaction& txn,
+                                   const std::vector<Result<CommandOutcome>>& results,
+                                   size_t* written) {
+  std::vector<const store::ReservationRecord*> holds;
+  for (size_t i = *written; i < results.size(); ++i) {
+    const Result<CommandOutcome>& r = results[i];
+    if (r.ok() && r->created && r->reservation && !r->replay) holds.push_back(&*r->reservation);
+  }
+  *written = results.size();
+  return holds.empty() ? Status::Ok() : txn.InsertReservations(holds);
 }
 
 Status OrderWriter::PersistTouchedStock(store::WriteTransaction& txn) {

@@ -239,8 +239,11 @@ class OrderWriter {
   Status ApplyStockEffect(const Order& order, OrderStatus to);
   // Writes every SKU the batch touched, in the batch's transaction.
   Status PersistTouchedStock(store::WriteTransaction& txn);
-  // Writes the holds placed so far in this batch.
-  Status InsertPendingHolds(store::WriteTransaction& txn);
+  // Writes the holds placed by results[*written..] (a batch's new holds are written together,
+  // several rows to a statement, before it commits or before anything in it reads a hold back),
+  // and moves *written to the end.
+  static Status InsertNewHolds(store::WriteTransaction& txn,
+                               const std::vector<Result<CommandOutcome>>& results, size_t* written);
   // The order, if `actor` may know it exists (404 otherwise, like reads).
   Result<Order> LoadInScope(store::WriteTransaction& txn, const Principal& actor,
                             const std::string& order_id);
@@ -264,9 +267,6 @@ class OrderWriter {
   std::priority_queue<HoldDue, std::vector<HoldDue>, std::greater<>> hold_expiries_;
   std::vector<HoldDue> expiries_taken_in_batch_;
   int64_t next_hold_no_ = 1;  // the `no` the next hold gets (store::ReservationRecord)
-  // Holds placed in this batch, written together before it commits (several rows to a
-  // statement), or before anything in the batch reads a hold back.
-  std::vector<store::ReservationRecord> holds_to_insert_;
 
   std::mutex stop_mu_;
   mutable std::mutex mu_;

@@ -266,9 +266,9 @@ std::vector<std::string> StringsFromJson(const std::string& text) {
 
 // Built by hand: it runs for every checkout hold on the single writer thread. The same text
 // boost::json writes ([{"sku":"…","qty":N},…]), which queries read with json_extract.
-std::string HeldLinesToJson(const std::vector<HeldLine>& lines) {
-  std::string out;
-  out.reserve(2 + 32 * lines.size());
+void AppendHeldLinesJson(std::string* text, const std::vector<HeldLine>& lines) {
+  std::string& out = *text;
+  out.reserve(out.size() + 2 + 32 * lines.size());
   out += '[';
   for (size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) out += ',';
@@ -279,7 +279,6 @@ std::string HeldLinesToJson(const std::vector<HeldLine>& lines) {
     out += '}';
   }
   out += ']';
-  return out;
 }
 
 std::vector<HeldLine> HeldLinesFromJson(const std::string& text) {
@@ -776,7 +775,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return FindReservationByNoOn(c_, no);
   }
 
-  Status InsertReservations(const std::vector<ReservationRecord>& holds) override {
+  Status InsertReservations(const std::vector<const ReservationRecord*>& holds) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
     // Statements for 32, 16, ... 1 rows: a batch's holds go in the fewest of them. Several
     // rows to a statement share its per-step work (about a quarter of a row's cost alone).
@@ -792,20 +791,27 @@ class SqliteWriteTransaction final : public WriteTransaction {
       }
       return out;
     }();
-    std::vector<std::string> lines;  // bound unowned: alive until each statement has run
-    lines.reserve(size_t{1} << (kHoldInsertSizes - 1));
+    // Every row's lines JSON, back to back, bound unowned: it outlives each statement's run.
+    std::string lines;
+    std::vector<size_t> lines_end;
     for (size_t done = 0; done < holds.size();) {
       size_t k = kHoldInsertSizes - 1;
       while ((size_t{1} << k) > holds.size() - done) --k;
       size_t rows = size_t{1} << k;
       OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare(sql[k].c_str()));
       lines.clear();
+      lines_end.clear();
       for (size_t row = 0; row < rows; ++row) {
-        const ReservationRecord& r = holds[done + row];
-        lines.push_back(HeldLinesToJson(r.lines));
+        AppendHeldLinesJson(&lines, holds[done + row]->lines);
+        lines_end.push_back(lines.size());
+      }
+      for (size_t row = 0; row < rows; ++row) {
+        const ReservationRecord& r = *holds[done + row];
+        size_t from = row == 0 ? 0 : lines_end[row - 1];
         int p = static_cast<int>(row * 10);
         st.Bind(p + 1, r.no).BindUnowned(p + 2, r.id).BindUnowned(p + 3, r.created_by);
-        st.BindUnowned(p + 4, r.channel).BindUnowned(p + 5, lines.back());
+        st.BindUnowned(p + 4, r.channel);
+        st.BindUnowned(p + 5, std::string_view(lines).substr(from, lines_end[row] - from));
         st.BindUnowned(p + 6, ToString(r.state)).BindUnowned(p + 7, r.order_id);
         st.Bind(p + 8, r.expires_at_ms).Bind(p + 9, r.created_at_ms).Bind(p + 10, r.updated_at_ms);
       }

@@ -253,7 +253,7 @@ class WriteTransaction {
   virtual Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) = 0;
   // New holds, each under its `no` (higher than any before: the writer counts them), written
   // several rows to a statement.
-  virtual Status InsertReservations(const std::vector<ReservationRecord>& reservations) = 0;
+  virtual Status InsertReservations(const std::vector<const ReservationRecord*>& reservations) = 0;
   // A hold's state, order_id and updated_at, by its `no`.
   virtual Status UpdateReservation(const ReservationRecord& reservation) = 0;
   virtual Status InsertOversold(const OversoldRecord& record) = 0;

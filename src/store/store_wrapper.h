@@ -134,7 +134,7 @@ class WriteTransactionWrapper : public WriteTransaction {
   Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) override {
     return target_->FindReservationByNo(no);
   }
-  Status InsertReservations(const std::vector<ReservationRecord>& reservations) override {
+  Status InsertReservations(const std::vector<const ReservationRecord*>& reservations) override {
     return target_->InsertReservations(reservations);
   }
   Status UpdateReservation(const ReservationRecord& reservation) override {

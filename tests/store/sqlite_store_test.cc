@@ -921,8 +921,8 @@ TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWhol
   ReservationRecord b = MakeHold(ids, 2, 3000);
   {
     auto txn = Begin();
-    ASSERT_TRUE(txn->InsertReservations({a, b}).ok());
-    EXPECT_FALSE(txn->InsertReservations({a}).ok());  // a number is never reused
+    ASSERT_TRUE(txn->InsertReservations({&a, &b}).ok());
+    EXPECT_FALSE(txn->InsertReservations({&a}).ok());  // a number is never reused
     ASSERT_TRUE(txn->Commit().ok());
   }
   auto got = FindHold(a.id);
@@ -977,7 +977,9 @@ TEST_F(SqliteStoreTest, ABatchOfHoldsIsWrittenWholeWhateverItsSize) {
   }
   {
     auto txn = Begin();
-    ASSERT_TRUE(txn->InsertReservations(holds).ok());
+    std::vector<const ReservationRecord*> rows;
+    for (const ReservationRecord& r : holds) rows.push_back(&r);
+    ASSERT_TRUE(txn->InsertReservations(rows).ok());
     ASSERT_TRUE(txn->Commit().ok());
   }
   EXPECT_EQ(QueryInt("SELECT count(*) FROM reservations"), 45);
