@@ -55,7 +55,7 @@ inline constexpr size_t kBatchSizeMax = 2048;
 // holds kGroupCommandsTarget commands, or fewer than kGroupWaitOthersMin requests would be
 // left outside it, or kGroupWaitMax has passed. Nothing is answered before its own fsync, as
 // before; a request waits at most kGroupWaitMax longer. (Requests that commit nothing, reads
-// for instance, count as "in the server" too: a crowd of them can cost writes that 1 ms.)
+// for instance, count as "in the server" too: a crowd of them can cost writes that wait.)
 // Why "outside the group": waiting costs no throughput only while enough requests are left
 // to keep the cores busy during the fsync. With 64 clients (order creation's benchmark) a
 // fuller group parks nearly every client and the cores idle — an earlier version keyed on the
@@ -63,8 +63,8 @@ inline constexpr size_t kBatchSizeMax = 2048;
 // the server never holds that many requests beside a non-empty group, so the syncer never
 // waits, and low concurrency keeps one-fsync latency.
 inline constexpr size_t kGroupWaitOthersMin = 64;
-inline constexpr size_t kGroupCommandsTarget = 128;
-inline constexpr std::chrono::microseconds kGroupWaitMax{1000};
+inline constexpr size_t kGroupCommandsTarget = 256;
+inline constexpr std::chrono::microseconds kGroupWaitMax{2000};
 
 struct CommandOutcome {
   // For order commands. Absent otherwise: a checkout hold's outcome does not build, move and
