@@ -1,6 +1,5 @@
 #include "api/auth.h"
 
-#include <cctype>
 #include <mutex>
 
 #include "privacy/api_keys.h"
@@ -73,11 +72,9 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
     return fail(Status::Unauthenticated("missing Authorization: Bearer <api-key>"), "");
   }
   auto scheme_is_bearer = [&] {  // the auth scheme is case-insensitive (RFC 9110 §11.1)
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
     for (size_t i = 0; i < kBearer.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(header[i])) !=
-          std::tolower(static_cast<unsigned char>(kBearer[i]))) {
-        return false;
-      }
+      if (lower(header[i]) != lower(kBearer[i])) return false;
     }
     return true;
   };

@@ -105,14 +105,22 @@ struct OrderCenterApi::Exchange : std::enable_shared_from_this<OrderCenterApi::E
   int64_t start_us = 0;
   const RouteSpec* route = nullptr;
   std::string path_id;
-  std::string path;
+  std::string_view path;  // of request.target(), which the Exchange owns and never changes
+  // A copy, not a view: Boost.URL 1.81's parse_query and params_view read a string_view up to
+  // the next NUL, not its end (boostorg/url#757); a view here ran on into the header fields
+  // that follow the target in the request's text.
   std::string query;
   Principal principal;
   bool answered = false;
   // What the audit log records of this request. Handlers that expose or guard personal data
   // (reveal, export, step-up) and failed authentications fill it in; Reply adds denied access
-  // and every admin request. The answer leaves only once its entry is durable.
-  store::AuditRecord audit;
+  // and every admin request. The answer leaves only once its entry is durable. Made on first
+  // use: most requests (a checkout hold, say) are not audited and never build one.
+  store::AuditRecord& audit() {
+    if (!audit_record) audit_record = std::make_unique<store::AuditRecord>();
+    return *audit_record;
+  }
+  std::unique_ptr<store::AuditRecord> audit_record;
   // The entry must be durable for the answer to be sent at all (it carries personal data):
   // if the audit log cannot be written, the caller gets 503 instead.
   bool audit_required = false;

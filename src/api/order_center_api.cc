@@ -185,7 +185,7 @@ void OrderCenterApi::Handle(Request request, std::string remote_ip, Responder re
   ex->api = this;
   std::string_view target = ex->request.target();
   auto qpos = target.find('?');
-  ex->path = std::string(target.substr(0, qpos));
+  ex->path = target.substr(0, qpos);
   if (qpos != std::string_view::npos) ex->query = std::string(target.substr(qpos + 1));
   Dispatch(ex);
 }
@@ -212,8 +212,8 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
       if (principal.status().kind() == ErrorKind::kUnauthenticated) {
         // Throttled attempts (429) are not written: the lockout itself is the record, and a
         // guesser must not be able to turn requests into audit writes without limit.
-        ex->audit.action = "auth.failed";
-        ex->audit.detail = principal.status().detail();
+        ex->audit().action = "auth.failed";
+        ex->audit().detail = principal.status().detail();
       }
       Response res =
           MakeProblem(principal.status(), ex->request.version(), ex->request.keep_alive());
@@ -372,7 +372,7 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     idem.principal_id = ex->principal.id;
     idem.key = std::string(idem_key);
     idem.request_hash = privacy::Sha256Hex(std::string(ex->request.method_string()) + " " +
-                                           ex->path + "\n" + ex->request.body());
+                                           std::string(ex->path) + "\n" + ex->request.body());
     Principal viewer = ex->principal;
     idem.render = [viewer](const orders::CommandOutcome& out) {
       store::IdempotencyRecord r;
@@ -807,8 +807,8 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(ReadSubscriptionView(r, &req))) return;
   if (req.view_role) {
     // Who gave a machine which view of the orders is worth finding in the audit log later.
-    ex->audit.detail = "view " + std::string(ToString(*req.view_role)) +
-                       (req.view_channel.empty() ? "" : " " + req.view_channel);
+    ex->audit().detail = "view " + std::string(ToString(*req.view_role)) +
+                         (req.view_channel.empty() ? "" : " " + req.view_channel);
   }
   auto view = deps_.relay.Subscribe(req, ex->principal);
   if (!ex->Ok(view)) return;

@@ -66,18 +66,21 @@ bj::object AuditJson(const store::AuditRecord& e) {
 // personal data is replaced by 503 and the others go out (the failure is counted and logged).
 void OrderCenterApi::AuditThenSend(const std::shared_ptr<Exchange>& ex, Response&& res) {
   unsigned code = res.result_int();
-  store::AuditRecord& e = ex->audit;
-  if (e.action.empty()) {
+  const bool audited_by_handler = ex->audit_record && !ex->audit_record->action.empty();
+  std::string_view implied;  // what the answer itself makes worth an entry
+  if (!audited_by_handler) {
     if (code == 403 || ex->scope_denied) {
-      e.action = "access.denied";
+      implied = "access.denied";
     } else if (ex->principal.role == Role::kAdmin && !ex->principal.id.empty()) {
-      e.action = "admin.request";
+      implied = "admin.request";
     }
   }
-  if (e.action.empty()) {
+  if (!audited_by_handler && implied.empty()) {
     ex->Send(std::move(res));
     return;
   }
+  store::AuditRecord& e = ex->audit();
+  if (!audited_by_handler) e.action = std::string(implied);
   e.actor = ex->principal.id;
   e.role = ex->principal.id.empty() ? "" : std::string(ToString(ex->principal.role));
   e.ip = ex->remote_ip;
@@ -101,7 +104,7 @@ void OrderCenterApi::AuditThenSend(const std::shared_ptr<Exchange>& ex, Response
 }
 
 void OrderCenterApi::StepUp(const std::shared_ptr<Exchange>& ex) {
-  ex->audit.action = "auth.step_up";
+  ex->audit().action = "auth.step_up";
   if (!ex->Ok(AdminOnly(ex->principal, "step-up"))) return;
   auto body = ParseObjectBody(ex->request.body());
   if (!ex->Ok(body)) return;
@@ -125,7 +128,7 @@ void OrderCenterApi::StepUp(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::RevealOrder(const std::shared_ptr<Exchange>& ex) {
-  ex->audit.action = "pii.reveal";
+  ex->audit().action = "pii.reveal";
   ex->audit_required = true;
   if (!ex->Ok(AdminOnly(ex->principal, "reveal"))) return;
   auto body = ParseObjectBody(ex->request.body());
@@ -159,8 +162,8 @@ void OrderCenterApi::RevealOrder(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::Unprocessable("field 'reason': say why the plaintext is needed"));
     return;
   }
-  ex->audit.fields = wanted;
-  ex->audit.detail = "reason: " + *reason;
+  ex->audit().fields = wanted;
+  ex->audit().detail = "reason: " + *reason;
   if (!ex->Ok(step_up_.Check(ex->request["X-Step-Up-Token"], ex->principal))) return;
   auto found = FindPathOrder(deps_.store, ex->path_id);
   if (!ex->Ok(found)) return;
@@ -179,7 +182,7 @@ void OrderCenterApi::RevealOrder(const std::shared_ptr<Exchange>& ex) {
 }
 
 void OrderCenterApi::ExportOrders(const std::shared_ptr<Exchange>& ex) {
-  ex->audit.action = "orders.export";
+  ex->audit().action = "orders.export";
   ex->audit_required = true;
   if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
   if (exports_in_flight_.fetch_add(1) >= kExportsConcurrentMax) {
@@ -210,7 +213,7 @@ void OrderCenterApi::ExportOrders(const std::shared_ptr<Exchange>& ex) {
   if (q.since_ms) add("since", FormatRfc3339(*q.since_ms));
   if (q.phone_index) add("phone", "(blind index search)");
   if (q.before_seq > 0) add("cursor", EncodeCursor(q.before_seq));
-  ex->audit.detail = filters.empty() ? "all orders in scope" : "filters: " + filters;
+  ex->audit().detail = filters.empty() ? "all orders in scope" : "filters: " + filters;
   if (!ex->Ok(ToPhoneIndex(ex->principal, deps_.pii_codec, &q))) return;
   std::string csv;
   int64_t now = deps_.clock.NowUnixMs();
@@ -235,7 +238,7 @@ void OrderCenterApi::ExportOrders(const std::shared_ptr<Exchange>& ex) {
     }
   }
   writer.Footer();
-  ex->audit.detail += "; rows: " + std::to_string(writer.rows());
+  ex->audit().detail += "; rows: " + std::to_string(writer.rows());
   Response res = TextResponse(200, "text/csv; charset=utf-8", std::move(csv), ex->request);
   res.set(http::field::cache_control, "no-store");
   res.set(http::field::content_disposition,
