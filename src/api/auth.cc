@@ -5,6 +5,12 @@
 #include "privacy/api_keys.h"
 
 namespace oc::api {
+namespace {
+std::atomic<uint64_t> next_instance{1};
+}  // namespace
+
+Authenticator::Authenticator(store::Store& store, const Clock& clock)
+    : store_(store), clock_(clock), instance_(next_instance.fetch_add(1)) {}
 
 int64_t Authenticator::LockedOutFor(const std::string& subject, int64_t now_ms) {
   auto it = failures_.find(subject);
@@ -87,15 +93,31 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
     std::lock_guard lock(failures_mu_);
     if (int64_t wait = LockedOutFor("key:" + hash, now); wait > 0) return throttled(wait);
   }
+  // This thread's own copy of the keys it has seen, so the common case takes no lock that the
+  // other HTTP threads take too (a shared lock still moves its cache line between cores).
+  struct ThreadCache {
+    uint64_t owner = 0;  // the Authenticator the entries belong to
+    std::unordered_map<std::string, Principal> by_hash;
+  };
+  thread_local ThreadCache cache;
+  if (cache.owner != instance_ || cache.by_hash.size() >= kKeysCachedPerThreadMax) {
+    cache.by_hash.clear();
+    cache.owner = instance_;
+  }
+  if (auto it = cache.by_hash.find(hash); it != cache.by_hash.end()) return it->second;
   {
     std::shared_lock lock(mu_);
     auto it = by_hash_.find(hash);
-    if (it != by_hash_.end()) return it->second;
+    if (it != by_hash_.end()) {
+      cache.by_hash.emplace(hash, it->second);
+      return it->second;
+    }
   }
   OC_ASSIGN_OR_RETURN(auto record, store_.FindApiKeyByHash(hash));
   if (!record) return fail(Status::Unauthenticated("unknown API key"), hash);
   std::unique_lock lock(mu_);
   by_hash_.emplace(hash, record->principal);
+  cache.by_hash.emplace(hash, record->principal);
   return record->principal;
 }
 

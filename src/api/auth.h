@@ -29,10 +29,12 @@ namespace oc::api {
 inline constexpr int kAuthFailuresMax = 20;
 inline constexpr int64_t kAuthFailureWindowMs = 60'000;
 inline constexpr size_t kAuthFailureTrackedMax = 100'000;
+// Keys each HTTP thread remembers without a lock before it starts its copy over.
+inline constexpr size_t kKeysCachedPerThreadMax = 10'000;
 
 class Authenticator {
  public:
-  Authenticator(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+  Authenticator(store::Store& store, const Clock& clock);
   // On 429, `*retry_after_s` (when given) is set to the seconds until the lockout ends.
   Result<Principal> Authenticate(std::string_view authorization_header, std::string_view remote_ip,
                                  int64_t* retry_after_s = nullptr);
@@ -51,6 +53,7 @@ class Authenticator {
 
   store::Store& store_;
   const Clock& clock_;
+  const uint64_t instance_;  // tells this Authenticator's per-thread cache entries from others'
   std::shared_mutex mu_;
   std::unordered_map<std::string, Principal> by_hash_;
   std::mutex failures_mu_;

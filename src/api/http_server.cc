@@ -127,15 +127,20 @@ thread_local Worker* t_worker = nullptr;  // the worker whose thread this is, if
 // does happens on its worker's thread; other threads reach it through Post().
 class Worker {
  public:
-  explicit Worker(Server& server)
-      : server_(server), work_(asio::make_work_guard(io_)), sweep_(io_.get_executor()) {}
+  Worker(Server& server, size_t index)
+      : server_(server),
+        index_(index),
+        work_(asio::make_work_guard(io_)),
+        sweep_(io_.get_executor()) {}
 
   asio::io_context& io() { return io_; }
   bool OnThisThread() const { return t_worker == this; }
 
-  void Start(size_t index) {
-    thread_ = std::thread([this, index] {
-      std::string name = "oc-http-" + std::to_string(index);
+  size_t index() const { return index_; }
+
+  void Start() {
+    thread_ = std::thread([this] {
+      std::string name = "oc-http-" + std::to_string(index_);
       pthread_setname_np(pthread_self(), name.c_str());
       t_worker = this;
       ScheduleSweep();
@@ -192,6 +197,7 @@ class Worker {
   void SweepDeadlines();
 
   Server& server_;
+  const size_t index_;
   // Declared before io_ so they outlive the handlers io_ destroys (which hold sessions).
   std::list<std::weak_ptr<Session>> sessions_;
   std::mutex inbox_mu_;
@@ -255,7 +261,7 @@ class Server final : public HttpServer {
   Server(const HttpServerOptions& opt, RequestHandler& handler) : options_(opt), handler_(handler) {
     size_t n =
         options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this));
+    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
     acceptor_.emplace(workers_[0]->io().get_executor());
     accept_backoff_.emplace(workers_[0]->io().get_executor());
   }
@@ -276,7 +282,7 @@ class Server final : public HttpServer {
                              ": " + ec.message());
     port_ = acceptor_->local_endpoint().port();
     Accept();
-    for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->Start(i);
+    for (auto& w : workers_) w->Start();
     return Status::Ok();
   }
 
@@ -504,7 +510,7 @@ void Session::OnRequest() {
   busy_ = true;
   deadline_ = kNoDeadline;  // the handler may take as long as the writer needs
   if (auto* n = server_.options().requests_in_flight) {
-    n->fetch_add(1, std::memory_order_relaxed);
+    n->Add(worker_.index(), 1);
     counted_ = true;
   }
   head_request_ = parser_->get().method() == http::verb::head;
@@ -583,7 +589,7 @@ void Session::OnWritten(beast::error_code ec) {
 void Session::LeaveInFlight() {
   if (!counted_) return;
   counted_ = false;
-  if (auto* n = server_.options().requests_in_flight) n->fetch_sub(1, std::memory_order_relaxed);
+  if (auto* n = server_.options().requests_in_flight) n->Add(worker_.index(), -1);
 }
 
 void Session::Finish() {

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "api/http_message.h"
+#include "core/sharded_counter.h"
 #include "core/status.h"
 #include "core/task.h"
 
@@ -72,7 +73,7 @@ struct HttpServerOptions {
   size_t body_bytes_max = kRequestBodyBytesMax;
   // When set, counts the requests the server holds right now: read, not yet answered. The
   // order writer reads it to tell a crowd of clients from a few (WriterOptions).
-  std::atomic<int64_t>* requests_in_flight = nullptr;
+  ShardedCounter* requests_in_flight = nullptr;  // one shard per worker thread
 };
 
 class HttpServer {

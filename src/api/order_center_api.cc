@@ -388,13 +388,15 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     };
     command.idempotency = std::move(idem);
   }
-  Status submitted =
-      deps_.writer.Submit(std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) {
+  Status submitted = deps_.writer.Submit(
+      std::move(command), [ex](Result<orders::CommandOutcome>&& outcome) mutable {
         // Completions arrive on the syncer thread; rendering and writing happen on the
         // connection's thread, in one hop that the batch's other answers for that thread
         // share. The task holds the outcome itself (one allocation; a Task is never moved
-        // once made).
-        ex->respond.Run([ex, outcome = std::move(outcome)]() {
+        // once made) and takes the exchange over: the syncer thread never touches its
+        // reference count, a line the HTTP threads' cores would otherwise trade with it.
+        Exchange* exchange = ex.get();
+        exchange->respond.Run([ex = std::move(ex), outcome = std::move(outcome)]() {
           const Result<orders::CommandOutcome>& result = outcome;
           if (!result.ok()) {
             ex->Fail(result.status());

@@ -13,6 +13,7 @@
 #include "cli/data_dir.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/sharded_counter.h"
 #include "orders/order_writer.h"
 #include "outbox/relay.h"
 #include "privacy/pii_upkeep.h"
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
                                 .extra_ca_file = webhook_ca_file});
   if (!relay.ok()) return Fail(relay.status());
   // Read by the writer's group commit, written by the HTTP server; outlives both.
-  static std::atomic<int64_t> requests_in_flight{0};
+  static oc::ShardedCounter requests_in_flight;
   oc::orders::WriterOptions writer_options;
   writer_options.requests_in_flight = &requests_in_flight;
   writer_options.on_durable = [r = relay->get()] { r->Notify(); };

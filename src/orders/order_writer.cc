@@ -339,8 +339,7 @@ void OrderWriter::RunSyncer() {
 
 int64_t OrderWriter::RequestsOutsideGroup() const {
   if (options_.requests_in_flight == nullptr) return 0;
-  return options_.requests_in_flight->load(std::memory_order_relaxed) -
-         static_cast<int64_t>(unsynced_commands_);
+  return options_.requests_in_flight->Read() - static_cast<int64_t>(unsynced_commands_);
 }
 
 void OrderWriter::WaitForFullerGroup(std::unique_lock<std::mutex>& lock) {

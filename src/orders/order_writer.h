@@ -39,6 +39,7 @@
 #include "core/ids.h"
 #include "core/order.h"
 #include "core/principal.h"
+#include "core/sharded_counter.h"
 #include "inventory/inventory.h"
 #include "store/store.h"
 
@@ -160,7 +161,7 @@ struct WriterOptions {
   std::function<void()> on_durable;
   // Requests the HTTP server holds right now (HttpServerOptions::requests_in_flight); the
   // group-commit wait (kGroupWaitOthersMin) needs it and never happens without it.
-  const std::atomic<int64_t>* requests_in_flight = nullptr;
+  const ShardedCounter* requests_in_flight = nullptr;
 };
 
 class OrderWriter {
