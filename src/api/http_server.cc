@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
@@ -108,9 +109,11 @@ using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
                                          asio::io_context::executor_type>;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-// How often each worker looks for connections past their deadline: timeouts are seconds long,
-// so a deadline is kept to within this, and no timer is armed or cancelled per request.
-constexpr std::chrono::milliseconds kDeadlineSweepInterval{500};
+// How often each worker looks for connections past their deadline, at most: timeouts are
+// seconds long, so a deadline is kept to within this, and no timer is armed or cancelled per
+// request. Shorter timeouts (tests) are swept a few times per timeout.
+constexpr std::chrono::milliseconds kDeadlineSweepIntervalMax{500};
+constexpr std::chrono::milliseconds kDeadlineSweepIntervalMin{5};
 constexpr size_t kReadChunkBytes = 16 * 1024;
 // Room for the largest header the parser accepts plus one read; the body is moved into the
 // request as it is parsed, so the buffer never holds more.
@@ -127,9 +130,10 @@ thread_local Worker* t_worker = nullptr;  // the worker whose thread this is, if
 // does happens on its worker's thread; other threads reach it through Post().
 class Worker {
  public:
-  Worker(Server& server, size_t index)
+  Worker(Server& server, size_t index, std::chrono::milliseconds sweep_interval)
       : server_(server),
         index_(index),
+        sweep_interval_(sweep_interval),
         work_(asio::make_work_guard(io_)),
         sweep_(io_.get_executor()) {}
 
@@ -187,7 +191,7 @@ class Worker {
     running_.clear();
   }
   void ScheduleSweep() {
-    sweep_.expires_after(kDeadlineSweepInterval);
+    sweep_.expires_after(sweep_interval_);
     sweep_.async_wait([this](beast::error_code ec) {
       if (ec) return;
       SweepDeadlines();
@@ -198,6 +202,7 @@ class Worker {
 
   Server& server_;
   const size_t index_;
+  const std::chrono::milliseconds sweep_interval_;
   // Declared before io_ so they outlive the handlers io_ destroys (which hold sessions).
   std::list<std::weak_ptr<Session>> sessions_;
   std::mutex inbox_mu_;
@@ -261,7 +266,10 @@ class Server final : public HttpServer {
   Server(const HttpServerOptions& opt, RequestHandler& handler) : options_(opt), handler_(handler) {
     size_t n =
         options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
-    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+    auto shortest = std::min({options_.request_read_timeout, options_.keep_alive_idle_timeout,
+                              options_.response_write_timeout});
+    auto sweep = std::clamp(shortest / 4, kDeadlineSweepIntervalMin, kDeadlineSweepIntervalMax);
+    for (size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i, sweep));
     acceptor_.emplace(workers_[0]->io().get_executor());
     accept_backoff_.emplace(workers_[0]->io().get_executor());
   }
@@ -429,8 +437,9 @@ void Session::ReadRequest() {
   parser_.emplace();
   parser_->body_limit(server_.options().body_bytes_max);
   parser_->header_limit(kRequestHeaderBytesMax);
-  deadline_ = std::chrono::steady_clock::now() +
-              (first_request_ ? kRequestReadTimeout : kKeepAliveIdleTimeout);
+  deadline_ = std::chrono::steady_clock::now() + (first_request_
+                                                      ? server_.options().request_read_timeout
+                                                      : server_.options().keep_alive_idle_timeout);
   if (buffer_.size() > 0) {
     // A pipelined request is already here. Parse it on the next turn, not inside the write
     // that got us here, so a long pipeline cannot deepen the stack.
@@ -547,6 +556,8 @@ void Session::Write(Response& response) {
   wire_.clear();
   response.SerializeTo(&wire_, !head_request_);
   wire_written_ = 0;
+  // For the whole answer, not each part: a client reading a byte now and then is cut off too.
+  deadline_ = std::chrono::steady_clock::now() + server_.options().response_write_timeout;
   WriteRest();
 }
 
@@ -565,7 +576,6 @@ void Session::WriteRest() {
     OnWritten(ec);
     return;
   }
-  deadline_ = std::chrono::steady_clock::now() + kResponseWriteTimeout;
   socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](beast::error_code ec) {
     if (self->finished_) return;
     if (ec) {

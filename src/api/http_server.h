@@ -71,6 +71,11 @@ struct HttpServerOptions {
   uint16_t port = 0;   // 0 picks a free port
   size_t threads = 0;  // 0: one per core
   size_t body_bytes_max = kRequestBodyBytesMax;
+  // Tests shorten these; deadlines are checked a few times per shortest one (at most every
+  // 500 ms), so a connection is cut off a little after its deadline, never before.
+  std::chrono::milliseconds request_read_timeout = kRequestReadTimeout;
+  std::chrono::milliseconds keep_alive_idle_timeout = kKeepAliveIdleTimeout;
+  std::chrono::milliseconds response_write_timeout = kResponseWriteTimeout;
   // When set, counts the requests the server holds right now: read, not yet answered. The
   // order writer reads it to tell a crowd of clients from a few (WriterOptions).
   ShardedCounter* requests_in_flight = nullptr;  // one shard per worker thread
