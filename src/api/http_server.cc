@@ -80,9 +80,14 @@ class RequestParser final : public http::basic_parser<true> {
   }
   void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
                      beast::error_code&) override {
-    request_.AddField(name, name_string, value);
+    // Trailer fields (after a chunked body) are dropped: the header is what a request is
+    // judged by, and a trailer must not supply an Authorization the header lacked.
+    if (!header_done_) request_.AddField(name, name_string, value);
   }
-  void on_header_impl(beast::error_code&) override { request_.set_keep_alive(keep_alive()); }
+  void on_header_impl(beast::error_code&) override {
+    header_done_ = true;
+    request_.set_keep_alive(keep_alive());
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                          beast::error_code&) override {
     // basic_parser has checked the length against body_limit already.
@@ -100,6 +105,7 @@ class RequestParser final : public http::basic_parser<true> {
   void on_finish_impl(beast::error_code&) override {}
 
   Request request_;
+  bool header_done_ = false;
 };
 
 using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
@@ -160,7 +166,15 @@ class Worker {
       io_.stop();
     });
     if (thread_.joinable()) thread_.join();
+    stopped_ = true;
+    // Work posted too late to run is dropped here, while io_ (and the sockets it owns) exist.
+    std::vector<Task> left;
+    {
+      std::lock_guard lock(inbox_mu_);
+      left.swap(inbox_);
+    }
   }
+  bool stopped() const { return stopped_; }
 
   // Runs `task` on this worker's thread after its current turn. Tasks posted between two
   // turns share one wake-up. Safe from any thread.
@@ -203,13 +217,16 @@ class Worker {
   Server& server_;
   const size_t index_;
   const std::chrono::milliseconds sweep_interval_;
-  // Declared before io_ so they outlive the handlers io_ destroys (which hold sessions).
+  // Declared before io_ so it outlives the handlers io_ destroys (which hold sessions).
   std::list<std::weak_ptr<Session>> sessions_;
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  // Declared after io_, so destroyed before it: tasks left in the inbox may hold the last
+  // reference to a session, whose socket must go while its io_context still exists.
   std::mutex inbox_mu_;
   std::vector<Task> inbox_;
   bool inbox_scheduled_ = false;
   std::vector<Task> running_;
-  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  std::atomic<bool> stopped_{false};
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Timer sweep_;
   std::thread thread_;
@@ -342,11 +359,18 @@ class Server final : public HttpServer {
         accept_backoff_->async_wait([this](beast::error_code) { Accept(); });
         return;
       }
-      if (!draining_) {
-        auto s = std::make_shared<Session>(std::move(sock), target, *this);
-        Register();
-        asio::post(target.io(), [s] { s->Start(); });
-      }
+      // The socket belongs to the target worker's reactor, which takes no locks for I/O: it is
+      // set up there, or closed there during a drain.
+      Register();
+      asio::post(target.io(), [this, &target, sock = std::move(sock)]() mutable {
+        if (draining_) {
+          beast::error_code ignored;
+          sock.close(ignored);
+          Unregister();
+          return;
+        }
+        std::make_shared<Session>(std::move(sock), target, *this)->Start();
+      });
       Accept();
     });
   }
@@ -403,10 +427,18 @@ Session::Session(Socket socket, Worker& worker, Server& server)
 
 Session::~Session() {
   // A session ends through Finish() on its thread. One that is destroyed without it (its last
-  // owner let go elsewhere, or the server is shutting down) still leaves the counts.
+  // owner let go elsewhere, or the server is shutting down) still leaves the counts, and its
+  // socket is closed on its own worker while that still runs (the worker's reactor takes no
+  // locks for I/O).
   if (!finished_) {
     finished_ = true;
     LeaveInFlight();
+    if (!worker_.OnThisThread() && !worker_.stopped()) {
+      worker_.Post([socket = std::move(socket_)]() mutable {
+        beast::error_code ignored;
+        socket.close(ignored);
+      });
+    }
     server_.Unregister();
   }
 }
@@ -423,10 +455,10 @@ void Session::Close() {
 }
 
 void Session::OnDeadline() {
-  // The pending read or write completes with operation_aborted and ends the session.
-  beast::error_code ec;
-  socket_.cancel(ec);
-  deadline_ = kNoDeadline;
+  // Ends the session outright: a pending read or write completes as aborted, and a handler
+  // already queued (a read that finished at once) finds the session finished. Only cancelling
+  // would let such a handler carry on with no deadline at all.
+  Finish();
 }
 
 void Session::ReadRequest() {

@@ -223,7 +223,10 @@ class SimpleReader {
     SkipSpace();
     size_t start = i_;
     int64_t v = 0;
-    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') v = v * 10 + (s_[i_++] - '0');
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+      if (i_ - start < digits_max) v = v * 10 + (s_[i_] - '0');  // no overflow: too long fails
+      ++i_;
+    }
     size_t n = i_ - start;
     if (n == 0 || n > digits_max || s_[start] == '0') return false;
     if (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' &&

@@ -666,6 +666,22 @@ Result<CommandOutcome> OrderWriter::ApplyReleaseReservation(store::WriteTransact
 }
 
 Result<CommandOutcome> OrderWriter::ApplyExpireReservations(store::WriteTransaction& txn) {
+  const size_t taken_before = expiries_taken_in_batch_.size();
+  Result<CommandOutcome> out = SweepDueHolds(txn);
+  if (!out.ok()) {
+    // The entries this sweep took go back, whether or not the batch is rolled back (a failure
+    // before any write leaves the batch to commit): a due hold must not drop out of the queue.
+    // The next look is a check interval away, not in a loop against a failing read.
+    for (size_t i = taken_before; i < expiries_taken_in_batch_.size(); ++i) {
+      hold_expiries_.push(expiries_taken_in_batch_[i]);
+    }
+    expiries_taken_in_batch_.resize(taken_before);
+    ForgetHoldExpiry();
+  }
+  return out;
+}
+
+Result<CommandOutcome> OrderWriter::SweepDueHolds(store::WriteTransaction& txn) {
   int64_t now = clock_.NowUnixMs();
   int64_t expired = 0;
   for (size_t examined = 0;

@@ -233,6 +233,7 @@ class OrderWriter {
                                                  const Principal& actor,
                                                  const ReleaseReservation& r);
   Result<CommandOutcome> ApplyExpireReservations(store::WriteTransaction& txn);
+  Result<CommandOutcome> SweepDueHolds(store::WriteTransaction& txn);
   // The hold an order converts, refused unless it is active, in scope and not yet due.
   Result<store::ReservationRecord> LoadHoldToConvert(store::WriteTransaction& txn,
                                                      const Principal& actor, const Order& order);

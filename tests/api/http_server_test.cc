@@ -53,6 +53,9 @@ class TestHandler final : public RequestHandler {
     } else if (target == "/run") {
       Response res = Text(request, "run");
       respond.Run([respond, res = std::move(res)]() mutable { respond.Send(std::move(res)); });
+    } else if (target == "/auth") {
+      respond.Send(
+          Text(request, std::string(request[http::field::authorization]) + "|" + request.body()));
     } else if (target == "/big") {
       Response res = Text(request, "");
       res.body().assign(64 << 20, 'x');
@@ -351,6 +354,20 @@ TEST_F(HttpServerTest, BrokenRequestsAreRefusedWithProblemJsonAndTheConnectionCl
   EXPECT_EQ(answer.rfind("HTTP/1.1 400 ", 0), 0u) << answer;
   EXPECT_NE(answer.find("ended early"), std::string::npos) << answer;
   EXPECT_EQ(handler_.rejected(), (std::vector<unsigned>{400, 400}));
+}
+
+TEST_F(HttpServerTest, AChunkedBodysTrailerCannotAddHeaderFields) {
+  Start();
+  RawClient c(port());
+  ASSERT_TRUE(
+      c.Send("POST /auth HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+             "Trailer: Authorization\r\n\r\n"
+             "5\r\nhello\r\n0\r\nAuthorization: Bearer sneaky\r\n\r\n"));
+  EXPECT_EQ(BodyOf(c.ReadResponse()), "|hello");  // the body arrived; the trailer was dropped
+  ASSERT_TRUE(
+      c.Send("POST /auth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer real\r\n"
+             "Content-Length: 2\r\n\r\nhi"));
+  EXPECT_EQ(BodyOf(c.ReadResponse()), "Bearer real|hi");
 }
 
 }  // namespace

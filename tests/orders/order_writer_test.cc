@@ -1051,6 +1051,58 @@ TEST_F(HoldTest, AnExpirySweepWhoseBatchRollsBackIsTakenAgain) {
   writer_.reset();
 }
 
+// Fails the first hold read by number, as a transient read error would: before any write.
+class FailFirstHoldReadStore final : public store::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
+    OC_ASSIGN_OR_RETURN(auto inner, target().BeginWrite());
+    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner), &failed_));
+  }
+  bool failed() const { return failed_.load(); }
+
+ private:
+  class Txn final : public store::WriteTransactionWrapper {
+   public:
+    Txn(std::unique_ptr<store::WriteTransaction> inner, std::atomic<bool>* failed)
+        : WriteTransactionWrapper(std::move(inner)), failed_(failed) {}
+    Result<std::optional<store::ReservationRecord>> FindReservationByNo(int64_t no) override {
+      if (!failed_->exchange(true)) return Status::IOError("injected read failure");
+      return WriteTransactionWrapper::FindReservationByNo(no);
+    }
+
+   private:
+    std::atomic<bool>* failed_;
+  };
+  std::atomic<bool> failed_{false};
+};
+
+TEST_F(HoldTest, AnExpirySweepThatFailsBeforeWritingKeepsTheHoldQueued) {
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string hold = HoldOk(4, 10);
+  writer_->Stop();
+  writer_.reset();
+  FailFirstHoldReadStore failing(*gated_);
+  auto w = OrderWriter::Start(failing, clock_, ids_);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  writer_ = std::move(w).value();
+  clock_.Advance(10'000);
+  // The first sweep fails on its read, with nothing written, so its batch commits as it is;
+  // the hold must stay in the queue for the next sweep, not drop out until a restart.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
+    auto f = p->get_future();
+    ASSERT_TRUE(
+        writer_->ExpireHolds([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); }).ok());
+    (void)f.get();
+  }
+  EXPECT_TRUE(failing.failed());
+  EXPECT_EQ(HoldRecord(hold).state, store::ReservationState::kExpired);
+  EXPECT_EQ(Hot().reserved, 0);
+  writer_->Stop();
+  writer_.reset();
+}
+
 TEST_F(HoldTest, AnOrderAcceptedAsOversoldIsFlaggedWithItsEventAndListed) {
   ASSERT_TRUE(Run(SetHot(1)).ok());
   auto refused = Run(BuyHot("NO", 3));
