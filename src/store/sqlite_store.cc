@@ -1253,13 +1253,7 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> MaxReservationNo() override {
-    return ThenDurable([&]() -> Result<int64_t> {
-      auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st,
-                          (*lease).Prepare("SELECT coalesce(max(no), 0) FROM reservations"));
-      OC_ASSIGN_OR_RETURN(bool row, st.Step());
-      return row ? st.Int(0) : int64_t{0};
-    }());
+    return DurableInt("SELECT coalesce(max(no), 0) FROM reservations");
   }
 
   Result<std::vector<OversoldRecord>> ListOversold() override {
@@ -1545,10 +1539,14 @@ class SqliteStore final : public Store {
   }
 
   Result<int64_t> MaxOutboxSeq() override {
+    return DurableInt("SELECT coalesce(max(seq), 0) FROM outbox");
+  }
+
+  // The one integer `sql` (a literal) selects, 0 for no row, read like every read: durable.
+  Result<int64_t> DurableInt(const char* sql) {
     return ThenDurable([&]() -> Result<int64_t> {
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st,
-                          (*lease).Prepare("SELECT coalesce(max(seq), 0) FROM outbox"));
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(sql));
       OC_ASSIGN_OR_RETURN(bool row, st.Step());
       return row ? st.Int(0) : int64_t{0};
     }());

@@ -819,6 +819,14 @@ class HoldTest : public OrderWriterTest {
     EXPECT_TRUE(r.ok() && r->reservation) << (r.ok() ? "" : r.status().ToString());
     return r.ok() && r->reservation ? r->reservation->id : "";
   }
+  // Runs the writer on `store` (a fault-injecting wrapper) until the test stops it.
+  void RestartWriterOn(store::Store& store) {
+    writer_->Stop();
+    writer_.reset();
+    auto w = OrderWriter::Start(store, clock_, ids_);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    writer_ = std::move(w).value();
+  }
   void Expire() {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     auto f = p->get_future();
@@ -1002,43 +1010,46 @@ TEST_F(HoldTest, HoldsPlacedInABatchAreWrittenBeforeTheBatchLooksOneUp) {
   EXPECT_EQ(Hot().reserved, 7);
 }
 
-// Fails the first hold update it sees, as a disk error half-way through a command would.
-class FailFirstHoldUpdateStore final : public store::StoreWrapper {
+// Fails the first hold update it sees (as a disk error half-way through a command would), or
+// the first hold read by number (a transient read error: before any write).
+class FailFirstHoldStore final : public store::StoreWrapper {
  public:
-  using StoreWrapper::StoreWrapper;
+  enum class Fails { kUpdate, kRead };
+  FailFirstHoldStore(store::Store& target, Fails fails) : StoreWrapper(target), fails_(fails) {}
   Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
     OC_ASSIGN_OR_RETURN(auto inner, target().BeginWrite());
-    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner), &failed_));
+    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner), this));
   }
+  bool failed() const { return failed_.load(); }
 
  private:
   class Txn final : public store::WriteTransactionWrapper {
    public:
-    Txn(std::unique_ptr<store::WriteTransaction> inner, std::atomic<bool>* failed)
-        : WriteTransactionWrapper(std::move(inner)), failed_(failed) {}
+    Txn(std::unique_ptr<store::WriteTransaction> inner, FailFirstHoldStore* store)
+        : WriteTransactionWrapper(std::move(inner)), store_(store) {}
     Status UpdateReservation(const store::ReservationRecord& r) override {
-      if (!failed_->exchange(true)) return Status::IOError("injected write failure");
+      if (store_->FailNow(Fails::kUpdate)) return Status::IOError("injected write failure");
       return WriteTransactionWrapper::UpdateReservation(r);
+    }
+    Result<std::optional<store::ReservationRecord>> FindReservationByNo(int64_t no) override {
+      if (store_->FailNow(Fails::kRead)) return Status::IOError("injected read failure");
+      return WriteTransactionWrapper::FindReservationByNo(no);
     }
 
    private:
-    std::atomic<bool>* failed_;
+    FailFirstHoldStore* store_;
   };
-  std::atomic<bool> failed_{false};
+  bool FailNow(Fails what) { return what == fails_ && !failed_.exchange(true); }
 
- public:
-  bool failed() const { return failed_.load(); }
+  const Fails fails_;
+  std::atomic<bool> failed_{false};
 };
 
 TEST_F(HoldTest, AnExpirySweepWhoseBatchRollsBackIsTakenAgain) {
   ASSERT_TRUE(Run(SetHot(10)).ok());
   std::string hold = HoldOk(4, 10);
-  writer_->Stop();
-  writer_.reset();
-  FailFirstHoldUpdateStore failing(*gated_);
-  auto w = OrderWriter::Start(failing, clock_, ids_);
-  ASSERT_TRUE(w.ok()) << w.status().ToString();
-  writer_ = std::move(w).value();
+  FailFirstHoldStore failing(*gated_, FailFirstHoldStore::Fails::kUpdate);
+  RestartWriterOn(failing);
   clock_.Advance(10'000);
   // The first sweep releases the stock, then its write fails: its batch is rolled back, the
   // stock and the hold's place in the expiry queue with it, and re-run without it. The sweep
@@ -1051,41 +1062,11 @@ TEST_F(HoldTest, AnExpirySweepWhoseBatchRollsBackIsTakenAgain) {
   writer_.reset();
 }
 
-// Fails the first hold read by number, as a transient read error would: before any write.
-class FailFirstHoldReadStore final : public store::StoreWrapper {
- public:
-  using StoreWrapper::StoreWrapper;
-  Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
-    OC_ASSIGN_OR_RETURN(auto inner, target().BeginWrite());
-    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner), &failed_));
-  }
-  bool failed() const { return failed_.load(); }
-
- private:
-  class Txn final : public store::WriteTransactionWrapper {
-   public:
-    Txn(std::unique_ptr<store::WriteTransaction> inner, std::atomic<bool>* failed)
-        : WriteTransactionWrapper(std::move(inner)), failed_(failed) {}
-    Result<std::optional<store::ReservationRecord>> FindReservationByNo(int64_t no) override {
-      if (!failed_->exchange(true)) return Status::IOError("injected read failure");
-      return WriteTransactionWrapper::FindReservationByNo(no);
-    }
-
-   private:
-    std::atomic<bool>* failed_;
-  };
-  std::atomic<bool> failed_{false};
-};
-
 TEST_F(HoldTest, AnExpirySweepThatFailsBeforeWritingKeepsTheHoldQueued) {
   ASSERT_TRUE(Run(SetHot(10)).ok());
   std::string hold = HoldOk(4, 10);
-  writer_->Stop();
-  writer_.reset();
-  FailFirstHoldReadStore failing(*gated_);
-  auto w = OrderWriter::Start(failing, clock_, ids_);
-  ASSERT_TRUE(w.ok()) << w.status().ToString();
-  writer_ = std::move(w).value();
+  FailFirstHoldStore failing(*gated_, FailFirstHoldStore::Fails::kRead);
+  RestartWriterOn(failing);
   clock_.Advance(10'000);
   // The first sweep fails on its read, with nothing written, so its batch commits as it is;
   // the hold must stay in the queue for the next sweep, not drop out until a restart.
