@@ -1,5 +1,9 @@
 #include "core/ids.h"
 
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
 namespace oc {
 namespace {
 constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -39,20 +43,54 @@ std::string IdGenerator::Next(std::string_view prefix) {
   return Compose(prefix, static_cast<uint64_t>(clock_.NowUnixMs()), Bits40(rnd), Bits40(rnd + 5));
 }
 
-std::string IdGenerator::NextNumbered(std::string_view prefix, uint64_t number) {
-  unsigned char rnd[5];
-  random_.Fill(rnd, sizeof rnd);
-  return Compose(prefix, static_cast<uint64_t>(clock_.NowUnixMs()), number & kIdNumberMax,
-                 Bits40(rnd));
+NumberMask::NumberMask(std::span<const unsigned char, kKeyBytes> key) : ctx_(EVP_CIPHER_CTX_new()) {
+  if (ctx_ == nullptr ||
+      EVP_EncryptInit_ex(ctx_, EVP_aes_128_ecb(), nullptr, key.data(), nullptr) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx_, 0) != 1) {
+    EVP_CIPHER_CTX_free(ctx_);
+    throw std::runtime_error("AES-128 setup failed");
+  }
 }
 
-std::optional<uint64_t> NumberInId(std::string_view id, std::string_view prefix) {
-  if (!LooksLikeId(id, prefix)) return std::nullopt;
-  uint64_t number = 0;
-  for (char c : id.substr(prefix.size() + 1 + kIdTimeLength, 8)) {
-    number = (number << 5) | static_cast<uint64_t>(CrockfordValue(c));
+NumberMask::~NumberMask() { EVP_CIPHER_CTX_free(ctx_); }
+
+uint64_t NumberMask::For(uint64_t nonce) const {
+  // One block: the nonce's 40 bits, then zeros. AES is a pseudo-random permutation, so its
+  // output for distinct nonces is as good as random to anyone without the key.
+  unsigned char in[16] = {};
+  for (int i = 0; i < 5; ++i) in[i] = static_cast<unsigned char>(nonce >> (8 * (4 - i)));
+  unsigned char out[16 + EVP_MAX_BLOCK_LENGTH];
+  int n = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (EVP_EncryptUpdate(ctx_, out, &n, in, sizeof in) != 1 || n != 16) {
+      throw std::runtime_error("AES-128 block encryption failed");
+    }
   }
-  return number;
+  return Bits40(out);
+}
+
+std::string IdGenerator::NextNumbered(std::string_view prefix, uint64_t number,
+                                      const NumberMask& mask) {
+  unsigned char rnd[5];
+  random_.Fill(rnd, sizeof rnd);
+  uint64_t nonce = Bits40(rnd);
+  return Compose(prefix, static_cast<uint64_t>(clock_.NowUnixMs()), nonce,
+                 (number & kIdNumberMax) ^ mask.For(nonce));
+}
+
+std::optional<uint64_t> NumberInId(std::string_view id, std::string_view prefix,
+                                   const NumberMask& mask) {
+  if (!LooksLikeId(id, prefix)) return std::nullopt;
+  auto field = [&](size_t at) {
+    uint64_t v = 0;
+    for (char c : id.substr(prefix.size() + 1 + at, 8)) {
+      v = (v << 5) | static_cast<uint64_t>(CrockfordValue(c));
+    }
+    return v;
+  };
+  uint64_t nonce = field(kIdTimeLength);
+  return field(kIdTimeLength + 8) ^ mask.For(nonce);
 }
 
 bool LooksLikeId(std::string_view id, std::string_view prefix) {

@@ -620,7 +620,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreateReservation(const Principal& acto
   int64_t now = clock_.NowUnixMs();
   store::ReservationRecord r;
   r.no = next_hold_no_++;
-  r.id = ids_.NextNumbered("res", static_cast<uint64_t>(r.no));
+  r.id = ids_.NextNumbered("res", static_cast<uint64_t>(r.no), store_.hold_id_mask());
   r.created_by = actor.id;
   r.channel = actor.role == Role::kChannel ? actor.channel : "";
   r.lines = c.lines;

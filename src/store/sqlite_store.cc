@@ -235,6 +235,13 @@ DROP TABLE reservations;
 ALTER TABLE reservations_v9 RENAME TO reservations;
 CREATE UNIQUE INDEX reservations_legacy_id ON reservations(id) WHERE legacy = 1;
 )sql",
+    // 10: the number in a hold id is hidden under a key of the database's own (NumberMask;
+    // SqliteStore::Open makes the key), so ids no longer show how many holds came between
+    // two. Holds numbered in plain view keep their ids, found through the legacy index.
+    R"sql(
+CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+UPDATE reservations SET legacy = 1 WHERE legacy = 0;
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -364,12 +371,13 @@ Result<std::optional<ReservationRecord>> FindReservationByNoOn(Connection& c, in
   return ReservationWhere(c, sql.c_str(), no);
 }
 
-Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id) {
-  if (auto no = NumberInId(id, "res")) {
+Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id,
+                                                           const NumberMask& mask) {
+  if (auto no = NumberInId(id, "res", mask)) {
     OC_ASSIGN_OR_RETURN(auto found, FindReservationByNoOn(c, static_cast<int64_t>(*no)));
     if (found && found->id == id) return found;
   }
-  // A hold made before its id carried its number (schema 9).
+  // A hold made before its id carried its number hidden (schema 10).
   static const std::string legacy = std::string("SELECT ") + kReservationColumns +
                                     " FROM reservations WHERE id = ? AND legacy = 1";
   return ReservationWhere(c, legacy.c_str(), id);
@@ -540,6 +548,30 @@ Status Migrate(Connection& c) {
   return Status::Ok();
 }
 
+// The database's key for hold ids, made on first use from the CSPRNG. INSERT OR IGNORE: a
+// second process (orderctl) opening the same new database reads the key the first one made.
+Result<std::array<unsigned char, NumberMask::kKeyBytes>> HoldIdKey(Connection& c) {
+  std::array<unsigned char, NumberMask::kKeyBytes> fresh{};
+  Random::Secure().Fill(fresh.data(), fresh.size());
+  {
+    OC_ASSIGN_OR_RETURN(
+        Statement st,
+        c.Prepare("INSERT OR IGNORE INTO settings (name, value) VALUES ('hold_id_key', ?)"));
+    st.BindBlob(1, std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()));
+    OC_RETURN_IF_ERROR(st.Run());
+  }
+  OC_ASSIGN_OR_RETURN(Statement st,
+                      c.Prepare("SELECT value FROM settings WHERE name = 'hold_id_key'"));
+  OC_ASSIGN_OR_RETURN(bool row, st.Step());
+  std::string stored = row ? st.Blob(0) : std::string();
+  if (stored.size() != NumberMask::kKeyBytes) {
+    return Status::IOError("the database's hold id key is missing or damaged");
+  }
+  std::array<unsigned char, NumberMask::kKeyBytes> key{};
+  std::memcpy(key.data(), stored.data(), key.size());
+  return key;
+}
+
 // Which commits are durable yet. Readers see only durable data: after a read, a reader that may
 // have seen commits not yet fsync'd runs (or joins) the fsync before it returns anything, so
 // nobody acts on data — ships an order, delivers an event — that a power cut could still take
@@ -577,8 +609,8 @@ class DurabilityTracker {
 class SqliteWriteTransaction final : public WriteTransaction {
  public:
   SqliteWriteTransaction(Connection& c, std::unique_lock<std::mutex> lock, PiiCodec* codec,
-                         DurabilityTracker& durability)
-      : c_(c), lock_(std::move(lock)), codec_(codec), durability_(durability) {}
+                         DurabilityTracker& durability, const NumberMask& mask)
+      : c_(c), lock_(std::move(lock)), codec_(codec), durability_(durability), mask_(mask) {}
   ~SqliteWriteTransaction() override {
     if (!finished_) (void)c_.Exec("ROLLBACK");
   }
@@ -767,7 +799,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   Result<std::optional<ReservationRecord>> FindReservation(std::string_view id) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
-    return FindReservationOn(c_, id);
+    return FindReservationOn(c_, id, mask_);
   }
 
   Result<std::optional<ReservationRecord>> FindReservationByNo(int64_t no) override {
@@ -878,6 +910,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   std::unique_lock<std::mutex> lock_;
   PiiCodec* codec_;
   DurabilityTracker& durability_;
+  const NumberMask& mask_;
   int64_t writes_ = 0;
   bool lost_ = false;
   bool finished_ = false;
@@ -1002,8 +1035,11 @@ class SqliteStore final : public Store {
       OC_RETURN_IF_ERROR(
           writer->Exec("PRAGMA max_page_count=" + std::to_string(opt.max_database_pages)));
     }
+    OC_ASSIGN_OR_RETURN(auto hold_id_key, HoldIdKey(*writer));
     auto store =
         std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
+    store->hold_id_mask_ = std::make_unique<NumberMask>(
+        std::span<const unsigned char, NumberMask::kKeyBytes>(hold_id_key));
     OC_ASSIGN_OR_RETURN(auto checkpoint_conn,
                         Connection::Open(opt.path, false, opt.busy_timeout_ms));
     OC_RETURN_IF_ERROR(checkpoint_conn->Exec("PRAGMA synchronous=NORMAL"));
@@ -1024,7 +1060,7 @@ class SqliteStore final : public Store {
     std::unique_lock lock(write_mu_);
     OC_RETURN_IF_ERROR(writer_->Exec("BEGIN IMMEDIATE"));
     return std::unique_ptr<WriteTransaction>(
-        new SqliteWriteTransaction(*writer_, std::move(lock), codec_, durability_));
+        new SqliteWriteTransaction(*writer_, std::move(lock), codec_, durability_, *hold_id_mask_));
   }
 
   Status Sync() override { return SyncUpTo(durability_.finished()); }
@@ -1232,7 +1268,7 @@ class SqliteStore final : public Store {
   Result<std::optional<ReservationRecord>> GetReservation(std::string_view id) override {
     return ThenDurable([&]() -> Result<std::optional<ReservationRecord>> {
       auto lease = readers_.Borrow();
-      return FindReservationOn(*lease, id);
+      return FindReservationOn(*lease, id, *hold_id_mask_);
     }());
   }
 
@@ -1255,6 +1291,8 @@ class SqliteStore final : public Store {
   Result<int64_t> MaxReservationNo() override {
     return DurableInt("SELECT coalesce(max(no), 0) FROM reservations");
   }
+
+  const NumberMask& hold_id_mask() const override { return *hold_id_mask_; }
 
   Result<std::vector<OversoldRecord>> ListOversold() override {
     return ThenDurable([&]() -> Result<std::vector<OversoldRecord>> {
@@ -1729,6 +1767,7 @@ class SqliteStore final : public Store {
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<NumberMask> hold_id_mask_;
   ReadPool readers_;
   std::string path_;
   PiiCodec* codec_;

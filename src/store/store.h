@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/ids.h"
 #include "core/order.h"
 #include "core/principal.h"
 #include "core/status.h"
@@ -298,6 +299,9 @@ class Store {
   // queue at start; and the highest hold `no` so far (0 when there is none).
   virtual Result<std::vector<std::pair<int64_t, int64_t>>> ActiveReservationExpiries() = 0;
   virtual Result<int64_t> MaxReservationNo() = 0;
+  // Hides the `no` in hold ids (NumberMask), keyed by a secret this database made for itself:
+  // ids and the rows they name travel together, in backups too.
+  virtual const NumberMask& hold_id_mask() const = 0;
   // Orders accepted as oversold that are not cancelled or refunded, oldest first.
   virtual Result<std::vector<OversoldRecord>> ListOversold() = 0;
 

@@ -41,6 +41,7 @@ class StoreWrapper : public Store {
     return target_.ActiveReservationExpiries();
   }
   Result<int64_t> MaxReservationNo() override { return target_.MaxReservationNo(); }
+  const NumberMask& hold_id_mask() const override { return target_.hold_id_mask(); }
   Result<std::vector<OversoldRecord>> ListOversold() override { return target_.ListOversold(); }
   Status InsertSubscription(const SubscriptionRecord& r) override {
     return target_.InsertSubscription(r);

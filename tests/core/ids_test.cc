@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <string>
 #include <unordered_set>
@@ -155,30 +156,72 @@ TEST(IdsTest, LooksLikeIdRefusesOtherShapes) {
   for (const auto& s : bad) EXPECT_FALSE(LooksLikeId(s, "ord")) << "'" << s << "'";
 }
 
+NumberMask MaskWithKey(unsigned char fill) {
+  std::array<unsigned char, NumberMask::kKeyBytes> key{};
+  key.fill(fill);
+  return NumberMask(key);
+}
+
+// The 40 bits an id of `prefix` carries after its time and random parts, read as they stand.
+uint64_t CarriedBits(std::string_view id, std::string_view prefix) {
+  uint64_t v = 0;
+  for (char c : id.substr(prefix.size() + 1 + 18, 8)) {
+    v = (v << 5) | std::string_view(kCrockford).find(c);
+  }
+  return v;
+}
+
 TEST(IdsTest, NumberedIdsCarryTheirNumberBesideTimeAndRandomness) {
   ManualClock clock(1'700'000'000'000);
   CountingRandom random;
   IdGenerator ids(clock, random);
+  NumberMask mask = MaskWithKey(7);
   for (uint64_t n :
        {uint64_t{0}, uint64_t{1}, uint64_t{31}, uint64_t{32}, uint64_t{123456789}, kIdNumberMax}) {
-    std::string id = ids.NextNumbered("res", n);
+    std::string id = ids.NextNumbered("res", n, mask);
     EXPECT_TRUE(LooksLikeId(id, "res")) << id;
-    EXPECT_EQ(NumberInId(id, "res"), n) << id;
+    EXPECT_EQ(NumberInId(id, "res", mask), n) << id;
   }
   // The same number twice still gives two ids (the random half differs), and ids sort by time.
-  std::string a = ids.NextNumbered("res", 7);
-  std::string b = ids.NextNumbered("res", 7);
+  std::string a = ids.NextNumbered("res", 7, mask);
+  std::string b = ids.NextNumbered("res", 7, mask);
   EXPECT_NE(a, b);
   clock.Advance(1);
-  std::string later = ids.NextNumbered("res", 1);
+  std::string later = ids.NextNumbered("res", 1, mask);
   EXPECT_LT(a, later);
   EXPECT_LT(b, later);
   // Numbers beyond 40 bits do not spill into the time or random part.
-  EXPECT_EQ(NumberInId(ids.NextNumbered("res", kIdNumberMax + 5), "res"), 4u);
+  EXPECT_EQ(NumberInId(ids.NextNumbered("res", kIdNumberMax + 5, mask), "res", mask), 4u);
   // Only well-formed ids of the prefix decode.
-  EXPECT_EQ(NumberInId("res_NOPE", "res"), std::nullopt);
-  EXPECT_EQ(NumberInId(a, "ord"), std::nullopt);
-  EXPECT_EQ(NumberInId("res_" + std::string(26, 'U'), "res"), std::nullopt);
+  EXPECT_EQ(NumberInId("res_NOPE", "res", mask), std::nullopt);
+  EXPECT_EQ(NumberInId(a, "ord", mask), std::nullopt);
+  EXPECT_EQ(NumberInId("res_" + std::string(26, 'U'), "res", mask), std::nullopt);
+}
+
+TEST(IdsTest, NumberedIdsDoNotShowTheirNumberWithoutTheKey) {
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, Random::Secure());
+  NumberMask mask = MaskWithKey(7);
+  NumberMask other = MaskWithKey(8);
+  // Consecutive numbers, as a flash sale's holds get them: what the ids carry is neither the
+  // numbers nor in their order, and another key reads other numbers out of them.
+  constexpr uint64_t kCount = 1000;
+  size_t shown = 0, ascending = 0, other_key_right = 0;
+  uint64_t previous = 0;
+  for (uint64_t n = 1; n <= kCount; ++n) {
+    std::string id = ids.NextNumbered("res", n, mask);
+    ASSERT_EQ(NumberInId(id, "res", mask), n) << id;
+    uint64_t carried = CarriedBits(id, "res");
+    if (carried == n) ++shown;
+    if (carried > previous) ++ascending;
+    previous = carried;
+    if (NumberInId(id, "res", other) == n) ++other_key_right;
+  }
+  EXPECT_EQ(shown, 0u);
+  // Random order ascends about half the time; plain counting would ascend every time.
+  EXPECT_GT(ascending, kCount * 2 / 5);
+  EXPECT_LT(ascending, kCount * 3 / 5);
+  EXPECT_EQ(other_key_right, 0u);
 }
 
 }  // namespace

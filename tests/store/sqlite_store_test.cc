@@ -734,8 +734,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 9);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 9);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 10);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 10);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
@@ -901,10 +901,11 @@ TEST_F(SqliteStoreTest, ABackgroundCheckpointCopiesTheLogIntoTheDatabaseFile) {
   ASSERT_TRUE(Get("ord_5999").has_value());
 }
 
-ReservationRecord MakeHold(IdGenerator& ids, int64_t no, int64_t expires_at_ms) {
+ReservationRecord MakeHold(IdGenerator& ids, const NumberMask& mask, int64_t no,
+                           int64_t expires_at_ms) {
   ReservationRecord r;
   r.no = no;
-  r.id = ids.NextNumbered("res", static_cast<uint64_t>(no));
+  r.id = ids.NextNumbered("res", static_cast<uint64_t>(no), mask);
   r.created_by = "key_CH";
   r.channel = "douyin";
   r.lines = {HeldLine{"HOT", 2}, HeldLine{"滤芯", 1}};
@@ -917,8 +918,8 @@ ReservationRecord MakeHold(IdGenerator& ids, int64_t no, int64_t expires_at_ms) 
 TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWholeId) {
   ManualClock clock(1'700'000'000'000);
   IdGenerator ids(clock, Random::Secure());
-  ReservationRecord a = MakeHold(ids, 1, 5000);
-  ReservationRecord b = MakeHold(ids, 2, 3000);
+  ReservationRecord a = MakeHold(ids, store_->hold_id_mask(), 1, 5000);
+  ReservationRecord b = MakeHold(ids, store_->hold_id_mask(), 2, 3000);
   {
     auto txn = Begin();
     ASSERT_TRUE(txn->InsertReservations({&a, &b}).ok());
@@ -936,7 +937,7 @@ TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWhol
   std::string forged = a.id;
   forged.back() = forged.back() == '0' ? '1' : '0';
   EXPECT_FALSE(FindHold(forged).has_value());
-  EXPECT_FALSE(FindHold(ids.NextNumbered("res", 99)).has_value());
+  EXPECT_FALSE(FindHold(ids.NextNumbered("res", 99, store_->hold_id_mask())).has_value());
   EXPECT_FALSE(FindHold("res_NOPE").has_value());
 
   {
@@ -946,7 +947,7 @@ TEST_F(SqliteStoreTest, HoldsAreFoundByTheNumberTheirIdCarriesAndOnlyByTheirWhol
     converted.order_id = "ord_1";
     converted.updated_at_ms = 2000;
     ASSERT_TRUE(txn->UpdateReservation(converted).ok());
-    ReservationRecord missing = MakeHold(ids, 42, 1);
+    ReservationRecord missing = MakeHold(ids, store_->hold_id_mask(), 42, 1);
     EXPECT_FALSE(txn->UpdateReservation(missing).ok());  // nothing to update is an error
     ASSERT_TRUE(txn->Commit().ok());
   }
@@ -969,7 +970,7 @@ TEST_F(SqliteStoreTest, ABatchOfHoldsIsWrittenWholeWhateverItsSize) {
   // 45 = 32 + 8 + 4 + 1 rows to a statement; every hold's own values must land in its own row.
   std::vector<ReservationRecord> holds;
   for (int64_t no = 1; no <= 45; ++no) {
-    ReservationRecord r = MakeHold(ids, no, 10'000 + no);
+    ReservationRecord r = MakeHold(ids, store_->hold_id_mask(), no, 10'000 + no);
     r.lines = {HeldLine{"SKU-" + std::to_string(no), no}};
     r.created_by = "key_" + std::to_string(no);
     r.channel = no % 2 ? "douyin" : "";
@@ -1011,7 +1012,8 @@ TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration)
        'active', '', 9000, 100, 100),
       ('res_01JC0000000000000000000000', 'key_CH', 'douyin', '[{"sku":"HOT","qty":1}]',
        'converted', 'ord_9', 8000, 50, 60);
-    DELETE FROM schema_migrations WHERE version = 9;
+    DELETE FROM schema_migrations WHERE version >= 9;
+    DROP TABLE settings;
   )sql");
   Open();
   auto active = FindHold("res_01JD0000000000000000000000");
@@ -1038,6 +1040,70 @@ TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration)
   }
   EXPECT_EQ(FindHold("res_01JD0000000000000000000000")->state, ReservationState::kReleased);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'reservations_due'"), 0);
+}
+
+TEST_F(SqliteStoreTest, HoldIdsHideTheirNumberUnderTheDatabasesOwnKeyAcrossRestarts) {
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, Random::Secure());
+  std::vector<ReservationRecord> holds;
+  for (int64_t no = 1; no <= 3; ++no) holds.push_back(MakeHold(ids, store_->hold_id_mask(), no, 9000));
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->InsertReservations({&holds[0], &holds[1], &holds[2]}).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(QueryInt("SELECT length(value) FROM settings WHERE name = 'hold_id_key'"), 16);
+  Open();  // the key is the database's: the ids still lead to their rows
+  for (const ReservationRecord& want : holds) {
+    auto got = FindHold(want.id);
+    ASSERT_TRUE(got.has_value()) << want.id;
+    EXPECT_EQ(got->no, want.no);
+    EXPECT_EQ(NumberInId(want.id, "res", store_->hold_id_mask()), static_cast<uint64_t>(want.no));
+  }
+  // Another database made its own key: the same ids mean other numbers there.
+  ScopedTempDir other_dir;
+  SqliteOptions opt;
+  opt.path = other_dir.File("other.db");
+  auto other = OpenSqliteStore(opt);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  size_t same = 0;
+  for (const ReservationRecord& h : holds) {
+    if (NumberInId(h.id, "res", (*other)->hold_id_mask()) == static_cast<uint64_t>(h.no)) ++same;
+  }
+  EXPECT_EQ(same, 0u);
+}
+
+TEST_F(SqliteStoreTest, HoldsNumberedInPlainViewKeepTheirIdsAcrossSchemaTen) {
+  // A database as schema 9 left it: a hold whose id carried its number as it was, and no key.
+  store_.reset();
+  ExecSql(R"sql(
+    INSERT INTO reservations (no, id, created_by, channel, lines, state, order_id, expires_at,
+                              created_at, updated_at)
+      VALUES (5, 'res_01JD00000000000005000ABCDE', 'key_CH', 'douyin', '[{"sku":"HOT","qty":2}]',
+              'active', '', 9000, 100, 100);
+    DELETE FROM schema_migrations WHERE version >= 10;
+    DROP TABLE settings;
+  )sql");
+  Open();
+  auto old = FindHold("res_01JD00000000000005000ABCDE");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->no, 5);
+  EXPECT_EQ(old->lines[0].qty, 2);
+  auto max_no = store_->MaxReservationNo();
+  ASSERT_TRUE(max_no.ok());
+  EXPECT_EQ(*max_no, 5);
+  // New holds continue after it, under the new key.
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, Random::Secure());
+  ReservationRecord next = MakeHold(ids, store_->hold_id_mask(), 6, 9000);
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->InsertReservations({&next}).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  ASSERT_TRUE(FindHold(next.id).has_value());
+  EXPECT_EQ(FindHold(next.id)->no, 6);
+  EXPECT_EQ(FindHold("res_01JD00000000000005000ABCDE")->no, 5);
 }
 
 TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
