@@ -35,8 +35,8 @@ class NumberMask {
   uint64_t For(uint64_t nonce) const;
 
  private:
-  mutable std::mutex mu_;   // an EVP context is not for two threads at once
-  EVP_CIPHER_CTX* ctx_;     // AES-128-ECB with the key, kept: one block per call
+  mutable std::mutex mu_;  // an EVP context is not for two threads at once
+  EVP_CIPHER_CTX* ctx_;    // AES-128-ECB with the key, kept: one block per call
 };
 
 class IdGenerator {

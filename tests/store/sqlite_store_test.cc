@@ -1046,7 +1046,8 @@ TEST_F(SqliteStoreTest, HoldIdsHideTheirNumberUnderTheDatabasesOwnKeyAcrossResta
   ManualClock clock(1'700'000'000'000);
   IdGenerator ids(clock, Random::Secure());
   std::vector<ReservationRecord> holds;
-  for (int64_t no = 1; no <= 3; ++no) holds.push_back(MakeHold(ids, store_->hold_id_mask(), no, 9000));
+  for (int64_t no = 1; no <= 3; ++no)
+    holds.push_back(MakeHold(ids, store_->hold_id_mask(), no, 9000));
   {
     auto txn = Begin();
     ASSERT_TRUE(txn->InsertReservations({&holds[0], &holds[1], &holds[2]}).ok());
