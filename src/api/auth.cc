@@ -1,5 +1,6 @@
 #include "api/auth.h"
 
+#include <cstring>
 #include <mutex>
 
 #include "privacy/api_keys.h"
@@ -53,7 +54,7 @@ void Authenticator::RecordSecondFactorFailure(std::string_view header, std::stri
 Result<Principal> Authenticator::Authenticate(std::string_view header, std::string_view remote_ip,
                                               int64_t* retry_after_s) {
   int64_t now = clock_.NowUnixMs();
-  const std::string ip_subject = "ip:" + std::string(remote_ip);
+  auto ip_subject = [&] { return "ip:" + std::string(remote_ip); };
   // With no failure on record (the normal case) there is nobody to lock out: skip the shared
   // table's mutex, which every request on every HTTP thread would otherwise take twice.
   const bool any_failures = failures_tracked_.load(std::memory_order_acquire) > 0;
@@ -65,11 +66,11 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
   };
   if (any_failures) {
     std::lock_guard lock(failures_mu_);
-    if (int64_t wait = LockedOutFor(ip_subject, now); wait > 0) return throttled(wait);
+    if (int64_t wait = LockedOutFor(ip_subject(), now); wait > 0) return throttled(wait);
   }
   auto fail = [&](Status s, const std::string& key_hash) {
     std::lock_guard lock(failures_mu_);
-    RecordFailure(ip_subject, now);
+    RecordFailure(ip_subject(), now);
     if (!key_hash.empty()) RecordFailure("key:" + key_hash, now);
     return s;
   };
@@ -88,28 +89,39 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
     return fail(Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'"), "");
   }
   std::string_view key = header.substr(kBearer.size());
-  std::string hash = privacy::HashApiKey(key);
+  const privacy::Sha256Digest digest = privacy::ApiKeyDigest(key);
+  // The stored form (HashApiKey), spelled out only off the common path.
+  auto hex = [&] { return privacy::HexEncode(digest.data(), digest.size()); };
   if (any_failures) {
     std::lock_guard lock(failures_mu_);
-    if (int64_t wait = LockedOutFor("key:" + hash, now); wait > 0) return throttled(wait);
+    if (int64_t wait = LockedOutFor("key:" + hex(), now); wait > 0) return throttled(wait);
   }
   // This thread's own copy of the keys it has seen, so the common case takes no lock that the
-  // other HTTP threads take too (a shared lock still moves its cache line between cores).
+  // other HTTP threads take too (a shared lock still moves its cache line between cores), keyed
+  // by the digest itself: no hex string is made per request.
+  struct DigestHash {
+    size_t operator()(const privacy::Sha256Digest& d) const {
+      size_t h;  // the digest's bytes are uniformly distributed already
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
   struct ThreadCache {
     uint64_t owner = 0;  // the Authenticator the entries belong to
-    std::unordered_map<std::string, Principal> by_hash;
+    std::unordered_map<privacy::Sha256Digest, Principal, DigestHash> by_digest;
   };
   thread_local ThreadCache cache;
-  if (cache.owner != instance_ || cache.by_hash.size() >= kKeysCachedPerThreadMax) {
-    cache.by_hash.clear();
+  if (cache.owner != instance_ || cache.by_digest.size() >= kKeysCachedPerThreadMax) {
+    cache.by_digest.clear();
     cache.owner = instance_;
   }
-  if (auto it = cache.by_hash.find(hash); it != cache.by_hash.end()) return it->second;
+  if (auto it = cache.by_digest.find(digest); it != cache.by_digest.end()) return it->second;
+  const std::string hash = hex();
   {
     std::shared_lock lock(mu_);
     auto it = by_hash_.find(hash);
     if (it != by_hash_.end()) {
-      cache.by_hash.emplace(hash, it->second);
+      cache.by_digest.emplace(digest, it->second);
       return it->second;
     }
   }
@@ -117,7 +129,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
   if (!record) return fail(Status::Unauthenticated("unknown API key"), hash);
   std::unique_lock lock(mu_);
   by_hash_.emplace(hash, record->principal);
-  cache.by_hash.emplace(hash, record->principal);
+  cache.by_digest.emplace(digest, record->principal);
   return record->principal;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <stdexcept>
 
 namespace oc {
@@ -138,6 +139,27 @@ uint64_t Random::NextU64() {
 void AppendRfc3339(std::string* out, int64_t unix_ms) {
   int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   int ms = static_cast<int>(unix_ms - secs * 1000);
+  // Timestamps written together mostly share their second with one of the last two this thread
+  // wrote (a hold's created_at and expires_at each share the previous hold's): those two are
+  // kept whole, and only the milliseconds are put in.
+  struct Second {
+    int64_t secs = std::numeric_limits<int64_t>::min();
+    char text[25] = "0000-00-00T00:00:00.000Z";
+  };
+  struct RecentSeconds {
+    Second slot[2];
+    unsigned next = 0;  // the slot the next new second replaces
+  };
+  thread_local RecentSeconds recent;
+  for (Second& known : recent.slot) {
+    if (known.secs != secs) continue;
+    char* t = known.text;
+    t[20] = static_cast<char>('0' + ms / 100);
+    t[21] = static_cast<char>('0' + ms / 10 % 10);
+    t[22] = static_cast<char>('0' + ms % 10);
+    out->append(t, 24);
+    return;
+  }
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   int64_t sod = secs - days * 86400;
   int64_t y;
@@ -170,6 +192,10 @@ void AppendRfc3339(std::string* out, int64_t unix_ms) {
   put(17, static_cast<unsigned>(sod % 60), 2);
   put(20, static_cast<unsigned>(ms), 3);
   out->append(buf, sizeof buf - 1);
+  Second& slot = recent.slot[recent.next];
+  recent.next ^= 1;
+  slot.secs = secs;
+  std::memcpy(slot.text, buf, sizeof slot.text);
 }
 
 std::string FormatRfc3339(int64_t unix_ms) {

@@ -14,7 +14,12 @@ std::string GenerateApiKey(Random& random) {
   return key;
 }
 
-std::string HashApiKey(std::string_view key) { return Sha256Hex(key); }
+Sha256Digest ApiKeyDigest(std::string_view key) { return Sha256(key); }
+
+std::string HashApiKey(std::string_view key) {
+  Sha256Digest digest = ApiKeyDigest(key);
+  return HexEncode(digest.data(), digest.size());
+}
 
 std::string GenerateTotpSecret(Random& random) {
   unsigned char bytes[20];

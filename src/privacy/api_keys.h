@@ -9,13 +9,16 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "privacy/hashing.h"
 
 namespace oc::privacy {
 
 inline constexpr std::string_view kApiKeyPrefix = "oc_";
 
 std::string GenerateApiKey(Random& random);
+// What is stored of a key: the hex of ApiKeyDigest(key).
 std::string HashApiKey(std::string_view key);
+Sha256Digest ApiKeyDigest(std::string_view key);
 std::string GenerateTotpSecret(Random& random);  // base32, 160 bits
 
 }  // namespace oc::privacy

@@ -34,15 +34,20 @@ std::string Base32Encode(const unsigned char* data, size_t len) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) {
+Sha256Digest Sha256(std::string_view data) {
   // Fetched once: OpenSSL 3's implicit fetch per call takes provider locks (runs per request).
   static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  unsigned char md[EVP_MAX_MD_SIZE];
+  Sha256Digest md;
   unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &n, sha256, nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), md.data(), &n, sha256, nullptr) != 1 || n != md.size()) {
     throw std::runtime_error("EVP_Digest failed");
   }
-  return HexEncode(md, n);
+  return md;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  Sha256Digest md = Sha256(data);
+  return HexEncode(md.data(), md.size());
 }
 
 std::string HmacSha256Hex(std::string_view key, std::string_view data) {

@@ -2,11 +2,15 @@
 // Never hand-rolled; stateless and thread-safe.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
 namespace oc::privacy {
 
+using Sha256Digest = std::array<unsigned char, 32>;
+
+Sha256Digest Sha256(std::string_view data);
 std::string Sha256Hex(std::string_view data);
 std::string HmacSha256Hex(std::string_view key, std::string_view data);
 std::string HexEncode(const unsigned char* data, size_t len);

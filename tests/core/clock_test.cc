@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <string>
 
@@ -28,7 +30,7 @@ TEST(SystemClockTest, IsAfter2024AndMonotoneEnoughForTwoReads) {
   int64_t a = Clock::System().NowUnixMs();
   int64_t b = Clock::System().NowUnixMs();
   EXPECT_GT(a, 1'704'067'200'000);  // 2024-01-01T00:00:00Z
-  EXPECT_LE(a, b + 1000);          // no wild jumps between two consecutive reads
+  EXPECT_LE(a, b + 1000);           // no wild jumps between two consecutive reads
 }
 
 TEST(RandomTest, SecureFillsAndDiffers) {
@@ -65,6 +67,34 @@ TEST(Rfc3339Test, FormatEdgesOfFourDigitYears) {
   EXPECT_EQ(FormatRfc3339(253'402'300'799'999), "9999-12-31T23:59:59.999Z");
   EXPECT_EQ(FormatRfc3339(253'402'300'800'000), "10000-01-01T00:00:00.000Z");
   EXPECT_EQ(FormatRfc3339(4'107'542'399'999), "2100-02-28T23:59:59.999Z");  // not a leap year
+}
+
+// What the formatter remembers of recent seconds must never show: interleaved seconds, many
+// milliseconds of each, and a third second that takes a slot, against gmtime_r + snprintf.
+TEST(Rfc3339Test, FormatAgreesWithGmtimeWhateverCameBefore) {
+  auto reference = [](int64_t unix_ms) {
+    std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(unix_ms % 1000));
+    return std::string(buf);
+  };
+  const int64_t created = 1'794'355'201'000;
+  const int64_t expires = created + 900'000;
+  uint64_t step = 0x9E3779B97F4A7C15u;
+  for (int i = 0; i < 5000; ++i) {
+    step = step * 6364136223846793005u + 1442695040888963407u;
+    int64_t ms = static_cast<int64_t>(step >> 54);  // 0..1023
+    int64_t base = i % 7 == 6 ? created + 86'400'000 * (i % 13) : (i % 2 ? expires : created);
+    int64_t at = base + ms;
+    ASSERT_EQ(FormatRfc3339(at), reference(at)) << at;
+    std::string appended = "x";
+    AppendRfc3339(&appended, at);
+    ASSERT_EQ(appended, "x" + reference(at)) << at;
+  }
 }
 
 TEST(SecureRandomTest, SmallAndLargeDrawsDiffer) {
@@ -111,8 +141,10 @@ TEST(Rfc3339Test, ParseFractions) {
     const char* text;
     int64_t ms;
   } cases[] = {
-      {"2026-11-11T00:00:01.0Z", base},          {"2026-11-11T00:00:01.5Z", base + 500},
-      {"2026-11-11T00:00:01.05Z", base + 50},    {"2026-11-11T00:00:01.123Z", base + 123},
+      {"2026-11-11T00:00:01.0Z", base},
+      {"2026-11-11T00:00:01.5Z", base + 500},
+      {"2026-11-11T00:00:01.05Z", base + 50},
+      {"2026-11-11T00:00:01.123Z", base + 123},
       {"2026-11-11T00:00:01.1239Z", base + 123},  // below a millisecond is dropped
       {"2026-11-11T00:00:01.999999999Z", base + 999},
       {"2026-11-11T00:00:01.000001Z", base},
@@ -148,16 +180,16 @@ TEST(Rfc3339Test, ParseRefusesInvalidInputs) {
       "2026-11-11T00-00-01Z",
       "26-11-11T00:00:01Z",
       "2026-1-11T00:00:01Z",
-      "2026-00-11T00:00:01Z",        // month 0
-      "2026-13-11T00:00:01Z",        // month 13
-      "2026-11-00T00:00:01Z",        // day 0
-      "2026-11-32T00:00:01Z",        // day 32
-      "2026-11-11T24:00:00Z",        // hour 24
-      "2026-11-11T23:60:00Z",        // minute 60
-      "2026-11-11T23:59:61Z",        // second 61
+      "2026-00-11T00:00:01Z",  // month 0
+      "2026-13-11T00:00:01Z",  // month 13
+      "2026-11-00T00:00:01Z",  // day 0
+      "2026-11-32T00:00:01Z",  // day 32
+      "2026-11-11T24:00:00Z",  // hour 24
+      "2026-11-11T23:60:00Z",  // minute 60
+      "2026-11-11T23:59:61Z",  // second 61
       "2026-11-11T0a:00:01Z",
       "+2026-11-11T00:00:01Z",
-      "2026-11-11T00:00:01.5",       // fraction, then nothing
+      "2026-11-11T00:00:01.5",  // fraction, then nothing
       "2026-11-11T00:00:01.5.5Z",
   };
   for (const char* text : bad) {
@@ -189,12 +221,12 @@ TEST(Rfc3339Test, FormatParseRoundTrip) {
                              999,
                              1000,
                              86'399'999,
-                             951'782'400'000,        // 2000-02-29
-                             1'709'164'800'000,      // 2024-02-29
+                             951'782'400'000,    // 2000-02-29
+                             1'709'164'800'000,  // 2024-02-29
                              1'794'355'201'123,
                              2'147'483'647'999,
-                             4'102'444'800'000,      // 2100-01-01
-                             253'402'300'799'999};   // 9999-12-31T23:59:59.999Z
+                             4'102'444'800'000,     // 2100-01-01
+                             253'402'300'799'999};  // 9999-12-31T23:59:59.999Z
   for (int64_t want : samples) {
     std::string text = FormatRfc3339(want);
     int64_t got = -1;
