@@ -139,9 +139,10 @@ uint64_t Random::NextU64() {
 void AppendRfc3339(std::string* out, int64_t unix_ms) {
   int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
   int ms = static_cast<int>(unix_ms - secs * 1000);
-  // Timestamps written together mostly share their second with one of the last two this thread
-  // wrote (a hold's created_at and expires_at each share the previous hold's): those two are
-  // kept whole, and only the milliseconds are put in.
+  // Timestamps written together mostly share their second with one of the last two new seconds
+  // this thread formatted (a hold's created_at and expires_at each share the previous hold's):
+  // those two are kept whole, replaced in turn, and only the milliseconds are put in. Years
+  // outside 0000-9999 take the general path and are never kept.
   struct Second {
     int64_t secs = std::numeric_limits<int64_t>::min();
     char text[25] = "0000-00-00T00:00:00.000Z";

@@ -239,7 +239,7 @@ CREATE UNIQUE INDEX reservations_legacy_id ON reservations(id) WHERE legacy = 1;
     // SqliteStore::Open makes the key), so ids no longer show how many holds came between
     // two. Holds numbered in plain view keep their ids, found through the legacy index.
     R"sql(
-CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 UPDATE reservations SET legacy = 1 WHERE legacy = 0;
 )sql",
 };
@@ -354,11 +354,13 @@ Result<ReservationRecord> ReservationFromRow(const Statement& st) {
   return r;
 }
 
-// The one row `sql` selects with `key` bound, if any.
-template <class Key>
-Result<std::optional<ReservationRecord>> ReservationWhere(Connection& c, const char* sql, Key key) {
+// The one row `sql` selects with `keys` bound in order, if any.
+template <class... Keys>
+Result<std::optional<ReservationRecord>> ReservationWhere(Connection& c, const char* sql,
+                                                          Keys... keys) {
   OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(sql));
-  st.Bind(1, key);
+  int i = 0;
+  (st.Bind(++i, keys), ...);
   OC_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<ReservationRecord>();
   OC_ASSIGN_OR_RETURN(ReservationRecord r, ReservationFromRow(st));
@@ -374,8 +376,13 @@ Result<std::optional<ReservationRecord>> FindReservationByNoOn(Connection& c, in
 Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id,
                                                            const NumberMask& mask) {
   if (auto no = NumberInId(id, "res", mask)) {
-    OC_ASSIGN_OR_RETURN(auto found, FindReservationByNoOn(c, static_cast<int64_t>(*no)));
-    if (found && found->id == id) return found;
+    // The id is matched in the same statement: a forged id whose number names some other hold
+    // costs what a number naming none does, so answer times cannot probe which numbers exist.
+    static const std::string sql =
+        std::string("SELECT ") + kReservationColumns + " FROM reservations WHERE no = ? AND id = ?";
+    OC_ASSIGN_OR_RETURN(auto found,
+                        ReservationWhere(c, sql.c_str(), static_cast<int64_t>(*no), id));
+    if (found) return found;
   }
   // A hold made before its id carried its number hidden (schema 10).
   static const std::string legacy = std::string("SELECT ") + kReservationColumns +
@@ -550,25 +557,32 @@ Status Migrate(Connection& c) {
 
 // The database's key for hold ids, made on first use from the CSPRNG. INSERT OR IGNORE: a
 // second process (orderctl) opening the same new database reads the key the first one made.
+// Only a database without one is written to.
 Result<std::array<unsigned char, NumberMask::kKeyBytes>> HoldIdKey(Connection& c) {
-  std::array<unsigned char, NumberMask::kKeyBytes> fresh{};
-  Random::Secure().Fill(fresh.data(), fresh.size());
-  {
-    OC_ASSIGN_OR_RETURN(
-        Statement st,
-        c.Prepare("INSERT OR IGNORE INTO settings (name, value) VALUES ('hold_id_key', ?)"));
-    st.BindBlob(1, std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()));
-    OC_RETURN_IF_ERROR(st.Run());
+  auto stored = [&]() -> Result<std::string> {
+    OC_ASSIGN_OR_RETURN(Statement st,
+                        c.Prepare("SELECT value FROM settings WHERE name = 'hold_id_key'"));
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.Blob(0) : std::string();
+  };
+  OC_ASSIGN_OR_RETURN(std::string key_bytes, stored());
+  if (key_bytes.empty()) {
+    std::array<unsigned char, NumberMask::kKeyBytes> fresh{};
+    Random::Secure().Fill(fresh.data(), fresh.size());
+    {
+      OC_ASSIGN_OR_RETURN(
+          Statement st,
+          c.Prepare("INSERT OR IGNORE INTO settings (name, value) VALUES ('hold_id_key', ?)"));
+      st.BindBlob(1, std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()));
+      OC_RETURN_IF_ERROR(st.Run());
+    }
+    OC_ASSIGN_OR_RETURN(key_bytes, stored());
   }
-  OC_ASSIGN_OR_RETURN(Statement st,
-                      c.Prepare("SELECT value FROM settings WHERE name = 'hold_id_key'"));
-  OC_ASSIGN_OR_RETURN(bool row, st.Step());
-  std::string stored = row ? st.Blob(0) : std::string();
-  if (stored.size() != NumberMask::kKeyBytes) {
+  if (key_bytes.size() != NumberMask::kKeyBytes) {
     return Status::IOError("the database's hold id key is missing or damaged");
   }
   std::array<unsigned char, NumberMask::kKeyBytes> key{};
-  std::memcpy(key.data(), stored.data(), key.size());
+  std::memcpy(key.data(), key_bytes.data(), key.size());
   return key;
 }
 

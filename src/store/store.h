@@ -66,8 +66,9 @@ std::optional<ReservationState> ParseReservationState(std::string_view s);
 
 // A checkout hold (POST /v1/reservations): stock reserved for a while before the order exists.
 struct ReservationRecord {
-  // The store's key for the hold; ids made with IdGenerator::NextNumbered carry it, so a hold
-  // is found from its id without an index (holds from before schema 9 keep their old ids).
+  // The store's key for the hold; ids made with IdGenerator::NextNumbered carry it (hidden by
+  // the store's hold_id_mask()), so a hold is found from its id without an index. Holds made
+  // before schema 10 keep their old ids, found through an index of their own.
   int64_t no = 0;
   std::string id;          // "res_…"
   std::string created_by;  // principal id

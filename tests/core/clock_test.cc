@@ -95,6 +95,14 @@ TEST(Rfc3339Test, FormatAgreesWithGmtimeWhateverCameBefore) {
     AppendRfc3339(&appended, at);
     ASSERT_EQ(appended, "x" + reference(at)) << at;
   }
+  // The general path (five-digit years) is never taken from memory, nor leaves its text there;
+  // negative instants use the remembered path like any other.
+  EXPECT_EQ(FormatRfc3339(253'402'300'800'123), "10000-01-01T00:00:00.123Z");
+  EXPECT_EQ(FormatRfc3339(253'402'300'800'456), "10000-01-01T00:00:00.456Z");
+  EXPECT_EQ(FormatRfc3339(created + 7), reference(created + 7));
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatRfc3339(-2), "1969-12-31T23:59:59.998Z");
+  EXPECT_EQ(FormatRfc3339(-1001), "1969-12-31T23:59:58.999Z");
 }
 
 TEST(SecureRandomTest, SmallAndLargeDrawsDiffer) {

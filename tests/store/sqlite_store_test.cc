@@ -1074,6 +1074,17 @@ TEST_F(SqliteStoreTest, HoldIdsHideTheirNumberUnderTheDatabasesOwnKeyAcrossResta
   EXPECT_EQ(same, 0u);
 }
 
+TEST_F(SqliteStoreTest, ADamagedHoldIdKeyStopsTheStoreFromOpening) {
+  store_.reset();
+  ExecSql("UPDATE settings SET value = x'0102' WHERE name = 'hold_id_key'");
+  SqliteOptions opt;
+  opt.path = DbPath();
+  auto damaged = OpenSqliteStore(opt);
+  ASSERT_FALSE(damaged.ok());  // ids made under the old key would silently stop resolving
+  EXPECT_EQ(damaged.status().kind(), ErrorKind::kIOError);
+  EXPECT_NE(damaged.status().detail().find("hold id key"), std::string::npos);
+}
+
 TEST_F(SqliteStoreTest, HoldsNumberedInPlainViewKeepTheirIdsAcrossSchemaTen) {
   // A database as schema 9 left it: a hold whose id carried its number as it was, and no key.
   store_.reset();
