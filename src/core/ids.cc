@@ -79,18 +79,28 @@ std::string IdGenerator::NextNumbered(std::string_view prefix, uint64_t number,
                  (number & kIdNumberMax) ^ mask.For(nonce));
 }
 
+namespace {
+
+// The 40 bits of `id`'s field `at` characters after its time; `id` has the shape.
+uint64_t Field40(std::string_view id, std::string_view prefix, size_t at) {
+  uint64_t v = 0;
+  for (char c : id.substr(prefix.size() + 1 + kIdTimeLength + at, 8)) {
+    v = (v << 5) | static_cast<uint64_t>(CrockfordValue(c));
+  }
+  return v;
+}
+
+}  // namespace
+
 std::optional<uint64_t> NumberInId(std::string_view id, std::string_view prefix,
                                    const NumberMask& mask) {
   if (!LooksLikeId(id, prefix)) return std::nullopt;
-  auto field = [&](size_t at) {
-    uint64_t v = 0;
-    for (char c : id.substr(prefix.size() + 1 + at, 8)) {
-      v = (v << 5) | static_cast<uint64_t>(CrockfordValue(c));
-    }
-    return v;
-  };
-  uint64_t nonce = field(kIdTimeLength);
-  return field(kIdTimeLength + 8) ^ mask.For(nonce);
+  return Field40(id, prefix, 8) ^ mask.For(Field40(id, prefix, 0));
+}
+
+std::optional<uint64_t> PlainNumberInId(std::string_view id, std::string_view prefix) {
+  if (!LooksLikeId(id, prefix)) return std::nullopt;
+  return Field40(id, prefix, 0);
 }
 
 bool LooksLikeId(std::string_view id, std::string_view prefix) {

@@ -64,5 +64,8 @@ bool LooksLikeId(std::string_view id, std::string_view prefix);
 // `id`.
 std::optional<uint64_t> NumberInId(std::string_view id, std::string_view prefix,
                                    const NumberMask& mask);
+// The number as ids carried it in plain view before NumberMask (just after the time), for
+// finding rows that an older binary numbered. The same caveat: check the row's id.
+std::optional<uint64_t> PlainNumberInId(std::string_view id, std::string_view prefix);
 
 }  // namespace oc

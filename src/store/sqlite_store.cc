@@ -375,16 +375,23 @@ Result<std::optional<ReservationRecord>> FindReservationByNoOn(Connection& c, in
 
 Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::string_view id,
                                                            const NumberMask& mask) {
+  // The id is matched in the same statement: a forged id whose number names some other hold
+  // costs what a number naming none does, so answer times cannot probe which numbers exist.
+  static const std::string by_no_and_id =
+      std::string("SELECT ") + kReservationColumns + " FROM reservations WHERE no = ? AND id = ?";
   if (auto no = NumberInId(id, "res", mask)) {
-    // The id is matched in the same statement: a forged id whose number names some other hold
-    // costs what a number naming none does, so answer times cannot probe which numbers exist.
-    static const std::string sql =
-        std::string("SELECT ") + kReservationColumns + " FROM reservations WHERE no = ? AND id = ?";
     OC_ASSIGN_OR_RETURN(auto found,
-                        ReservationWhere(c, sql.c_str(), static_cast<int64_t>(*no), id));
+                        ReservationWhere(c, by_no_and_id.c_str(), static_cast<int64_t>(*no), id));
     if (found) return found;
   }
-  // A hold made before its id carried its number hidden (schema 10).
+  // A hold an older binary numbered in plain view: one still running beside a newer orderctl
+  // that migrated the database keeps making them until it restarts. Misses alone pay for this.
+  if (auto plain = PlainNumberInId(id, "res")) {
+    OC_ASSIGN_OR_RETURN(
+        auto found, ReservationWhere(c, by_no_and_id.c_str(), static_cast<int64_t>(*plain), id));
+    if (found) return found;
+  }
+  // A hold made before its id carried its number (schema 9).
   static const std::string legacy = std::string("SELECT ") + kReservationColumns +
                                     " FROM reservations WHERE id = ? AND legacy = 1";
   return ReservationWhere(c, legacy.c_str(), id);

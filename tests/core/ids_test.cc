@@ -224,5 +224,13 @@ TEST(IdsTest, NumberedIdsDoNotShowTheirNumberWithoutTheKey) {
   EXPECT_EQ(other_key_right, 0u);
 }
 
+TEST(IdsTest, PlainNumbersAreReadFromIdsOfTheOlderLayout) {
+  // Before NumberMask: time, then the number in plain view, then 40 random bits.
+  EXPECT_EQ(PlainNumberInId("res_01JD00000000000007000ABCDF", "res"), 7u);
+  EXPECT_EQ(PlainNumberInId("res_01JD000000ZZZZZZZZ000ABCDF", "res"), kIdNumberMax);
+  EXPECT_EQ(PlainNumberInId("res_NOPE", "res"), std::nullopt);
+  EXPECT_EQ(PlainNumberInId("ord_01JD00000000000007000ABCDF", "res"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace oc

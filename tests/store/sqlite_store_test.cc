@@ -1116,6 +1116,18 @@ TEST_F(SqliteStoreTest, HoldsNumberedInPlainViewKeepTheirIdsAcrossSchemaTen) {
   ASSERT_TRUE(FindHold(next.id).has_value());
   EXPECT_EQ(FindHold(next.id)->no, 6);
   EXPECT_EQ(FindHold("res_01JD00000000000005000ABCDE")->no, 5);
+  // A schema-9 orderd still running after a newer orderctl migrated the file goes on writing
+  // plain-numbered holds (legacy = 0): they are found all the same.
+  ExecSql(R"sql(
+    INSERT INTO reservations (no, id, created_by, channel, lines, state, order_id, expires_at,
+                              created_at, updated_at)
+      VALUES (7, 'res_01JD00000000000007000ABCDF', 'key_CH', 'douyin', '[{"sku":"HOT","qty":1}]',
+              'active', '', 9000, 200, 200);
+  )sql");
+  auto late = FindHold("res_01JD00000000000007000ABCDF");
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->no, 7);
+  EXPECT_FALSE(FindHold("res_01JD00000000000007000ABCDG").has_value());  // other random part
 }
 
 TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
