@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace oc::privacy {
@@ -37,10 +38,18 @@ std::string Base32Encode(const unsigned char* data, size_t len) {
 Sha256Digest Sha256(std::string_view data) {
   // Fetched once: OpenSSL 3's implicit fetch per call takes provider locks (runs per request).
   static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  // One context per thread, reset by each init: EVP_Digest would allocate and free a context
+  // and the provider's state per call, and this runs for every authenticated request.
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
   Sha256Digest md;
   unsigned int n = 0;
-  if (EVP_Digest(data.data(), data.size(), md.data(), &n, sha256, nullptr) != 1 || n != md.size()) {
-    throw std::runtime_error("EVP_Digest failed");
+  if (!ctx || EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), md.data(), &n) != 1 || n != md.size()) {
+    throw std::runtime_error("SHA-256 failed");
   }
   return md;
 }
