@@ -1,5 +1,5 @@
-// Hashing primitives over OpenSSL EVP: SHA-256 and HMAC-SHA256, hex encoded.
-// Never hand-rolled; stateless and thread-safe.
+// Hashing primitives over OpenSSL EVP: SHA-256 (as bytes or hex) and HMAC-SHA256 (hex).
+// Never hand-rolled; thread-safe (SHA-256 keeps one digest context per thread, nothing shared).
 #pragma once
 
 #include <array>
