@@ -12,6 +12,8 @@
 # every server is started here on a free port and stopped on exit. Prints the ratios.
 #
 #   bench/run_inventory_peers.sh     REQUESTS=1000000 DURATION=15 HOLD_CONNECTIONS=256 ROUNDS=3
+#
+# It also prints each side's CPU per successful operation for (b) and (c): where the time goes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,12 +62,26 @@ print(int(json.load(sys.stdin)["benchmarks"][0]["successful_per_s"]))')"
 # (b) and (c) unpipelined are the pair the target compares, and this host's speed drifts by a
 # quarter within a minute: they run in ROUNDS alternating rounds, and the medians are compared.
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
+# CPU accounting, to compare where each system's time goes (not a target, context for one):
+# a server's user and system seconds from /proc, a client's from the shell's `times` (the
+# children's line), taken around the timed run.
+TICKS="$(getconf CLK_TCK)"
+server_cpu() { awk -v t="${TICKS}" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$1/stat"; }
+children_cpu() {  # children_cpu FILE: this shell's children so far, as "user sys" seconds
+  times >"$1.raw"  # not in a pipeline: a pipeline's subshell has no children yet
+  tail -1 "$1.raw" | python3 -c '
+import re, sys
+m = re.findall(r"(\d+)m([\d.]+)s", sys.stdin.read())
+print(" ".join(f"{int(a) * 60 + float(b):.2f}" for a, b in m))' >"$1"
+}
 run_holds() {  # run_holds KEY SKU SECONDS TAG -> the wrk ocbench summary line
   local key="$1" sku="$2" seconds="$3" tag="$4"
   log "wrk -t2 -c${HOLD_CONNECTIONS} -d${seconds}s --latency -s bench/wrk/reserve.lua ${ORDERD_BASE} -- KEY ${sku}"
+  children_cpu "${WORK}/client-before-${tag}"
   wrk -t2 -c"${HOLD_CONNECTIONS}" -d"${seconds}s" --timeout 10s --latency \
     -s "${ROOT}/bench/wrk/reserve.lua" "${ORDERD_BASE}" -- "${key}" "${sku}" >"${WORK}/wrk-${tag}.txt" 2>&1 ||
     die "wrk failed: $(tail -5 "${WORK}/wrk-${tag}.txt")"
+  children_cpu "${WORK}/client-after-${tag}"
   grep '^ocbench: requests=' "${WORK}/wrk-${tag}.txt" || die "wrk printed no summary: $(tail -5 "${WORK}/wrk-${tag}.txt")"
 }
 clean_or_die() {  # clean_or_die SUMMARY: no failures, no socket errors
@@ -83,12 +99,14 @@ for _ in $(seq 1 100); do rcli ping >/dev/null 2>&1 && break; sleep 0.05; done
 rcli ping >/dev/null || die "redis-server did not start: $(tail -3 "${WORK}/redis.log")"
 LUA='local q = tonumber(redis.call("GET", KEYS[1])); if q and q >= tonumber(ARGV[1]) then redis.call("DECRBY", KEYS[1], ARGV[1]); return 1 end; return 0'
 SHA="$(rcli script load "${LUA}")"
-redis_run() {  # redis_run PIPELINE -> successful ops/s, with conservation checked
-  local pipeline="$1" start=1000000000000
+redis_run() {  # redis_run PIPELINE TAG -> successful ops/s, with conservation checked
+  local pipeline="$1" tag="$2" start=1000000000000
   rcli set stock:hot "${start}" >/dev/null
   local out
+  children_cpu "${WORK}/client-before-${tag}"
   out="$(redis-benchmark -p "${REDIS_PORT}" -c 50 -n "${REQUESTS}" -P "${pipeline}" -q \
     evalsha "${SHA}" 1 stock:hot 1 2>&1 | tr '\r' '\n' | grep -E 'requests per second' | tail -1)"
+  children_cpu "${WORK}/client-after-${tag}"
   local left taken
   left="$(rcli get stock:hot)"
   taken=$((start - left))
@@ -106,9 +124,24 @@ HOLD_P99S=()
 REDIS_RATES=()
 HOLD_ACKED=0
 HOLDS_PER_FSYNC_ALL=()
+CPU_B=()  # per round: "orderd_user_us orderd_sys_us wrk_us" per successful hold
+CPU_C=()  # per round: "redis_user_us redis_sys_us redis_benchmark_us" per successful op
+per_op() {  # per_op OPS BEFORE AFTER CLIENT_BEFORE_FILE CLIENT_AFTER_FILE -> three µs figures
+  python3 - "$@" <<'PY'
+import sys
+ops = float(sys.argv[1])
+b = [float(x) for x in sys.argv[2].split()]; a = [float(x) for x in sys.argv[3].split()]
+cb = [float(x) for x in open(sys.argv[4]).read().split()]
+ca = [float(x) for x in open(sys.argv[5]).read().split()]
+us = lambda s: s * 1e6 / max(ops, 1)
+print(f"{us(a[0] - b[0]):.1f} {us(a[1] - b[1]):.1f} {us(sum(ca) - sum(cb)):.1f}")
+PY
+}
 for round in $(seq 1 "${ROUNDS}"); do
   FSYNCS_BEFORE="$(orderd_fsyncs)"
+  SERVER_BEFORE="$(server_cpu "${ORDERD_PID}")"
   summary="$(run_holds "${HOLD_KEY}" HOT "${DURATION}" "hot-${round}")"
+  SERVER_AFTER="$(server_cpu "${ORDERD_PID}")"
   FSYNCS_AFTER="$(orderd_fsyncs)"
   clean_or_die "${summary}"
   [[ "$(field out_of_stock_409 "${summary}")" == "0" ]] || die "(b) the timed run ran out of stock: ${summary}"
@@ -117,8 +150,14 @@ for round in $(seq 1 "${ROUNDS}"); do
   HOLD_RATES+=("$(field held_per_s "${summary}" | cut -d. -f1)")
   HOLD_P99S+=("$(field p99_ms "${summary}")")
   HOLDS_PER_FSYNC_ALL+=("$(python3 -c "print(f'{${acked} / max(1, ${FSYNCS_AFTER} - ${FSYNCS_BEFORE}):.1f}')")")
+  CPU_B+=("$(per_op "${acked}" "${SERVER_BEFORE}" "${SERVER_AFTER}" \
+    "${WORK}/client-before-hot-${round}" "${WORK}/client-after-hot-${round}")")
   log "redis-benchmark -c 50 -n ${REQUESTS} evalsha <check-and-decrement> (unpipelined), round ${round}"
-  REDIS_RATES+=("$(redis_run 1)")
+  SERVER_BEFORE="$(server_cpu "${REDIS_PID}")"
+  REDIS_RATES+=("$(redis_run 1 "redis-${round}")")
+  SERVER_AFTER="$(server_cpu "${REDIS_PID}")"
+  CPU_C+=("$(per_op "${REQUESTS}" "${SERVER_BEFORE}" "${SERVER_AFTER}" \
+    "${WORK}/client-before-redis-${round}" "${WORK}/client-after-redis-${round}")")
   log "round ${round}: (b) ${HOLD_RATES[-1]}/s, ${HOLDS_PER_FSYNC_ALL[-1]} holds per fsync; (c) ${REDIS_RATES[-1]}/s"
 done
 SELLOUT_SUMMARY="$(run_holds "${HOLD_KEY}" SELLOUT 5 sellout)"
@@ -146,7 +185,7 @@ HOLD_P99="$(median "${HOLD_P99S[@]}")"
 REDIS_RATE="$(median "${REDIS_RATES[@]}" | cut -d. -f1)"
 HOLDS_PER_FSYNC="$(median "${HOLDS_PER_FSYNC_ALL[@]}")"
 log "redis-benchmark -c 50 -n ${REQUESTS} -P 16 evalsha <check-and-decrement>"
-REDIS_P16_RATE="$(redis_run 16)"
+REDIS_P16_RATE="$(redis_run 16 redis-p16)"
 
 # (d) PostgreSQL, one hot row.
 chmod 711 "${WORK}"
@@ -180,6 +219,17 @@ a, c16, d, b, c1, per_fsync = map(float, sys.argv[1:])
 print(f"(a) / (c) pipelined: {a / c16:.1f}x   (target >= 10x)")
 print(f"(b) / (c) unpipelined: {b / c1:.2f}x   (target >= 1x), {per_fsync:.1f} holds per fsync (target >= 100)")
 print(f"(a) / (d):           {a / d:.1f}x   (target >= 20x)")
+PY
+python3 - "${CPU_B[@]}" -- "${CPU_C[@]}" <<'PY'
+import statistics, sys
+args = sys.argv[1:]
+split = args.index("--")
+def med(rows, i):
+    return statistics.median(float(r.split()[i]) for r in rows)
+b, c = args[:split], args[split + 1:]
+print("CPU per successful operation, medians of the rounds (µs; servers from /proc, clients from times):")
+print(f"  (b) orderd {med(b, 0):.1f} user + {med(b, 1):.1f} sys, wrk {med(b, 2):.1f};"
+      f" (c) redis-server {med(c, 0):.1f} user + {med(c, 1):.1f} sys, redis-benchmark {med(c, 2):.1f}")
 PY
 echo "conservation: every peer took exactly one unit per successful operation; the engine checks its own;"
 echo "orderd's holds on disk equal its reserved stock, and the sell-out held exactly ${SELLOUT_UNITS} of ${SELLOUT_UNITS}"
