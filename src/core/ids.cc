@@ -35,6 +35,15 @@ int CrockfordValue(char c) {
   }
   return -1;
 }
+
+// The 40 bits of `id`'s field `at` characters after its time; `id` has the shape.
+uint64_t Field40(std::string_view id, std::string_view prefix, size_t at) {
+  uint64_t v = 0;
+  for (char c : id.substr(prefix.size() + 1 + kIdTimeLength + at, 8)) {
+    v = (v << 5) | static_cast<uint64_t>(CrockfordValue(c));
+  }
+  return v;
+}
 }  // namespace
 
 std::string IdGenerator::Next(std::string_view prefix) {
@@ -78,19 +87,6 @@ std::string IdGenerator::NextNumbered(std::string_view prefix, uint64_t number,
   return Compose(prefix, static_cast<uint64_t>(clock_.NowUnixMs()), nonce,
                  (number & kIdNumberMax) ^ mask.For(nonce));
 }
-
-namespace {
-
-// The 40 bits of `id`'s field `at` characters after its time; `id` has the shape.
-uint64_t Field40(std::string_view id, std::string_view prefix, size_t at) {
-  uint64_t v = 0;
-  for (char c : id.substr(prefix.size() + 1 + kIdTimeLength + at, 8)) {
-    v = (v << 5) | static_cast<uint64_t>(CrockfordValue(c));
-  }
-  return v;
-}
-
-}  // namespace
 
 std::optional<uint64_t> NumberInId(std::string_view id, std::string_view prefix,
                                    const NumberMask& mask) {

@@ -237,10 +237,10 @@ CREATE UNIQUE INDEX reservations_legacy_id ON reservations(id) WHERE legacy = 1;
 )sql",
     // 10: the number in a hold id is hidden under a key of the database's own (NumberMask;
     // SqliteStore::Open makes the key), so ids no longer show how many holds came between
-    // two. Holds numbered in plain view keep their ids, found through the legacy index.
+    // two. Holds numbered in plain view keep their ids: lookups fall back to the plain number
+    // (FindReservationOn), so no row is rewritten here.
     R"sql(
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-UPDATE reservations SET legacy = 1 WHERE legacy = 0;
 )sql",
 };
 
@@ -384,8 +384,8 @@ Result<std::optional<ReservationRecord>> FindReservationOn(Connection& c, std::s
                         ReservationWhere(c, by_no_and_id.c_str(), static_cast<int64_t>(*no), id));
     if (found) return found;
   }
-  // A hold an older binary numbered in plain view: one still running beside a newer orderctl
-  // that migrated the database keeps making them until it restarts. Misses alone pay for this.
+  // A hold numbered in plain view: made before schema 10, or by an older binary still running
+  // beside a newer orderctl that migrated the database. Misses alone pay for this.
   if (auto plain = PlainNumberInId(id, "res")) {
     OC_ASSIGN_OR_RETURN(
         auto found, ReservationWhere(c, by_no_and_id.c_str(), static_cast<int64_t>(*plain), id));

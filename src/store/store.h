@@ -68,7 +68,7 @@ std::optional<ReservationState> ParseReservationState(std::string_view s);
 struct ReservationRecord {
   // The store's key for the hold; ids made with IdGenerator::NextNumbered carry it (hidden by
   // the store's hold_id_mask()), so a hold is found from its id without an index. Holds made
-  // before schema 10 keep their old ids, found through an index of their own.
+  // before schema 10 keep their ids: by their plain number, or (before 9) an index of their own.
   int64_t no = 0;
   std::string id;          // "res_…"
   std::string created_by;  // principal id

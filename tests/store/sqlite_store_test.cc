@@ -172,6 +172,15 @@ class SqliteStoreTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  // Writes `holds` in one transaction, several rows to a statement as the writer does.
+  void CommitHolds(const std::vector<ReservationRecord>& holds) {
+    auto txn = Begin();
+    std::vector<const ReservationRecord*> rows;
+    for (const ReservationRecord& r : holds) rows.push_back(&r);
+    ASSERT_TRUE(txn->InsertReservations(rows).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+
   std::optional<ReservationRecord> FindHold(const std::string& id) {
     auto r = store_->GetReservation(id);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -976,13 +985,7 @@ TEST_F(SqliteStoreTest, ABatchOfHoldsIsWrittenWholeWhateverItsSize) {
     r.channel = no % 2 ? "douyin" : "";
     holds.push_back(std::move(r));
   }
-  {
-    auto txn = Begin();
-    std::vector<const ReservationRecord*> rows;
-    for (const ReservationRecord& r : holds) rows.push_back(&r);
-    ASSERT_TRUE(txn->InsertReservations(rows).ok());
-    ASSERT_TRUE(txn->Commit().ok());
-  }
+  CommitHolds(holds);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM reservations"), 45);
   for (const ReservationRecord& want : holds) {
     auto got = FindHold(want.id);
@@ -1048,11 +1051,7 @@ TEST_F(SqliteStoreTest, HoldIdsHideTheirNumberUnderTheDatabasesOwnKeyAcrossResta
   std::vector<ReservationRecord> holds;
   for (int64_t no = 1; no <= 3; ++no)
     holds.push_back(MakeHold(ids, store_->hold_id_mask(), no, 9000));
-  {
-    auto txn = Begin();
-    ASSERT_TRUE(txn->InsertReservations({&holds[0], &holds[1], &holds[2]}).ok());
-    ASSERT_TRUE(txn->Commit().ok());
-  }
+  CommitHolds(holds);
   EXPECT_EQ(QueryInt("SELECT length(value) FROM settings WHERE name = 'hold_id_key'"), 16);
   Open();  // the key is the database's: the ids still lead to their rows
   for (const ReservationRecord& want : holds) {
@@ -1108,11 +1107,7 @@ TEST_F(SqliteStoreTest, HoldsNumberedInPlainViewKeepTheirIdsAcrossSchemaTen) {
   ManualClock clock(1'700'000'000'000);
   IdGenerator ids(clock, Random::Secure());
   ReservationRecord next = MakeHold(ids, store_->hold_id_mask(), 6, 9000);
-  {
-    auto txn = Begin();
-    ASSERT_TRUE(txn->InsertReservations({&next}).ok());
-    ASSERT_TRUE(txn->Commit().ok());
-  }
+  CommitHolds({next});
   ASSERT_TRUE(FindHold(next.id).has_value());
   EXPECT_EQ(FindHold(next.id)->no, 6);
   EXPECT_EQ(FindHold("res_01JD00000000000005000ABCDE")->no, 5);
