@@ -467,6 +467,13 @@ Result<Order> FindPathOrder(store::Store& store, std::string_view path_id) {
 void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
   auto found = FindPathOrder(deps_.store, ex->path_id);
+  if (!found.ok() && found.status().kind() == ErrorKind::kNotFound &&
+      privacy::ReadsWithinScope(ex->principal)) {
+    // The same answer as an order out of scope, audited the same way: an entry that answers
+    // after its fsync for one and at once for the other would tell the caller by its timing
+    // which order ids exist beyond its scope.
+    ex->scope_denied = true;
+  }
   if (!ex->Ok(found)) return;
   if (Status scope = privacy::CheckOrderScope(*found, ex->principal); !scope.ok()) {
     ex->scope_denied = true;

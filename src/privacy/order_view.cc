@@ -176,6 +176,10 @@ Status CheckOrderScope(const Order& order, const Principal& viewer) {
   return Status::Ok();
 }
 
+bool ReadsWithinScope(const Principal& viewer) {
+  return viewer.role == Role::kChannel || viewer.role == Role::kCustomerService;
+}
+
 void AppendOrderJson(const Order& o, const Principal& viewer, std::string* out) {
   ObjectWriter j(out);
   j.Str("id", o.id);

@@ -22,6 +22,10 @@ Status CheckOrderReadAccess(const Principal& viewer);
 // Whether `order` is inside `viewer`'s scope; a NotFound status when it is not.
 Status CheckOrderScope(const Order& order, const Principal& viewer);
 
+// Whether `viewer` sees only some orders (its channel's, or those assigned to it), so that an
+// order it is told does not exist may exist outside its scope.
+bool ReadsWithinScope(const Principal& viewer);
+
 // The order as `viewer` may see it, as JSON text appended to `out` (the serving path).
 void AppendOrderJson(const Order& order, const Principal& viewer, std::string* out);
 std::string RenderOrderJson(const Order& order, const Principal& viewer);
