@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-ca-file", webhook_ca_file,
                  "PEM CA certificates trusted for https webhooks besides the system's")
       ->check(CLI::ExistingFile);
+  int64_t hold_retention_hours =
+      std::chrono::duration_cast<std::chrono::hours>(oc::orders::kHoldRetentionDefault).count();
+  app.add_option("--hold-retention-hours", hold_retention_hours,
+                 "delete checkout holds this long after they ended (0: keep them all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{24 * 3650}));
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("orderd");
@@ -121,6 +126,7 @@ int main(int argc, char** argv) {
   oc::orders::WriterOptions writer_options;
   writer_options.requests_in_flight = &requests_in_flight;
   writer_options.on_durable = [r = relay->get()] { r->Notify(); };
+  writer_options.hold_retention = std::chrono::hours(hold_retention_hours);
   auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids, writer_options);
   if (!writer.ok()) return Fail(writer.status());
 

@@ -79,6 +79,7 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   w->hold_expiries_ = decltype(w->hold_expiries_)(std::greater<>(), std::move(expiries));
   OC_ASSIGN_OR_RETURN(int64_t max_no, store.MaxReservationNo());
   w->next_hold_no_ = max_no + 1;
+  w->next_purge_ms_ = clock.NowUnixMs() + kHoldPurgePassInterval.count();
   // Holds that expired while the server was down go back before the first buyer is served.
   OC_RETURN_IF_ERROR(w->ExpireHoldsAtStart());
   w->syncer_ = std::thread([raw = w.get()] {
@@ -159,6 +160,21 @@ Status OrderWriter::ExpireHolds(Completion done) {
   return Submit(Command{ExpireReservations{}, SystemPrincipal(), std::nullopt}, std::move(done));
 }
 
+std::chrono::milliseconds OrderWriter::IdleWait() const {
+  // A retention pass under way goes on at its own pace while nothing else comes in.
+  if (options_.hold_retention.count() > 0 && purge_from_no_ > 0) {
+    auto until_step =
+        std::chrono::milliseconds(std::max<int64_t>(next_purge_ms_ - clock_.NowUnixMs(), 1));
+    return std::min(options_.hold_check_interval, until_step);
+  }
+  return options_.hold_check_interval;
+}
+
+Status OrderWriter::PurgeEndedHolds(Completion done) {
+  return Submit(Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
+                std::move(done));
+}
+
 size_t OrderWriter::QueueDepth() const {
   std::lock_guard lock(mu_);
   return queue_.size();
@@ -171,12 +187,19 @@ void OrderWriter::Run() {
     {
       std::unique_lock lock(mu_);
       auto has_work = [&] { return stopping_ || !queue_.empty(); };
-      if (!HoldsDue()) cv_.wait_for(lock, options_.hold_check_interval, has_work);
+      if (!HoldsDue() && !PurgeDue()) cv_.wait_for(lock, IdleWait(), has_work);
       if (stopping_ && queue_.empty()) return;  // drained
       while (!queue_.empty() && batch.size() < kBatchSizeMax) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+    }
+    if (PurgeDue()) {
+      // Due again a step later even if this batch fails, so a failing store is not looped on.
+      next_purge_ms_ = clock_.NowUnixMs() + kHoldPurgeStepInterval.count();
+      batch.insert(batch.begin(),
+                   Pending{Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
+                           [](Result<CommandOutcome>) {}});
     }
     if (HoldsDue()) {
       // First in the batch, so stock coming back is there for the buyers behind it.
@@ -393,9 +416,11 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
           return ApplyCreateReservation(command.actor, action);
         } else if constexpr (std::is_same_v<T, ReleaseReservation>) {
           return ApplyReleaseReservation(txn, command.actor, action);
-        } else {
-          static_assert(std::is_same_v<T, ExpireReservations>);
+        } else if constexpr (std::is_same_v<T, ExpireReservations>) {
           return ApplyExpireReservations(txn);
+        } else {
+          static_assert(std::is_same_v<T, PurgeEndedReservations>);
+          return ApplyPurgeEndedReservations(txn);
         }
       },
       command.action);
@@ -704,6 +729,19 @@ Result<CommandOutcome> OrderWriter::SweepDueHolds(store::WriteTransaction& txn) 
       hold_expiries_.empty() ? std::numeric_limits<int64_t>::max() : hold_expiries_.top().first;
   CommandOutcome out;
   out.expired = expired;
+  return out;
+}
+
+Result<CommandOutcome> OrderWriter::ApplyPurgeEndedReservations(store::WriteTransaction& txn) {
+  CommandOutcome out;
+  if (options_.hold_retention.count() <= 0) return out;  // every hold is kept
+  const int64_t now = clock_.NowUnixMs();
+  OC_ASSIGN_OR_RETURN(
+      auto step, txn.PurgeEndedReservations(purge_from_no_, now - options_.hold_retention.count(),
+                                            kHoldPurgeExamineMax));
+  purge_from_no_ = step.pass_done ? 0 : step.next_no;
+  next_purge_ms_ = now + (step.pass_done ? kHoldPurgePassInterval : kHoldPurgeStepInterval).count();
+  out.purged = step.deleted;
   return out;
 }
 

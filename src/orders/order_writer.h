@@ -74,6 +74,7 @@ struct CommandOutcome {
   std::optional<store::StockRecord> stock;              // for SetStock
   std::optional<store::ReservationRecord> reservation;  // for the reservation commands
   int64_t expired = 0;                                  // holds released by ExpireReservations
+  int64_t purged = 0;    // ended holds deleted by PurgeEndedReservations
   bool created = false;  // a new order (201) rather than an existing one (200)
   std::optional<OrderStatus> previous_status;  // set by a transition
   // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
@@ -140,9 +141,22 @@ struct ReleaseReservation {
 // (and once at start, for holds that expired while the server was down).
 struct ExpireReservations {};
 
+// Deletes some holds that ended longer than WriterOptions::hold_retention ago: one step of the
+// retention pass, which the writer also issues by itself (kHoldPurgeStepInterval apart while a
+// pass goes on, kHoldPurgePassInterval between passes), so the table and the start-up scan of
+// active holds stay as large as the retention makes them rather than growing with every sale.
+struct PurgeEndedReservations {};
+
+// How long an ended hold is kept by default: a week to look into a dispute, as a buyer's
+// checkout history; orders keep everything they took from their holds.
+inline constexpr std::chrono::hours kHoldRetentionDefault{7 * 24};
+inline constexpr size_t kHoldPurgeExamineMax = 1000;  // holds looked at in one step
+inline constexpr std::chrono::milliseconds kHoldPurgeStepInterval{100};
+inline constexpr std::chrono::milliseconds kHoldPurgePassInterval{60'000};
+
 struct Command {
   std::variant<CreateOrder, Transition, Assign, SetStock, CreateReservation, ReleaseReservation,
-               ExpireReservations>
+               ExpireReservations, PurgeEndedReservations>
       action;
   Principal actor;
   std::optional<Idempotency> idempotency;
@@ -162,6 +176,9 @@ struct WriterOptions {
   // Requests the HTTP server holds right now (HttpServerOptions::requests_in_flight); the
   // group-commit wait (kGroupWaitOthersMin) needs it and never happens without it.
   const ShardedCounter* requests_in_flight = nullptr;
+  // Holds that ended (released, expired, converted) this long ago are deleted; zero keeps
+  // every hold. A hold id older than this may answer 404 instead of its final state.
+  std::chrono::milliseconds hold_retention{kHoldRetentionDefault};
 };
 
 class OrderWriter {
@@ -183,6 +200,9 @@ class OrderWriter {
   // Releases the holds that are due by the clock now; `done` gets the count in `expired`.
   Status ExpireHolds(Completion done);
 
+  // Runs one step of the retention pass now; `done` gets the count deleted in `purged`.
+  Status PurgeEndedHolds(Completion done);
+
   // Orders per status as of the last committed batch (for /metrics).
   std::array<int64_t, 9> OrderCountsByStatus() const;
   size_t QueueDepth() const;
@@ -202,6 +222,11 @@ class OrderWriter {
 
   OrderWriter(store::Store& store, const Clock& clock, IdGenerator& ids, WriterOptions options);
   bool HoldsDue() const { return next_hold_expiry_ms_ <= clock_.NowUnixMs(); }
+  // How long an idle writer sleeps before it looks at the clock again.
+  std::chrono::milliseconds IdleWait() const;
+  bool PurgeDue() const {
+    return options_.hold_retention.count() > 0 && next_purge_ms_ <= clock_.NowUnixMs();
+  }
   void Run();
   void RunSyncer();
   // Requests in the server beyond the commands committed and not yet synced. Holds sync_mu_.
@@ -234,6 +259,7 @@ class OrderWriter {
                                                  const ReleaseReservation& r);
   Result<CommandOutcome> ApplyExpireReservations(store::WriteTransaction& txn);
   Result<CommandOutcome> SweepDueHolds(store::WriteTransaction& txn);
+  Result<CommandOutcome> ApplyPurgeEndedReservations(store::WriteTransaction& txn);
   // The hold an order converts, refused unless it is active, in scope and not yet due.
   Result<store::ReservationRecord> LoadHoldToConvert(store::WriteTransaction& txn,
                                                      const Principal& actor, const Order& order);
@@ -269,6 +295,11 @@ class OrderWriter {
   std::priority_queue<HoldDue, std::vector<HoldDue>, std::greater<>> hold_expiries_;
   std::vector<HoldDue> expiries_taken_in_batch_;
   int64_t next_hold_no_ = 1;  // the `no` the next hold gets (store::ReservationRecord)
+  // The retention pass (writer thread only): when its next step is due, and the hold number it
+  // goes on from. A step whose batch rolls back has moved on all the same; the holds it would
+  // have deleted wait for the next pass.
+  int64_t next_purge_ms_ = 0;
+  int64_t purge_from_no_ = 0;
 
   std::mutex stop_mu_;
   mutable std::mutex mu_;

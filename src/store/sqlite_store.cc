@@ -889,6 +889,44 @@ class SqliteWriteTransaction final : public WriteTransaction {
     return Status::Ok();
   }
 
+  Result<HoldPurgeStep> PurgeEndedReservations(int64_t from_no, int64_t ended_before_ms,
+                                               size_t examine_max) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    HoldPurgeStep step;
+    step.next_no = from_no;
+    // The span to look at: up to examine_max holds, cut short at the first one too young.
+    int64_t last_old = -1;
+    {
+      OC_ASSIGN_OR_RETURN(
+          Statement scan,
+          c_.Prepare("SELECT no, created_at FROM reservations WHERE no >= ? ORDER BY no LIMIT ?"));
+      scan.Bind(1, from_no).Bind(2, static_cast<int64_t>(examine_max));
+      size_t seen = 0;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, CheckedStep(scan));
+        if (!row) break;
+        ++seen;
+        if (scan.Int(1) >= ended_before_ms) {
+          step.pass_done = true;
+          break;
+        }
+        last_old = scan.Int(0);
+      }
+      if (seen < examine_max) step.pass_done = true;  // the end of the table
+    }
+    if (last_old < 0) return step;
+    OC_ASSIGN_OR_RETURN(Statement del,
+                        c_.Prepare("DELETE FROM reservations WHERE no BETWEEN ? AND ? "
+                                   "AND state <> 'active' AND updated_at < ? "
+                                   "AND no < (SELECT max(no) FROM reservations)"));
+    del.Bind(1, from_no).Bind(2, last_old).Bind(3, ended_before_ms);
+    OC_RETURN_IF_ERROR(Checked(del.Run()));
+    step.deleted = sqlite3_changes(c_.raw());
+    if (step.deleted > 0) ++writes_;
+    step.next_no = last_old + 1;
+    return step;
+  }
+
   Status InsertOversold(const OversoldRecord& r) override {
     OC_RETURN_IF_ERROR(RefuseIfLost());
     OC_ASSIGN_OR_RETURN(Statement st, c_.Prepare("INSERT INTO oversold_orders (order_id, currency, "
@@ -908,6 +946,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
       return Status::IOError("the database abandoned the transaction: " + s.detail());
     }
     return s;
+  }
+  Result<bool> CheckedStep(Statement& st) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) return Checked(row.status());
+    return row;
   }
   // Inside BEGIN IMMEDIATE autocommit is off; seeing it on means the transaction is gone.
   Status RefuseIfLost() {

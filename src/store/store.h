@@ -258,6 +258,19 @@ class WriteTransaction {
   virtual Status InsertReservations(const std::vector<const ReservationRecord*>& reservations) = 0;
   // A hold's state, order_id and updated_at, by its `no`.
   virtual Status UpdateReservation(const ReservationRecord& reservation) = 0;
+  // One step of the retention pass over holds that ended. Looks at up to `examine_max` holds
+  // numbered `from_no` and up, in number order, and deletes those that ended (released,
+  // expired or converted) before `ended_before_ms`; never the newest hold, whose number the
+  // next start counts on. It stops early at a hold created at or after `ended_before_ms`: none
+  // numbered after it can have ended before then (give or take a step of the clock), so the
+  // pass is done.
+  struct HoldPurgeStep {
+    int64_t deleted = 0;
+    int64_t next_no = 0;     // where the pass goes on
+    bool pass_done = false;  // nothing further can be due: start again from the lowest number
+  };
+  virtual Result<HoldPurgeStep> PurgeEndedReservations(int64_t from_no, int64_t ended_before_ms,
+                                                       size_t examine_max) = 0;
   virtual Status InsertOversold(const OversoldRecord& record) = 0;
   virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
                                 const IdempotencyRecord& record, int64_t now_ms) = 0;

@@ -141,6 +141,10 @@ class WriteTransactionWrapper : public WriteTransaction {
   Status UpdateReservation(const ReservationRecord& reservation) override {
     return target_->UpdateReservation(reservation);
   }
+  Result<HoldPurgeStep> PurgeEndedReservations(int64_t from_no, int64_t ended_before_ms,
+                                               size_t examine_max) override {
+    return target_->PurgeEndedReservations(from_no, ended_before_ms, examine_max);
+  }
   Status InsertOversold(const OversoldRecord& record) override {
     return target_->InsertOversold(record);
   }

@@ -160,8 +160,8 @@ class OrderWriterTest : public ::testing::Test {
     writer_.reset();
   }
 
-  void StartWriter() {
-    auto w = OrderWriter::Start(*gated_, clock_, ids_);
+  void StartWriter(WriterOptions options = {}) {
+    auto w = OrderWriter::Start(*gated_, clock_, ids_, std::move(options));
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     writer_ = std::move(w).value();
   }
@@ -827,6 +827,17 @@ class HoldTest : public OrderWriterTest {
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     writer_ = std::move(w).value();
   }
+  // One step of the retention pass now; the number of holds it deleted.
+  int64_t RunPurge() {
+    auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
+    auto f = p->get_future();
+    EXPECT_TRUE(
+        writer_->PurgeEndedHolds([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
+            .ok());
+    auto r = f.get();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->purged : -1;
+  }
   void Expire() {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     auto f = p->get_future();
@@ -988,6 +999,74 @@ TEST_F(HoldTest, HoldsThatEndedEarlyAreSkippedWhenTheirTimeComes) {
   Expire();
   EXPECT_EQ(HoldRecord(later).state, store::ReservationState::kExpired);
   EXPECT_EQ(Hot().reserved, 3);
+}
+
+// Holds that ended longer than the retention ago go, by the writer's own pass: held stock and
+// recent history stay, and numbering goes on across a restart.
+TEST_F(HoldTest, HoldsThatEndedLongerThanTheRetentionAgoAreDeletedByTheWritersOwnPass) {
+  writer_->Stop();
+  writer_.reset();
+  WriterOptions options;
+  options.hold_retention = std::chrono::hours(1);
+  StartWriter(options);
+  ASSERT_TRUE(Run(SetHot(100)).ok());
+  std::string released = HoldOk(1, 60);
+  std::string expired = HoldOk(1, 60);
+  std::string converted = HoldOk(1, 60);
+  std::string long_held = HoldOk(2, 24 * 3600);
+  ASSERT_TRUE(Run(Release(released)).ok());
+  ASSERT_TRUE(Run(BuyHot("KEPT", 1, converted)).ok());
+  clock_.Advance(60'000);
+  Expire();
+  EXPECT_EQ(HoldRecord(expired).state, store::ReservationState::kExpired);
+
+  // Ended a minute ago: kept, whoever asks.
+  auto early = RunPurge();
+  EXPECT_EQ(early, 0);
+  clock_.Advance(3'600'000);
+  std::string recent = HoldOk(1, 60);
+  ASSERT_TRUE(Run(Release(recent)).ok());
+  // The pass runs by itself once its interval is up: any batch carries it.
+  clock_.Advance(kHoldPurgePassInterval.count());
+  ASSERT_TRUE(Run(SetHot(100)).ok());
+  for (const std::string& gone : {released, expired, converted}) {
+    auto r = store_->GetReservation(gone);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value()) << gone;
+  }
+  EXPECT_EQ(HoldRecord(long_held).state, store::ReservationState::kActive);
+  EXPECT_EQ(HoldRecord(recent).state, store::ReservationState::kReleased);
+  EXPECT_EQ(Hot().reserved, 3);         // the long hold's 2 and the order's 1
+  auto order = Run(BuyHot("KEPT", 1));  // a repeat: the order still names the hold it took
+  ASSERT_TRUE(order.ok() && order->order) << order.status().ToString();
+  EXPECT_EQ(order->order->reservation_id, converted);
+  // An id that went answers like one that never was.
+  auto gone = Run(Release(released));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().kind(), ErrorKind::kNotFound);
+
+  // After a restart new holds are numbered after every hold there ever was.
+  int64_t newest = HoldRecord(recent).no;
+  writer_->Stop();
+  writer_.reset();
+  StartWriter(options);
+  std::string after = HoldOk(1, 60);
+  EXPECT_GT(HoldRecord(after).no, newest);
+}
+
+TEST_F(HoldTest, ARetentionOfZeroKeepsEveryHold) {
+  writer_->Stop();
+  writer_.reset();
+  WriterOptions options;
+  options.hold_retention = std::chrono::milliseconds(0);
+  StartWriter(options);
+  ASSERT_TRUE(Run(SetHot(10)).ok());
+  std::string released = HoldOk(1, 60);
+  ASSERT_TRUE(Run(Release(released)).ok());
+  HoldOk(1, 60);
+  clock_.Advance(10 * 365 * 24 * 3'600'000LL);
+  EXPECT_EQ(RunPurge(), 0);
+  EXPECT_EQ(HoldRecord(released).state, store::ReservationState::kReleased);
 }
 
 TEST_F(HoldTest, HoldsPlacedInABatchAreWrittenBeforeTheBatchLooksOneUp) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/clock.h"
@@ -998,6 +999,80 @@ TEST_F(SqliteStoreTest, ABatchOfHoldsIsWrittenWholeWhateverItsSize) {
     EXPECT_EQ(got->lines[0].sku, want.lines[0].sku);
     EXPECT_EQ(got->lines[0].qty, want.lines[0].qty);
   }
+}
+
+// The retention pass deletes holds that ended before the cutoff, walking up the numbers a step
+// at a time, and ends its pass at the first hold too young to have ended before it.
+TEST_F(SqliteStoreTest, TheRetentionPassDeletesOnlyHoldsThatEndedBeforeTheCutoff) {
+  ManualClock clock(1'700'000'000'000);
+  IdGenerator ids(clock, Random::Secure());
+  const int64_t cutoff = 500;
+  struct Shape {
+    ReservationState state;
+    int64_t created_at, updated_at;
+    bool deleted;
+  };
+  const std::vector<Shape> shapes = {
+      {ReservationState::kReleased, 10, 100, true},
+      {ReservationState::kActive, 20, 20, false},  // still holds stock, however old
+      {ReservationState::kExpired, 30, 150, true},
+      {ReservationState::kConverted, 40, 900, false},  // ended after the cutoff
+      {ReservationState::kReleased, 50, 200, true},
+      {ReservationState::kReleased, 600, 610, false},  // created after the cutoff: the pass ends
+      {ReservationState::kReleased, 45, 100, false},   // behind it (a clock step): next pass
+      {ReservationState::kExpired, 700, 700, false},
+  };
+  std::vector<ReservationRecord> holds;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    ReservationRecord r = MakeHold(ids, store_->hold_id_mask(), static_cast<int64_t>(i + 1), 1);
+    r.state = shapes[i].state;
+    r.created_at_ms = shapes[i].created_at;
+    r.updated_at_ms = shapes[i].updated_at;
+    holds.push_back(std::move(r));
+  }
+  CommitHolds(holds);
+
+  // Two holds a step: 1-2, 3-4, then 5 and the young 6 end the pass.
+  std::vector<std::tuple<int64_t, int64_t, bool>> steps;
+  int64_t from = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto txn = Begin();
+    auto step = txn->PurgeEndedReservations(from, cutoff, 2);
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    ASSERT_TRUE(txn->Commit().ok());
+    steps.emplace_back(step->deleted, step->next_no, step->pass_done);
+    if (step->pass_done) break;
+    from = step->next_no;
+  }
+  EXPECT_EQ(steps, (std::vector<std::tuple<int64_t, int64_t, bool>>{
+                       {1, 3, false}, {1, 5, false}, {1, 6, true}}));
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    EXPECT_EQ(FindHold(holds[i].id).has_value(), !shapes[i].deleted) << "hold " << i + 1;
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM reservations"), 5);
+
+  // A rolled-back step deletes nothing.
+  {
+    auto txn = Begin();
+    auto step = txn->PurgeEndedReservations(0, 10'000, 1000);
+    ASSERT_TRUE(step.ok());
+    EXPECT_EQ(step->deleted, 3);  // all that ended, bar the newest
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM reservations"), 5);
+  // With everything long ended, only the newest hold stays: the next start numbers on from it.
+  {
+    auto txn = Begin();
+    auto step = txn->PurgeEndedReservations(0, 10'000, 1000);
+    ASSERT_TRUE(step.ok());
+    EXPECT_TRUE(step->pass_done);
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM reservations"), 2);  // the active one and the newest
+  EXPECT_TRUE(FindHold(holds[1].id).has_value());
+  EXPECT_TRUE(FindHold(holds.back().id).has_value());
+  auto max_no = store_->MaxReservationNo();
+  ASSERT_TRUE(max_no.ok());
+  EXPECT_EQ(*max_no, static_cast<int64_t>(shapes.size()));
 }
 
 TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration) {
