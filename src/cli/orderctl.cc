@@ -68,7 +68,8 @@ int KeysRotateMaster(const std::string& root) {
   auto store = OpenStore(root);  // creates the keyring on a fresh data dir
   if (!store.ok()) return Fail(store.status());
   std::string previous = store->keys->active_id();
-  auto active = privacy::FileKeyProvider::RotateMaster(dir->KeyringPath(), Random::Secure());
+  auto active = privacy::FileKeyProvider::RotateMaster(dir->KeyringPath(), Random::Secure(),
+                                                       Clock::System().NowUnixMs());
   if (!active.ok()) return Fail(active.status());
   Status audited = AuditLocal(root, *store->store, "keys.rotate_master",
                               "active master key " + previous + " -> " + *active);
@@ -76,6 +77,37 @@ int KeysRotateMaster(const std::string& root) {
   boost::json::object out{{"active", *active}, {"previous", previous}};
   std::cout << boost::json::serialize(out) << std::endl;
   std::cerr << "orderd re-wraps existing data keys in the background; its log reports progress\n";
+  return 0;
+}
+
+// Removes an old master key from the keyring for good, once nothing names it: after a rotation
+// orderd re-wraps every order's data key and reseals every other sealed value under the active
+// key (its log reports the passes). Until then the key stays, and this says what still uses it.
+int KeysRetireMaster(const std::string& root, const std::string& id, int64_t min_active_minutes) {
+  auto dir = PrepareDataDir(root);
+  if (!dir.ok()) return Fail(dir.status());
+  auto store = OpenStore(root);
+  if (!store.ok()) return Fail(store.status());
+  Status retired = privacy::FileKeyProvider::RetireMaster(
+      dir->KeyringPath(), id, Clock::System().NowUnixMs(), min_active_minutes * 60'000,
+      [&](std::string_view key) -> Status {
+        OC_ASSIGN_OR_RETURN(auto counts, store->store->CountSealedUnder(key));
+        std::string uses;
+        for (const auto& [place, n] : counts) {
+          if (n > 0) uses += (uses.empty() ? "" : ", ") + std::to_string(n) + " " + place;
+        }
+        if (uses.empty()) return Status::Ok();
+        return Status::Conflict("master_key_in_use",
+                                "master key " + std::string(key) + " still seals " + uses +
+                                    "; orderd moves them to the active key in the background "
+                                    "(see its log), try again after");
+      });
+  if (!retired.ok()) return Fail(retired);
+  Status audited =
+      AuditLocal(root, *store->store, "keys.retire_master", "master key " + id + " retired");
+  if (!audited.ok()) return Fail(audited);
+  boost::json::object out{{"retired", id}, {"active", store->keys->active_id()}};
+  std::cout << boost::json::serialize(out) << std::endl;
   return 0;
 }
 
@@ -152,6 +184,17 @@ int RunOrderctl(int argc, char** argv) {
       "rotate-master",
       "add a master key, make it active; orderd re-wraps data keys in the background");
 
+  auto* retire = keys->add_subcommand(
+      "retire-master", "remove an old master key for good, once no stored value names it");
+  std::string retire_id;
+  retire->add_option("--id", retire_id, "the master key to retire (m1, m2, ...)")->required();
+  int64_t min_active_minutes = 60;
+  retire
+      ->add_option("--min-active-minutes", min_active_minutes,
+                   "how long the active key must have been active (processes that read the "
+                   "keyring before may still seal under the old one)")
+      ->check(CLI::Range(int64_t{0}, int64_t{525'600}));
+
   auto* demo = app.add_subcommand("demo", "load the demo data set");
   int64_t demo_orders = kDemoOrdersDefault;
   demo->add_option("--orders", demo_orders, "how many demo orders")->check(CLI::Range(1, 100000));
@@ -163,6 +206,7 @@ int RunOrderctl(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (verify->parsed()) return AuditVerify(data_dir);
   if (rotate->parsed()) return KeysRotateMaster(data_dir);
+  if (retire->parsed()) return KeysRetireMaster(data_dir, retire_id, min_active_minutes);
   if (create->parsed()) return KeysCreate(data_dir, request);
   if (demo->parsed()) return Demo(data_dir, demo_orders);
   return Fail(Status::InvalidArgument("no command given"));

@@ -7,11 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "core/json.h"
 #include "privacy/hashing.h"
@@ -267,6 +269,15 @@ Result<FileKeyProvider::Contents> FileKeyProvider::Read(const std::string& path,
     c.masters.push_back(k);
   }
   if (!has_active) return Status::IOError("keyring: the active master key is missing");
+  if (auto at = obj.find("activated_at_ms"); at != obj.end() && at->value().is_int64()) {
+    c.activated_at_ms = at->value().get_int64();
+  }
+  if (auto r = obj.find("retired"); r != obj.end() && r->value().is_array()) {
+    for (const auto& id : r->value().get_array()) {
+      if (!id.is_string()) return Status::IOError("keyring: bad retired key entry");
+      c.retired.emplace_back(id.get_string());
+    }
+  }
   OC_ASSIGN_OR_RETURN(c.index_key, KeyFromBase64("index_key", index->value().get_string()));
   return c;
 }
@@ -286,34 +297,51 @@ Result<std::unique_ptr<FileKeyProvider>> FileKeyProvider::OpenOrCreate(const std
   return provider;
 }
 
-Result<std::string> FileKeyProvider::RotateMaster(const std::string& path, Random& random) {
-  // One rotation at a time, even from two shells: an flock on a lock file beside the keyring.
-  std::string lock_path = path + ".lock";
-  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0) return Status::IOError("open " + lock_path + ": " + std::strerror(errno));
-  struct Unlock {
-    int fd;
-    ~Unlock() { ::close(fd); }  // closing releases the flock
-  } unlock{lock_fd};
-  if (::flock(lock_fd, LOCK_EX) != 0) {
-    return Status::IOError("lock " + lock_path + ": " + std::strerror(errno));
+namespace {
+
+// Holds an flock on the lock file beside the keyring: one change at a time, even from two shells.
+class KeyringLock {
+ public:
+  static Result<KeyringLock> Take(const std::string& keyring_path) {
+    std::string lock_path = keyring_path + ".lock";
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::IOError("open " + lock_path + ": " + std::strerror(errno));
+    KeyringLock lock(fd);
+    if (::flock(fd, LOCK_EX) != 0) {
+      return Status::IOError("lock " + lock_path + ": " + std::strerror(errno));
+    }
+    return lock;
   }
-  struct stat st {};
-  OC_ASSIGN_OR_RETURN(Contents c, Read(path, &st));
-  int next = 0;
-  for (const auto& k : c.masters) {
-    if (k.id.size() > 1 && k.id[0] == 'm') next = std::max(next, std::atoi(k.id.c_str() + 1));
+  KeyringLock(KeyringLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  KeyringLock& operator=(KeyringLock&&) = delete;
+  ~KeyringLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing releases the flock
   }
-  SecretKey fresh;
-  fresh.id = "m" + std::to_string(next + 1);
-  random.Fill(fresh.bytes, kKeyBytes);
-  c.masters.push_back(fresh);
+
+ private:
+  explicit KeyringLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+int KeyNumber(std::string_view id) {
+  return id.size() > 1 && id[0] == 'm' ? std::atoi(std::string(id.substr(1)).c_str()) : 0;
+}
+
+}  // namespace
+
+Status FileKeyProvider::Write(const std::string& path, const Contents& c) {
   bj::object masters;
   for (const auto& k : c.masters) masters[k.id] = Base64(k.bytes, kKeyBytes);
   bj::object doc{{"version", 1},
-                 {"active", fresh.id},
+                 {"active", c.active},
                  {"masters", std::move(masters)},
                  {"index_key", Base64(c.index_key.bytes, kKeyBytes)}};
+  if (c.activated_at_ms) doc["activated_at_ms"] = *c.activated_at_ms;
+  if (!c.retired.empty()) {
+    bj::array retired;
+    for (const auto& id : c.retired) retired.emplace_back(id);
+    doc["retired"] = std::move(retired);
+  }
   std::string text = bj::serialize(doc);
   // The serialized document held every key in base64: wipe the DOM's copies too.
   for (auto& kv : doc.at("masters").as_object()) {
@@ -322,8 +350,56 @@ Result<std::string> FileKeyProvider::RotateMaster(const std::string& path, Rando
   }
   bj::string& idx = doc.at("index_key").as_string();
   OPENSSL_cleanse(idx.data(), idx.size());
-  OC_RETURN_IF_ERROR(ReplaceKeyringFile(path, std::move(text)));
+  return ReplaceKeyringFile(path, std::move(text));
+}
+
+Result<std::string> FileKeyProvider::RotateMaster(const std::string& path, Random& random,
+                                                  int64_t now_ms) {
+  OC_ASSIGN_OR_RETURN(KeyringLock lock, KeyringLock::Take(path));
+  struct stat st {};
+  OC_ASSIGN_OR_RETURN(Contents c, Read(path, &st));
+  int next = 0;
+  for (const auto& k : c.masters) next = std::max(next, KeyNumber(k.id));
+  for (const auto& id : c.retired) next = std::max(next, KeyNumber(id));
+  SecretKey fresh;
+  fresh.id = "m" + std::to_string(next + 1);
+  random.Fill(fresh.bytes, kKeyBytes);
+  c.masters.push_back(fresh);
+  c.active = fresh.id;
+  c.activated_at_ms = now_ms > 0 ? std::optional<int64_t>(now_ms) : std::nullopt;
+  OC_RETURN_IF_ERROR(Write(path, c));
   return fresh.id;
+}
+
+Status FileKeyProvider::RetireMaster(const std::string& path, std::string_view id, int64_t now_ms,
+                                     int64_t min_active_ms,
+                                     const std::function<Status(std::string_view id)>& still_used) {
+  OC_ASSIGN_OR_RETURN(KeyringLock lock, KeyringLock::Take(path));
+  struct stat st {};
+  OC_ASSIGN_OR_RETURN(Contents c, Read(path, &st));
+  auto it = std::find_if(c.masters.begin(), c.masters.end(),
+                         [&](const SecretKey& k) { return k.id == id; });
+  if (it == c.masters.end()) {
+    return Status::NotFound("no master key '" + std::string(id) + "' in the keyring");
+  }
+  if (c.active == id) {
+    return Status::Conflict("master_key_active",
+                            "master key " + std::string(id) + " is the active one; rotate first");
+  }
+  // Keyrings rotated before the activation time was kept: the file's own time stands for it.
+  int64_t activated = c.activated_at_ms.value_or(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000);
+  if (now_ms - activated < min_active_ms) {
+    return Status::Conflict("master_key_recent",
+                            "master key " + c.active + " became active " +
+                                std::to_string((now_ms - activated) / 1000) + " s ago; wait " +
+                                std::to_string(min_active_ms / 60000) +
+                                " min so that nothing still seals under " + std::string(id));
+  }
+  OC_RETURN_IF_ERROR(still_used(id));
+  c.masters.erase(it);
+  c.retired.emplace_back(id);
+  c.activated_at_ms = activated;  // the rewrite below must not look like a fresh rotation
+  return Write(path, c);
 }
 
 Result<bool> FileKeyProvider::ReloadIfChanged() {
@@ -342,10 +418,11 @@ Result<bool> FileKeyProvider::ReloadIfChanged() {
   }
   OC_ASSIGN_OR_RETURN(Contents fresh, Read(path_, &st));
   std::unique_lock lock(mu_);
-  // Never forget a master key this process has used: data wrapped under it must stay readable
-  // even if someone edits a key out of the file.
+  // Never forget a master key this process has used unless it was retired: data wrapped under
+  // it must stay readable even if someone edits a key out of the file.
   for (const auto& old : keys_.masters) {
-    bool kept = false;
+    bool kept =
+        std::find(fresh.retired.begin(), fresh.retired.end(), old.id) != fresh.retired.end();
     for (const auto& k : fresh.masters) kept = kept || k.id == old.id;
     if (!kept) fresh.masters.push_back(old);
   }
@@ -538,6 +615,22 @@ Result<std::string> EnvelopePiiCodec::OpenText(std::string_view context, std::st
   OC_ASSIGN_OR_RETURN(SecretKey master, keys_.MasterKey(mk));
   OC_ASSIGN_OR_RETURN(std::string ct, Unbase64(rest.substr(colon + 1)));
   return GcmOpen(master.bytes, ct, "oc:text:v1:" + std::string(context) + ":" + std::string(mk));
+}
+
+Result<std::string> EnvelopePiiCodec::ActiveMasterId() {
+  OC_ASSIGN_OR_RETURN(SecretKey active, keys_.ActiveMasterKey());
+  return active.id;
+}
+
+Result<std::optional<std::string>> EnvelopePiiCodec::ResealText(std::string_view context,
+                                                                std::string_view stored) {
+  OC_ASSIGN_OR_RETURN(SecretKey active, keys_.ActiveMasterKey());
+  if (stored.starts_with("oc1:" + active.id + ":")) return std::optional<std::string>();
+  OC_ASSIGN_OR_RETURN(std::string text, OpenText(context, stored));
+  Result<std::string> sealed = SealText(context, text);
+  Wipe(text);
+  OC_RETURN_IF_ERROR(sealed.status());
+  return std::optional<std::string>(std::move(sealed).value());
 }
 
 Result<std::optional<std::string>> EnvelopePiiCodec::Rewrap(std::string_view order_id,

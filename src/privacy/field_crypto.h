@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -58,7 +59,17 @@ class FileKeyProvider final : public KeyProvider {
   static Result<std::unique_ptr<FileKeyProvider>> OpenOrCreate(const std::string& path,
                                                                Random& random);
   // Adds a fresh master key to the keyring at `path` and makes it active; returns its id.
-  static Result<std::string> RotateMaster(const std::string& path, Random& random);
+  static Result<std::string> RotateMaster(const std::string& path, Random& random,
+                                          int64_t now_ms = 0);
+  // Removes master key `id` from the keyring at `path` for good. Refused (FailedPrecondition-
+  // style Conflict) for the active key, and while the active key has been active for less than
+  // `min_active_ms` (processes that read the keyring before the rotation may still be sealing
+  // under the old one); `still_used` runs under the keyring's lock, so no rotation interleaves,
+  // and refuses when anything still names the key. Unknown ids are NotFound. Running processes
+  // forget the key at their next reload; later rotations never reuse its id.
+  static Status RetireMaster(const std::string& path, std::string_view id, int64_t now_ms,
+                             int64_t min_active_ms,
+                             const std::function<Status(std::string_view id)>& still_used);
 
   Result<SecretKey> ActiveMasterKey() override;
   Result<SecretKey> MasterKey(std::string_view id) override;
@@ -72,7 +83,12 @@ class FileKeyProvider final : public KeyProvider {
     std::string active;
     std::vector<SecretKey> masters;
     SecretKey index_key;
+    std::optional<int64_t> activated_at_ms;  // when `active` became active (absent before)
+    // Master keys retired for good: a running process drops them at its next reload (a key
+    // merely missing from the file it keeps, so a slip of an editor loses no data).
+    std::vector<std::string> retired;
   };
+  static Status Write(const std::string& path, const Contents& c);
   static Result<Contents> Read(const std::string& path, struct stat* st);
   FileKeyProvider() = default;
   std::string path_;
@@ -95,6 +111,11 @@ class EnvelopePiiCodec final : public store::PiiCodec {
   // short-lived records (stored API answers); orders use the per-order data key envelope.
   Result<std::string> SealText(std::string_view context, std::string_view text) override;
   Result<std::string> OpenText(std::string_view context, std::string_view stored) override;
+  // `stored` (a SealText value, or plaintext from before sealing existed) sealed afresh under
+  // the active master key, or nullopt when it already is.
+  Result<std::optional<std::string>> ResealText(std::string_view context, std::string_view stored);
+  // The id of the master key that seals new data.
+  Result<std::string> ActiveMasterId();
   // `sealed` with its data key re-wrapped under the active master key (the field ciphertexts do
   // not change), or nullopt when it already is.
   Result<std::optional<std::string>> Rewrap(std::string_view order_id, std::string_view sealed);

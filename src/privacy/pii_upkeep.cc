@@ -5,6 +5,43 @@
 
 namespace oc::privacy {
 
+namespace {
+
+Status ResealTexts(store::Store& store, EnvelopePiiCodec& codec, size_t batch,
+                   PiiUpkeepReport* report) {
+  OC_ASSIGN_OR_RETURN(std::string active, codec.ActiveMasterId());
+  for (store::SealedTextPlace place : store::kSealedTextPlaces) {
+    std::string after_key, after_key2;
+    while (true) {
+      OC_ASSIGN_OR_RETURN(auto rows,
+                          store.ScanSealedTexts(place, active, after_key, after_key2, batch));
+      if (rows.empty()) break;
+      after_key = rows.back().key;
+      after_key2 = rows.back().key2;
+      std::vector<store::SealedTextUpdate> updates;
+      for (auto& row : rows) {
+        ++report->scanned;
+        auto resealed = codec.ResealText(row.context, row.stored);
+        if (!resealed.ok()) {
+          // Where and why only: never the value.
+          spdlog::error("pii upkeep: {} {}: {}", ToString(place), row.key,
+                        resealed.status().ToString());
+          ++report->left;
+          continue;
+        }
+        if (!*resealed) continue;  // sealed under the active key since the scan
+        updates.push_back(store::SealedTextUpdate{std::move(row), std::move(**resealed)});
+      }
+      OC_ASSIGN_OR_RETURN(int64_t replaced, store.ReplaceSealedTexts(updates));
+      report->resealed += replaced;
+      report->left += static_cast<int64_t>(updates.size()) - replaced;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<PiiUpkeepReport> RunPiiUpkeepPass(store::Store& store, EnvelopePiiCodec& codec,
                                          size_t batch) {
   PiiUpkeepReport report;
@@ -54,6 +91,7 @@ Result<PiiUpkeepReport> RunPiiUpkeepPass(store::Store& store, EnvelopePiiCodec& 
       report.left += static_cast<int64_t>(updates.size()) - replaced;
     }
   }
+  OC_RETURN_IF_ERROR(ResealTexts(store, codec, batch, &report));
   return report;
 }
 
@@ -94,14 +132,17 @@ void PiiUpkeep::Run() {
       if (!report.ok()) {
         spdlog::error("pii upkeep pass failed: {}", report.status().ToString());
       } else {
-        if (report->rewrapped > 0 || report->indexed > 0 || report->left > 0) {
+        if (report->rewrapped > 0 || report->indexed > 0 || report->resealed > 0 ||
+            report->left > 0) {
           spdlog::info(
-              "pii upkeep: {} orders scanned, {} data keys re-wrapped under master key {}, {} "
-              "phone indexes filled, {} left for the next pass",
-              report->scanned, report->rewrapped, keys_.active_id(), report->indexed, report->left);
+              "pii upkeep: {} rows scanned, {} data keys re-wrapped and {} sealed values resealed "
+              "under master key {}, {} phone indexes filled, {} left for the next pass",
+              report->scanned, report->rewrapped, report->resealed, keys_.active_id(),
+              report->indexed, report->left);
         }
       }
-      bool progress = report.ok() && (report->rewrapped > 0 || report->indexed > 0);
+      bool progress =
+          report.ok() && (report->rewrapped > 0 || report->indexed > 0 || report->resealed > 0);
       if (!report.ok() || report->left > 0) {
         backoff = progress ? poll_ : std::min(backoff * 2, kBackoffMax);
         next_pass = Clock::now() + backoff;

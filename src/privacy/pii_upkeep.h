@@ -1,7 +1,10 @@
 // Background upkeep of sealed personal data, with no downtime: after `orderctl keys
 // rotate-master`, every order's data key is re-wrapped under the new active master key (field
 // ciphertexts stay as they are, and old master keys stay in the keyring, so every row is readable
-// throughout); and rows written before the phone blind index existed get their index.
+// throughout), and every other sealed value (stored idempotent answers, TOTP and webhook
+// secrets, plaintext ones from before sealing included) is sealed afresh under it, so that the
+// old key ends up naming nothing and can be retired (`orderctl keys retire-master`); and rows
+// written before the phone blind index existed get their index.
 //
 // A pass walks the orders in seq order in batches and replaces each changed row with a
 // compare-and-set, so a row rewritten meanwhile is simply left for the next pass; it never
@@ -26,6 +29,7 @@ struct PiiUpkeepReport {
   int64_t scanned = 0;
   int64_t rewrapped = 0;  // data keys moved to the active master key
   int64_t indexed = 0;    // phone blind indexes filled in
+  int64_t resealed = 0;   // sealed texts (stored answers, TOTP and webhook secrets) moved too
   int64_t left = 0;       // rows that still need work (changed meanwhile, or failed)
 };
 

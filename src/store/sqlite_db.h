@@ -28,14 +28,18 @@ class Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
+  // An empty view binds '' even when it points nowhere (SQLite would bind NULL for a null
+  // pointer); BindNull is the way to NULL.
   Statement& Bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
     return *this;
   }
   // Binds without copying: `v` must stay alive and unchanged until this Statement is destroyed
   // (which resets it and clears its bindings). For the hot inserts, where the copy shows.
   Statement& BindUnowned(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()),
+                      SQLITE_STATIC);
     return *this;
   }
   Statement& Bind(int i, int64_t v) {

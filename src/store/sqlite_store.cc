@@ -254,6 +254,55 @@ std::string IdempotencyContext(std::string_view principal_id, std::string_view k
          ":" + std::string(key);
 }
 
+// Where each sealed-text place lives: its table, value column, key columns (the second one
+// empty for a one-part key) and how a row's context is made from its key.
+struct SealedTextTable {
+  const char* table;
+  const char* column;
+  const char* key;
+  const char* key2;
+};
+SealedTextTable TableOf(SealedTextPlace place);
+
+// The statements for each place, made once (Connection::Prepare keys its cache by the text's
+// address, so a statement's text must outlive the connection).
+struct SealedTextSql {
+  std::string scan, replace, count;
+};
+const SealedTextSql& SqlFor(SealedTextPlace place) {
+  static const std::array<SealedTextSql, 3> sql = [] {
+    std::array<SealedTextSql, 3> out;
+    for (SealedTextPlace p : kSealedTextPlaces) {
+      const SealedTextTable t = TableOf(p);
+      const bool two_part = *t.key2 != '\0';
+      const std::string key2 = two_part ? t.key2 : "''";
+      SealedTextSql& q = out[static_cast<size_t>(p)];
+      q.scan = std::string("SELECT ") + t.key + ", " + key2 + ", " + t.column + " FROM " + t.table +
+               " WHERE (" + t.key + ", " + key2 + ") > (?1, ?2) AND " + t.column +
+               " <> '' AND substr(" + t.column + ", 1, length(?3)) <> ?3 ORDER BY " + t.key + ", " +
+               key2 + " LIMIT ?4";
+      q.replace = std::string("UPDATE ") + t.table + " SET " + t.column + " = ?1 WHERE " + t.key +
+                  " = ?2 AND " + key2 + " = ?3 AND " + t.column + " = ?4";
+      q.count = std::string("SELECT count(*) FROM ") + t.table + " WHERE substr(" + t.column +
+                ", 1, length(?1)) = ?1";
+    }
+    return out;
+  }();
+  return sql[static_cast<size_t>(place)];
+}
+
+SealedTextTable TableOf(SealedTextPlace place) {
+  switch (place) {
+    case SealedTextPlace::kIdempotencyAnswer:
+      return {"idempotency_keys", "response_body", "principal_id", "key"};
+    case SealedTextPlace::kTotpSecret:
+      return {"api_keys", "totp_secret", "id", ""};
+    case SealedTextPlace::kWebhookSecret:
+      return {"subscriptions", "secret", "id", ""};
+  }
+  return {"api_keys", "totp_secret", "id", ""};
+}
+
 std::string StringsToJson(const std::vector<std::string>& v) {
   bj::array a;
   for (const auto& s : v) a.emplace_back(s);
@@ -506,6 +555,27 @@ Result<std::optional<Order>> FindOrderOn(Connection& c, std::string_view id, Pii
 // A TOTP secret is a second factor: it is sealed like personal data, so a copy of the database
 // does not hand it out.
 std::string TotpContext(std::string_view key_id) { return "totp:" + std::string(key_id); }
+
+std::string SubscriptionSecretContext(std::string_view id) {
+  return "subscription:" + std::string(id);
+}
+
+std::string SealedTextContext(SealedTextPlace place, std::string_view key, std::string_view key2) {
+  switch (place) {
+    case SealedTextPlace::kIdempotencyAnswer:
+      return IdempotencyContext(key, key2);
+    case SealedTextPlace::kTotpSecret:
+      return TotpContext(key);
+    case SealedTextPlace::kWebhookSecret:
+      return SubscriptionSecretContext(key);
+  }
+  return "";
+}
+
+// The prefix SealText gives a value sealed under master key `master_id`.
+std::string SealedTextPrefix(std::string_view master_id) {
+  return "oc1:" + std::string(master_id) + ":";
+}
 
 Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql, std::string_view arg,
                                               PiiCodec* codec) {
@@ -1408,7 +1478,7 @@ class SqliteStore final : public Store {
     // deliveries to the partner.
     std::string secret = r.secret;
     if (codec_ != nullptr) {
-      OC_ASSIGN_OR_RETURN(secret, codec_->SealText("subscription:" + r.id, r.secret));
+      OC_ASSIGN_OR_RETURN(secret, codec_->SealText(SubscriptionSecretContext(r.id), r.secret));
     }
     OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
       OC_ASSIGN_OR_RETURN(Statement st,
@@ -1464,7 +1534,8 @@ class SqliteStore final : public Store {
         r.events = StringsFromJson(st.Text(2));
         r.secret = st.Text(3);
         if (codec_ != nullptr) {
-          OC_ASSIGN_OR_RETURN(r.secret, codec_->OpenText("subscription:" + r.id, r.secret));
+          OC_ASSIGN_OR_RETURN(r.secret,
+                              codec_->OpenText(SubscriptionSecretContext(r.id), r.secret));
         }
         r.max_per_minute = st.Int(4);
         r.batch_max = st.Int(5);
@@ -1733,6 +1804,75 @@ class SqliteStore final : public Store {
     return replaced;
   }
 
+  Result<std::vector<SealedTextRow>> ScanSealedTexts(SealedTextPlace place,
+                                                     std::string_view master_id,
+                                                     std::string_view after_key,
+                                                     std::string_view after_key2,
+                                                     size_t limit) override {
+    return ThenDurable([&]() -> Result<std::vector<SealedTextRow>> {
+      const bool two_part = *TableOf(place).key2 != '\0';
+      auto lease = readers_.Borrow();
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(SqlFor(place).scan.c_str()));
+      const std::string prefix = SealedTextPrefix(master_id);
+      st.Bind(1, after_key).Bind(2, two_part ? after_key2 : std::string_view());
+      st.Bind(3, prefix).Bind(4, static_cast<int64_t>(limit));
+      std::vector<SealedTextRow> out;
+      while (true) {
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) break;
+        SealedTextRow r;
+        r.place = place;
+        r.key = st.Text(0);
+        r.key2 = st.Text(1);
+        r.context = SealedTextContext(place, r.key, r.key2);
+        r.stored = st.Text(2);
+        out.push_back(std::move(r));
+      }
+      return out;
+    }());
+  }
+
+  Result<int64_t> ReplaceSealedTexts(const std::vector<SealedTextUpdate>& updates) override {
+    if (updates.empty()) return int64_t{0};
+    int64_t replaced = 0;
+    OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
+      for (const auto& u : updates) {
+        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(SqlFor(u.row.place).replace.c_str()));
+        st.Bind(1, u.sealed).Bind(2, u.row.key).Bind(3, u.row.key2).Bind(4, u.row.stored);
+        OC_RETURN_IF_ERROR(st.Run());
+        replaced += sqlite3_changes(c.raw());
+      }
+      return Status::Ok();
+    }));
+    OC_RETURN_IF_ERROR(Sync());
+    return replaced;
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> CountSealedUnder(
+      std::string_view master_id) override {
+    return ThenDurable([&]() -> Result<std::vector<std::pair<std::string, int64_t>>> {
+      auto lease = readers_.Borrow();
+      std::vector<std::pair<std::string, int64_t>> out;
+      {
+        OC_ASSIGN_OR_RETURN(
+            Statement st,
+            (*lease).Prepare("SELECT count(*) FROM orders WHERE pii <> '' AND json_valid(pii) AND "
+                             "json_extract(pii, '$.mk') = ?"));
+        st.Bind(1, master_id);
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        out.emplace_back("orders", row ? st.Int(0) : 0);
+      }
+      const std::string prefix = SealedTextPrefix(master_id);
+      for (SealedTextPlace place : kSealedTextPlaces) {
+        OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(SqlFor(place).count.c_str()));
+        st.Bind(1, prefix);
+        OC_ASSIGN_OR_RETURN(bool row, st.Step());
+        out.emplace_back(std::string(ToString(place)), row ? st.Int(0) : 0);
+      }
+      return out;
+    }());
+  }
+
   Status AppendAudit(std::vector<AuditRecord>* entries,
                      const std::function<std::string(const AuditRecord&)>& chain) override {
     if (entries->empty()) return Status::Ok();
@@ -1844,6 +1984,18 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
+
+std::string_view ToString(SealedTextPlace place) {
+  switch (place) {
+    case SealedTextPlace::kIdempotencyAnswer:
+      return "idempotent answers";
+    case SealedTextPlace::kTotpSecret:
+      return "TOTP secrets";
+    case SealedTextPlace::kWebhookSecret:
+      return "webhook secrets";
+  }
+  return "sealed texts";
+}
 
 std::string_view ToString(ReservationState s) {
   switch (s) {

@@ -174,6 +174,29 @@ struct SealedPiiUpdate {
   std::optional<std::string> phone_index;
 };
 
+// The places that keep values sealed with PiiCodec::SealText, each with the associated data
+// its values are sealed under: stored idempotent answers, admins' TOTP secrets, webhook signing
+// secrets.
+enum class SealedTextPlace { kIdempotencyAnswer, kTotpSecret, kWebhookSecret };
+std::string_view ToString(SealedTextPlace place);
+inline constexpr SealedTextPlace kSealedTextPlaces[] = {SealedTextPlace::kIdempotencyAnswer,
+                                                        SealedTextPlace::kTotpSecret,
+                                                        SealedTextPlace::kWebhookSecret};
+// One stored value of a place, for background re-keying: its row (`key`, and `key2` for the
+// two-part idempotency key), the context it is sealed under, and the value as stored.
+struct SealedTextRow {
+  SealedTextPlace place = SealedTextPlace::kTotpSecret;
+  std::string key;
+  std::string key2;
+  std::string context;
+  std::string stored;
+};
+// Replaces `row`'s value with `sealed` if it is still `row.stored` (compare-and-set).
+struct SealedTextUpdate {
+  SealedTextRow row;
+  std::string sealed;
+};
+
 // One entry of the tamper-evident audit log (privacy/audit.h defines what goes in and how the
 // chain is hashed; the store only keeps the rows and assigns their places in the chain).
 struct AuditRecord {
@@ -347,6 +370,19 @@ class Store {
   // many rows were replaced.
   virtual Result<std::vector<SealedPiiRow>> ScanSealedPii(int64_t after_seq, size_t limit) = 0;
   virtual Result<int64_t> ReplaceSealedPii(const std::vector<SealedPiiUpdate>& updates) = 0;
+  // The same for sealed texts: up to `limit` values of `place` whose rows come after
+  // (`after_key`, `after_key2`) in key order and that are not sealed under master key
+  // `master_id` (plaintext stored before sealing existed included; empty values are not).
+  virtual Result<std::vector<SealedTextRow>> ScanSealedTexts(SealedTextPlace place,
+                                                             std::string_view master_id,
+                                                             std::string_view after_key,
+                                                             std::string_view after_key2,
+                                                             size_t limit) = 0;
+  virtual Result<int64_t> ReplaceSealedTexts(const std::vector<SealedTextUpdate>& updates) = 0;
+  // How many stored values name master key `master_id`, per place ("orders" and the sealed-text
+  // places): a master key may leave the keyring only when every count is zero.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> CountSealedUnder(
+      std::string_view master_id) = 0;
 
   // The audit chain. AppendAudit gives each entry the next seq and the previous entry's hash
   // (read inside the same write transaction, so orderd and orderctl appending at once still

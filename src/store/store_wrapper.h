@@ -81,6 +81,20 @@ class StoreWrapper : public Store {
   Result<int64_t> ReplaceSealedPii(const std::vector<SealedPiiUpdate>& updates) override {
     return target_.ReplaceSealedPii(updates);
   }
+  Result<std::vector<SealedTextRow>> ScanSealedTexts(SealedTextPlace place,
+                                                     std::string_view master_id,
+                                                     std::string_view after_key,
+                                                     std::string_view after_key2,
+                                                     size_t limit) override {
+    return target_.ScanSealedTexts(place, master_id, after_key, after_key2, limit);
+  }
+  Result<int64_t> ReplaceSealedTexts(const std::vector<SealedTextUpdate>& updates) override {
+    return target_.ReplaceSealedTexts(updates);
+  }
+  Result<std::vector<std::pair<std::string, int64_t>>> CountSealedUnder(
+      std::string_view master_id) override {
+    return target_.CountSealedUnder(master_id);
+  }
   Status AppendAudit(std::vector<AuditRecord>* entries,
                      const std::function<std::string(const AuditRecord&)>& chain) override {
     return target_.AppendAudit(entries, chain);

@@ -581,6 +581,77 @@ TEST_F(PrivacyTest, MasterKeyRotationNeedsNoDowntimeAndLosesNothing) {
   EXPECT_EQ(rotations.size(), 1u);
 }
 
+// After a rotation orderd moves every sealed value to the new key by itself; `orderctl keys
+// retire-master` then takes the old key out of the keyring for good, refusing while that could
+// lose anything, and orders, TOTP and stored answers read as before, across a restart too.
+TEST_F(PrivacyTest, AnOldMasterKeyIsRetiredOnceNothingNamesItAndNothingIsLost) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(CreateFull("DY-RET-" + std::to_string(i)));
+  std::map<std::string, std::string> before;
+  for (const auto& id : ids) before[id] = admin_->Get("/v1/orders/" + id).body;
+  Headers idem{{"Idempotency-Key", "retire-1"}};
+  HttpResponse paid =
+      douyin_->Post("/v1/orders/" + ids[0] + "/transitions", TransitionBody("paid", 1), idem);
+  ASSERT_EQ(paid.status, 200) << paid.Describe();
+  before[ids[0]] = admin_->Get("/v1/orders/" + ids[0]).body;
+
+  auto retire = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {
+        OrderctlBin(), "--data-dir", server_.data_dir(), "keys", "retire-master", "--id", "m1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunProcess(argv, std::chrono::seconds(60));
+  };
+  ProcessResult active = retire({});
+  EXPECT_NE(active.exit_code, 0);
+  EXPECT_NE(active.err.find("master_key_active"), std::string::npos) << active.err;
+  ProcessResult rotated =
+      RunProcess({OrderctlBin(), "--data-dir", server_.data_dir(), "keys", "rotate-master"},
+                 std::chrono::seconds(60));
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out << rotated.err;
+  ProcessResult recent = retire({});  // the default wait is an hour
+  EXPECT_NE(recent.exit_code, 0);
+  EXPECT_NE(recent.err.find("master_key_recent"), std::string::npos) << recent.err;
+
+  // orderd re-wraps and reseals in the background; until it is done the key is refused as in
+  // use, and never removed.
+  ProcessResult done;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        done = retire({"--min-active-minutes", "0"});
+        EXPECT_TRUE(done.exit_code == 0 || done.err.find("master_key_in_use") != std::string::npos)
+            << done.err;
+        return done.exit_code == 0;
+      },
+      std::chrono::seconds(30)))
+      << done.err;
+  bj::value out = bj::parse(done.out);
+  EXPECT_EQ(out.at("retired").as_string(), "m1");
+  EXPECT_EQ(out.at("active").as_string(), "m2");
+  std::ifstream keyring(server_.data_dir() + "/keyring.json");
+  bj::value ring = bj::parse(std::string(std::istreambuf_iterator<char>(keyring), {}));
+  EXPECT_FALSE(ring.at("masters").as_object().contains("m1"));
+  EXPECT_EQ(bj::serialize(ring.at("retired")), R"(["m1"])");
+
+  auto still_readable = [&](const std::string& when) {
+    for (const auto& id : ids) {
+      EXPECT_EQ(admin_->Get("/v1/orders/" + id).body, before[id]) << id << " " << when;
+    }
+    HttpResponse replayed =
+        douyin_->Post("/v1/orders/" + ids[0] + "/transitions", TransitionBody("paid", 1), idem);
+    EXPECT_EQ(replayed.Header("idempotent-replayed"), "true") << when;
+    EXPECT_EQ(replayed.body, paid.body) << when;
+    EXPECT_EQ(StepUp(*admin_, Totp(admin_key_.totp_secret)).status, 200) << when;
+  };
+  // Within a second orderd has reloaded the keyring and forgotten m1.
+  still_readable("after retiring m1");
+  ASSERT_EQ(server_.Stop(), 0);
+  ASSERT_TRUE(server_.Start());
+  admin_ = server_.Client(admin_key_.key);
+  douyin_ = server_.Client(douyin_key_.key);
+  still_readable("after a restart");
+  EXPECT_EQ(Audit("action=keys.retire_master").size(), 1u);
+}
+
 // After orders, reveals and exports: no plaintext phone, name, ID number, address detail or
 // invoice data in the database, its WAL, the audit checkpoint or orderd's log.
 TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {

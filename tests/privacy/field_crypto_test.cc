@@ -200,6 +200,54 @@ TEST_F(FieldCryptoTest, RotationRewrapsDataKeysAndOldDataStaysReadable) {
   EXPECT_TRUE(codec.Open(before, &old_out).ok());
 }
 
+// Retirement takes an old master key out of the keyring for good, and only when that is safe:
+// never the active key, not while the rotation is recent, not while something still names it.
+TEST_F(FieldCryptoTest, RetiringAMasterKeyRemovesItOnlyWhenNothingCanStillNeedIt) {
+  const std::string path = dir_.File("keyring.json");
+  const int64_t t0 = 1'800'000'000'000;
+  const int64_t hour = 3'600'000;
+  auto unused = [](std::string_view) { return Status::Ok(); };
+  Status active = FileKeyProvider::RetireMaster(path, "m1", t0, 0, unused);
+  EXPECT_EQ(active.code(), "master_key_active") << active.ToString();
+  ASSERT_TRUE(FileKeyProvider::RotateMaster(path, Random::Secure(), t0).ok());
+  std::string sealed_under_m1 = Seal(MakeOrder("ord_OLD"));
+
+  Status recent = FileKeyProvider::RetireMaster(path, "m1", t0 + hour - 1, hour, unused);
+  EXPECT_EQ(recent.code(), "master_key_recent") << recent.ToString();
+  EXPECT_EQ(FileKeyProvider::RetireMaster(path, "m9", t0 + hour, hour, unused).kind(),
+            ErrorKind::kNotFound);
+  std::string asked;
+  Status used =
+      FileKeyProvider::RetireMaster(path, "m1", t0 + hour, hour, [&](std::string_view id) {
+        asked = std::string(id);
+        return Status::Conflict("master_key_in_use", "still used");
+      });
+  EXPECT_EQ(used.code(), "master_key_in_use");
+  EXPECT_EQ(asked, "m1");
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  EXPECT_TRUE(keys_->MasterKey("m1").ok());  // every refusal left the keyring as it was
+
+  ASSERT_TRUE(FileKeyProvider::RetireMaster(path, "m1", t0 + hour, hour, unused).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  EXPECT_EQ(keys_->active_id(), "m2");
+  EXPECT_FALSE(keys_->MasterKey("m1").ok());
+  EXPECT_TRUE(keys_->MasterKey("m2").ok());
+  // What m1 wrapped is now unreadable: that is the point, and why the check above comes first.
+  Order out;
+  out.id = "ord_OLD";
+  EXPECT_FALSE(codec_->Open(sealed_under_m1, &out).ok());
+  // A reopened keyring agrees, and the next rotation does not bring the id back.
+  auto reopened = FileKeyProvider::OpenOrCreate(path, Random::Secure());
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_FALSE((*reopened)->MasterKey("m1").ok());
+  auto next = FileKeyProvider::RotateMaster(path, Random::Secure(), t0 + 2 * hour);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, "m3");
+}
+
 TEST_F(FieldCryptoTest, SealedTextOpensOnlyInItsContextAndAcrossRotation) {
   auto sealed = codec_->SealText("idempotency:key_a:k1", R"({"detail":"文三路 1 号"})");
   ASSERT_TRUE(sealed.ok());

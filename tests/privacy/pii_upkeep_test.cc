@@ -113,6 +113,84 @@ TEST_F(PiiUpkeepTest, RowsWithoutAPhoneIndexGetOne) {
   EXPECT_EQ(page->items.size(), 5u);
 }
 
+// Every other sealed value moves to the active key too, so that the old key ends up naming
+// nothing at all: stored idempotent answers, TOTP secrets, webhook secrets, plaintext ones left
+// from before sealing existed included. Each still reads back as it was.
+TEST_F(PiiUpkeepTest, APassResealsEverySealedValueUntilTheOldKeyNamesNothing) {
+  Insert(3);
+  store::ApiKeyRecord admin;
+  admin.principal = Principal{"key_admin", "ops", Role::kAdmin, ""};
+  admin.key_hash = std::string(64, 'a');
+  admin.totp_secret = "JBSWY3DPEHPK3PXP";
+  ASSERT_TRUE(store_->InsertApiKey(admin).ok());
+  store::ApiKeyRecord old_admin = admin;
+  old_admin.principal.id = "key_old";
+  old_admin.key_hash = std::string(64, 'b');
+  ASSERT_TRUE(store_->InsertApiKey(old_admin).ok());
+  Exec("UPDATE api_keys SET totp_secret = 'PLAINOLDSECRET22' WHERE id = 'key_old'");
+  store::SubscriptionRecord sub;
+  sub.id = "sub_1";
+  sub.url = "https://erp.example/hook";
+  sub.events = {"order.created"};
+  sub.secret = "whsec_0123456789";
+  ASSERT_TRUE(store_->InsertSubscription(sub).ok());
+  for (int i = 0; i < 5; ++i) {
+    auto tx = store_->BeginWrite();
+    ASSERT_TRUE(tx.ok());
+    store::IdempotencyRecord r{"hash", 201, "{\"answer\":" + std::to_string(i) + "}"};
+    ASSERT_TRUE((*tx)->PutIdempotency("key_ch", "idem-" + std::to_string(i), r, 1000).ok());
+    ASSERT_TRUE((*tx)->Commit().ok());
+  }
+  ASSERT_TRUE(store_->Sync().ok());
+
+  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  auto uses = [&](std::string_view key) {
+    auto counts = store_->CountSealedUnder(key);
+    EXPECT_TRUE(counts.ok()) << counts.status().ToString();
+    return counts.ok() ? *counts : std::vector<std::pair<std::string, int64_t>>{};
+  };
+  using Counts = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(
+      uses("m1"),
+      (Counts{
+          {"orders", 3}, {"idempotent answers", 5}, {"TOTP secrets", 1}, {"webhook secrets", 1}}));
+  // Two a batch: every place is paged through, not just its first rows.
+  auto report = RunPiiUpkeepPass(*store_, *codec_, 2);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->rewrapped, 3);
+  EXPECT_EQ(report->resealed, 5 + 2 + 1);  // the plaintext TOTP secret is sealed now too
+  EXPECT_EQ(report->left, 0);
+  EXPECT_EQ(
+      uses("m1"),
+      (Counts{
+          {"orders", 0}, {"idempotent answers", 0}, {"TOTP secrets", 0}, {"webhook secrets", 0}}));
+  EXPECT_EQ(
+      uses("m2"),
+      (Counts{
+          {"orders", 3}, {"idempotent answers", 5}, {"TOTP secrets", 2}, {"webhook secrets", 1}}));
+
+  auto read_admin = store_->FindApiKeyById("key_admin");
+  ASSERT_TRUE(read_admin.ok() && read_admin->has_value());
+  EXPECT_EQ((*read_admin)->totp_secret, "JBSWY3DPEHPK3PXP");
+  auto read_old = store_->FindApiKeyById("key_old");
+  ASSERT_TRUE(read_old.ok() && read_old->has_value());
+  EXPECT_EQ((*read_old)->totp_secret, "PLAINOLDSECRET22");
+  auto subs = store_->ListSubscriptions();
+  ASSERT_TRUE(subs.ok() && subs->size() == 1);
+  EXPECT_EQ((*subs)[0].secret, "whsec_0123456789");
+  {
+    auto tx = store_->BeginWrite();  // rolled back: only read
+    ASSERT_TRUE(tx.ok());
+    auto answer = (*tx)->FindIdempotency("key_ch", "idem-3");
+    ASSERT_TRUE(answer.ok() && answer->has_value()) << answer.status().ToString();
+    EXPECT_EQ((*answer)->response_body, "{\"answer\":3}");
+  }
+  auto second = RunPiiUpkeepPass(*store_, *codec_);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->resealed, 0);  // nothing left to do
+}
+
 TEST_F(PiiUpkeepTest, ARowChangedMeanwhileIsNotOverwritten) {
   Insert(1);
   ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
