@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 #include "privacy/api_keys.h"
 
@@ -49,6 +50,22 @@ void Authenticator::RecordSecondFactorFailure(std::string_view header, std::stri
   std::lock_guard lock(failures_mu_);
   RecordFailure("ip:" + std::string(remote_ip), now);
   if (!hash.empty()) RecordFailure("key:" + hash, now);
+}
+
+bool Authenticator::AuditThisFailure(int64_t* unrecorded) {
+  int64_t now = clock_.NowUnixMs();
+  std::lock_guard lock(failures_mu_);
+  if (now - audited_window_start_ms_ >= kAuthFailureWindowMs || now < audited_window_start_ms_) {
+    audited_window_start_ms_ = now;
+    audited_in_window_ = 0;
+  }
+  if (audited_in_window_ >= kAuthFailuresAuditedPerWindow) {
+    ++unrecorded_;
+    return false;
+  }
+  ++audited_in_window_;
+  *unrecorded = std::exchange(unrecorded_, 0);
+  return true;
 }
 
 Result<Principal> Authenticator::Authenticate(std::string_view header, std::string_view remote_ip,

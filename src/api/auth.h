@@ -9,7 +9,9 @@
 // too_many_auth_failures (before the key is even checked, so the answer reveals nothing) until
 // the window ends; Retry-After says when. A shared NAT address is locked out as a whole for that
 // minute: the price of not letting a guesser hide behind valid requests. The table is bounded.
-// Thread-safe.
+// Failed authentications get audit entries of their own up to kAuthFailuresAuditedPerWindow a
+// window across all addresses; the rest are counted into the next entry, so a crowd of
+// addresses cannot turn guesses into fsync'd audit writes without limit. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -29,6 +31,7 @@ namespace oc::api {
 inline constexpr int kAuthFailuresMax = 20;
 inline constexpr int64_t kAuthFailureWindowMs = 60'000;
 inline constexpr size_t kAuthFailureTrackedMax = 100'000;
+inline constexpr int64_t kAuthFailuresAuditedPerWindow = 120;
 // Keys each HTTP thread remembers without a lock before it starts its copy over.
 inline constexpr size_t kKeysCachedPerThreadMax = 10'000;
 
@@ -41,6 +44,10 @@ class Authenticator {
   // Counts a failed second factor (a refused step-up code) like a failed authentication, for
   // the caller's IP and key: guessing TOTP codes locks the key and the address out too.
   void RecordSecondFactorFailure(std::string_view authorization_header, std::string_view remote_ip);
+  // Whether the failed authentication just answered gets an audit entry of its own: true for
+  // the first kAuthFailuresAuditedPerWindow of a window. When true, `*unrecorded` is how many
+  // failures since the last audited one went without (to be said in this entry).
+  bool AuditThisFailure(int64_t* unrecorded);
 
  private:
   struct Failures {
@@ -58,6 +65,9 @@ class Authenticator {
   std::unordered_map<std::string, Principal> by_hash_;
   std::mutex failures_mu_;
   std::unordered_map<std::string, Failures> failures_;  // "ip:…" or "key:<hash>"
+  int64_t audited_window_start_ms_ = 0;                 // under failures_mu_, like the two below
+  int64_t audited_in_window_ = 0;
+  int64_t unrecorded_ = 0;
   // failures_.size(), written under failures_mu_, read without it.
   std::atomic<size_t> failures_tracked_{0};
 };

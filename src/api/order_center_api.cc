@@ -209,11 +209,19 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
     auto principal =
         auth_.Authenticate(ex->request[http::field::authorization], ex->remote_ip, &retry_after_s);
     if (!principal.ok()) {
-      if (principal.status().kind() == ErrorKind::kUnauthenticated) {
+      int64_t unrecorded = 0;
+      if (principal.status().kind() == ErrorKind::kUnauthenticated &&
+          auth_.AuditThisFailure(&unrecorded)) {
         // Throttled attempts (429) are not written: the lockout itself is the record, and a
-        // guesser must not be able to turn requests into audit writes without limit.
+        // guesser must not be able to turn requests into audit writes without limit. Past the
+        // budget, failures are only counted, and said in the next entry.
         ex->audit().action = "auth.failed";
         ex->audit().detail = principal.status().detail();
+        if (unrecorded > 0) {
+          ex->audit().detail += "; and " + std::to_string(unrecorded) +
+                                " failed authentications before this one, over the audit budget, "
+                                "not recorded one by one";
+        }
       }
       Response res =
           MakeProblem(principal.status(), ex->request.version(), ex->request.keep_alive());

@@ -86,5 +86,31 @@ TEST_F(AuthTest, OneGuessedKeyTriedFromManyAddressesIsLockedOutToo) {
   EXPECT_TRUE(Try("good-key", "198.51.100.1").ok());
 }
 
+// Failed authentications from a crowd of addresses: each address stays under its own limit,
+// but only the budget's worth get audit entries of their own; the rest are counted into the
+// next entry, a window later.
+TEST_F(AuthTest, FailuresPastTheAuditBudgetAreCountedIntoTheNextEntry) {
+  int64_t audited = 0, unrecorded = 0;
+  for (int i = 0; i < kAuthFailuresAuditedPerWindow + 30; ++i) {
+    std::string ip = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    ASSERT_EQ(Try("guess-" + std::to_string(i), ip).status().kind(), ErrorKind::kUnauthenticated);
+    int64_t before = -1;
+    if (auth_->AuditThisFailure(&before)) {
+      ++audited;
+      EXPECT_EQ(before, 0) << i;
+    } else {
+      ++unrecorded;
+    }
+  }
+  EXPECT_EQ(audited, kAuthFailuresAuditedPerWindow);
+  EXPECT_EQ(unrecorded, 30);
+  clock_.Advance(kAuthFailureWindowMs);
+  int64_t said = -1;
+  ASSERT_TRUE(auth_->AuditThisFailure(&said));
+  EXPECT_EQ(said, 30);
+  ASSERT_TRUE(auth_->AuditThisFailure(&said));
+  EXPECT_EQ(said, 0);  // said once
+}
+
 }  // namespace
 }  // namespace oc::api
