@@ -61,6 +61,7 @@ bool Authenticator::AuditThisFailure(int64_t* unrecorded) {
   }
   if (audited_in_window_ >= kAuthFailuresAuditedPerWindow) {
     ++unrecorded_;
+    unaudited_total_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   ++audited_in_window_;

@@ -48,6 +48,8 @@ class Authenticator {
   // the first kAuthFailuresAuditedPerWindow of a window. When true, `*unrecorded` is how many
   // failures since the last audited one went without (to be said in this entry).
   bool AuditThisFailure(int64_t* unrecorded);
+  // Failed authentications that went without an entry of their own, since start.
+  int64_t FailuresUnaudited() const { return unaudited_total_.load(std::memory_order_relaxed); }
 
  private:
   struct Failures {
@@ -68,6 +70,7 @@ class Authenticator {
   int64_t audited_window_start_ms_ = 0;                 // under failures_mu_, like the two below
   int64_t audited_in_window_ = 0;
   int64_t unrecorded_ = 0;
+  std::atomic<int64_t> unaudited_total_{0};
   // failures_.size(), written under failures_mu_, read without it.
   std::atomic<size_t> failures_tracked_{0};
 };

@@ -356,6 +356,15 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# TYPE ordercenter_writer_batches_total counter\n");
   out.append("ordercenter_writer_batches_total " + std::to_string(deps_.writer.BatchesCommitted()) +
              "\n");
+  out.append("# HELP ordercenter_holds_purged_total Ended checkout holds deleted by retention.\n");
+  out.append("# TYPE ordercenter_holds_purged_total counter\n");
+  out.append("ordercenter_holds_purged_total " + std::to_string(deps_.writer.HoldsPurged()) + "\n");
+  out.append(
+      "# HELP ordercenter_auth_failures_unaudited_total Failed authentications over the audit "
+      "budget, counted but not recorded one by one.\n");
+  out.append("# TYPE ordercenter_auth_failures_unaudited_total counter\n");
+  out.append("ordercenter_auth_failures_unaudited_total " +
+             std::to_string(auth_.FailuresUnaudited()) + "\n");
   out.append("# HELP ordercenter_store_fsyncs_total fsyncs of the write-ahead log.\n");
   out.append("# TYPE ordercenter_store_fsyncs_total counter\n");
   out.append("ordercenter_store_fsyncs_total " + std::to_string(deps_.store.fsyncs()) + "\n");

@@ -377,6 +377,9 @@ void OrderWriter::Complete(Committed& c, const Status& sync_status) {
   if (sync_status.ok()) {
     for (size_t i = 0; i < c.status_delta.size(); ++i) status_counts_[i] += c.status_delta[i];
     batches_committed_.fetch_add(1);
+    for (const auto& r : c.results) {
+      if (r.ok() && r->purged > 0) holds_purged_.fetch_add(r->purged);
+    }
   }
   for (size_t i = 0; i < c.done.size(); ++i) {
     if (!sync_status.ok() && c.results[i].ok()) {

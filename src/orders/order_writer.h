@@ -207,6 +207,8 @@ class OrderWriter {
   std::array<int64_t, 9> OrderCountsByStatus() const;
   size_t QueueDepth() const;
   int64_t BatchesCommitted() const { return batches_committed_.load(); }
+  // Ended holds the retention pass has deleted (durably) since start.
+  int64_t HoldsPurged() const { return holds_purged_.load(); }
 
  private:
   struct Pending {
@@ -320,6 +322,7 @@ class OrderWriter {
   inventory::Inventory inventory_;
   std::array<std::atomic<int64_t>, 9> status_counts_{};
   std::atomic<int64_t> batches_committed_{0};
+  std::atomic<int64_t> holds_purged_{0};
 };
 
 }  // namespace oc::orders

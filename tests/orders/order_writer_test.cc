@@ -1034,6 +1034,7 @@ TEST_F(HoldTest, HoldsThatEndedLongerThanTheRetentionAgoAreDeletedByTheWritersOw
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(r->has_value()) << gone;
   }
+  EXPECT_EQ(writer_->HoldsPurged(), 3);  // for /metrics
   EXPECT_EQ(HoldRecord(long_held).state, store::ReservationState::kActive);
   EXPECT_EQ(HoldRecord(recent).state, store::ReservationState::kReleased);
   EXPECT_EQ(Hot().reserved, 3);         // the long hold's 2 and the order's 1
