@@ -360,6 +360,12 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# TYPE ordercenter_holds_purged_total counter\n");
   out.append("ordercenter_holds_purged_total " + std::to_string(deps_.writer.HoldsPurged()) + "\n");
   out.append(
+      "# HELP ordercenter_hold_purge_failures_total Retention steps that failed (and were "
+      "retried).\n");
+  out.append("# TYPE ordercenter_hold_purge_failures_total counter\n");
+  out.append("ordercenter_hold_purge_failures_total " +
+             std::to_string(deps_.writer.HoldPurgeFailures()) + "\n");
+  out.append(
       "# HELP ordercenter_auth_failures_unaudited_total Failed authentications over the audit "
       "budget, counted but not recorded one by one.\n");
   out.append("# TYPE ordercenter_auth_failures_unaudited_total counter\n");
@@ -485,14 +491,16 @@ void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(privacy::CheckOrderReadAccess(ex->principal))) return;
   auto found = FindPathOrder(deps_.store, ex->path_id);
   if (!found.ok() && found.status().kind() == ErrorKind::kNotFound &&
-      privacy::ReadsWithinScope(ex->principal)) {
+      privacy::ReadsWithinScope(ex->principal) && LooksLikeId(ex->path_id, "ord")) {
     // The same answer as an order out of scope, audited the same way: an entry that answers
     // after its fsync for one and at once for the other would tell the caller by its timing
-    // which order ids exist beyond its scope.
+    // which order ids exist beyond its scope. (An id of the wrong shape exists nowhere, as
+    // anyone can tell: it is not worth an entry.)
     ex->scope_denied = true;
   }
   if (!ex->Ok(found)) return;
   if (Status scope = privacy::CheckOrderScope(*found, ex->principal); !scope.ok()) {
+    privacy::WipePii(&*found);  // opened by the read, and not the caller's to see
     ex->scope_denied = true;
     ex->Fail(scope);
     return;

@@ -108,6 +108,9 @@ int KeysRetireMaster(const std::string& root, const std::string& id, int64_t min
   if (!audited.ok()) return Fail(audited);
   boost::json::object out{{"retired", id}, {"active", store->keys->active_id()}};
   std::cout << boost::json::serialize(out) << std::endl;
+  std::cerr << "backups of the database taken before the rotation still name " << id
+            << " and can no longer be opened; restore them only with a keyring copy from that "
+               "time\n";
   return 0;
 }
 
@@ -193,7 +196,7 @@ int RunOrderctl(int argc, char** argv) {
       ->add_option("--min-active-minutes", min_active_minutes,
                    "how long the active key must have been active (processes that read the "
                    "keyring before may still seal under the old one)")
-      ->check(CLI::Range(int64_t{0}, int64_t{525'600}));
+      ->check(CLI::Range(privacy::kRetireActiveMinMs / 60'000, int64_t{525'600}));
 
   auto* demo = app.add_subcommand("demo", "load the demo data set");
   int64_t demo_orders = kDemoOrdersDefault;

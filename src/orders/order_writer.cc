@@ -1,6 +1,7 @@
 #include "orders/order_writer.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <limits>
 
@@ -195,11 +196,19 @@ void OrderWriter::Run() {
       }
     }
     if (PurgeDue()) {
-      // Due again a step later even if this batch fails, so a failing store is not looped on.
+      // A batch of its own, so that a step that fails takes no buyer's command with it. Due
+      // again a step later even if it fails, so a failing store is not looped on.
       next_purge_ms_ = clock_.NowUnixMs() + kHoldPurgeStepInterval.count();
-      batch.insert(batch.begin(),
-                   Pending{Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
-                           [](Result<CommandOutcome>) {}});
+      std::vector<Pending> purge;
+      purge.push_back(Pending{Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
+                              [this](Result<CommandOutcome>&& r) {
+                                if (!r.ok()) {
+                                  purge_failures_.fetch_add(1);
+                                  spdlog::warn("hold retention step failed: {}",
+                                               r.status().ToString());
+                                }
+                              }});
+      ApplyBatch(purge);
     }
     if (HoldsDue()) {
       // First in the batch, so stock coming back is there for the buyers behind it.

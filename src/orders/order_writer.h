@@ -142,9 +142,10 @@ struct ReleaseReservation {
 struct ExpireReservations {};
 
 // Deletes some holds that ended longer than WriterOptions::hold_retention ago: one step of the
-// retention pass, which the writer also issues by itself (kHoldPurgeStepInterval apart while a
-// pass goes on, kHoldPurgePassInterval between passes), so the table and the start-up scan of
-// active holds stay as large as the retention makes them rather than growing with every sale.
+// retention pass, which the writer also issues by itself, as a batch of its own
+// (kHoldPurgeStepInterval apart while a pass goes on, kHoldPurgePassInterval between passes), so
+// the table and the start-up scan of active holds stay as large as the retention makes them
+// rather than growing with every sale.
 struct PurgeEndedReservations {};
 
 // How long an ended hold is kept by default: a week to look into a dispute, as a buyer's
@@ -209,6 +210,7 @@ class OrderWriter {
   int64_t BatchesCommitted() const { return batches_committed_.load(); }
   // Ended holds the retention pass has deleted (durably) since start.
   int64_t HoldsPurged() const { return holds_purged_.load(); }
+  int64_t HoldPurgeFailures() const { return purge_failures_.load(); }
 
  private:
   struct Pending {
@@ -323,6 +325,7 @@ class OrderWriter {
   std::array<std::atomic<int64_t>, 9> status_counts_{};
   std::atomic<int64_t> batches_committed_{0};
   std::atomic<int64_t> holds_purged_{0};
+  std::atomic<int64_t> purge_failures_{0};
 };
 
 }  // namespace oc::orders

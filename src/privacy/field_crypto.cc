@@ -366,7 +366,7 @@ Result<std::string> FileKeyProvider::RotateMaster(const std::string& path, Rando
   random.Fill(fresh.bytes, kKeyBytes);
   c.masters.push_back(fresh);
   c.active = fresh.id;
-  c.activated_at_ms = now_ms > 0 ? std::optional<int64_t>(now_ms) : std::nullopt;
+  c.activated_at_ms = now_ms;
   OC_RETURN_IF_ERROR(Write(path, c));
   return fresh.id;
 }
@@ -388,6 +388,7 @@ Status FileKeyProvider::RetireMaster(const std::string& path, std::string_view i
   }
   // Keyrings rotated before the activation time was kept: the file's own time stands for it.
   int64_t activated = c.activated_at_ms.value_or(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000);
+  min_active_ms = std::max(min_active_ms, kRetireActiveMinMs);
   if (now_ms - activated < min_active_ms) {
     return Status::Conflict("master_key_recent",
                             "master key " + c.active + " became active " +

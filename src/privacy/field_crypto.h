@@ -27,6 +27,8 @@
 namespace oc::privacy {
 
 inline constexpr size_t kKeyBytes = 32;  // AES-256
+// The shortest time a rotation must have been in force before the key it replaced may go.
+inline constexpr int64_t kRetireActiveMinMs = 10 * 60'000;
 
 // A 256-bit key that wipes itself.
 struct SecretKey {
@@ -59,12 +61,13 @@ class FileKeyProvider final : public KeyProvider {
   static Result<std::unique_ptr<FileKeyProvider>> OpenOrCreate(const std::string& path,
                                                                Random& random);
   // Adds a fresh master key to the keyring at `path` and makes it active; returns its id.
-  static Result<std::string> RotateMaster(const std::string& path, Random& random,
-                                          int64_t now_ms = 0);
-  // Removes master key `id` from the keyring at `path` for good. Refused (FailedPrecondition-
-  // style Conflict) for the active key, and while the active key has been active for less than
-  // `min_active_ms` (processes that read the keyring before the rotation may still be sealing
-  // under the old one); `still_used` runs under the keyring's lock, so no rotation interleaves,
+  static Result<std::string> RotateMaster(const std::string& path, Random& random, int64_t now_ms);
+  // Removes master key `id` from the keyring at `path` for good. Refused (Conflict) for the
+  // active key, and while the active key has been active for less than `min_active_ms`, which
+  // is at least kRetireActiveMin (a process that read the keyring before the rotation may still
+  // be sealing under the old key, and what it sealed may still wait in the writer's queue when
+  // the count below is taken); `still_used` runs under the keyring's lock, so no rotation
+  // interleaves,
   // and refuses when anything still names the key. Unknown ids are NotFound. Running processes
   // forget the key at their next reload; later rotations never reuse its id.
   static Status RetireMaster(const std::string& path, std::string_view id, int64_t now_ms,

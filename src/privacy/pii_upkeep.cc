@@ -1,5 +1,6 @@
 #include "privacy/pii_upkeep.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -32,9 +33,13 @@ Status ResealTexts(store::Store& store, EnvelopePiiCodec& codec, size_t batch,
         if (!*resealed) continue;  // sealed under the active key since the scan
         updates.push_back(store::SealedTextUpdate{std::move(row), std::move(**resealed)});
       }
-      OC_ASSIGN_OR_RETURN(int64_t replaced, store.ReplaceSealedTexts(updates));
-      report->resealed += replaced;
-      report->left += static_cast<int64_t>(updates.size()) - replaced;
+      auto replaced = store.ReplaceSealedTexts(updates);
+      // A value stored before sealing existed is a secret in the clear: not kept in memory.
+      for (auto& row : rows) OPENSSL_cleanse(row.stored.data(), row.stored.size());
+      for (auto& u : updates) OPENSSL_cleanse(u.row.stored.data(), u.row.stored.size());
+      OC_RETURN_IF_ERROR(replaced.status());
+      report->resealed += *replaced;
+      report->left += static_cast<int64_t>(updates.size()) - *replaced;
     }
   }
   return Status::Ok();

@@ -13,6 +13,8 @@
 namespace oc::privacy {
 namespace {
 
+constexpr int64_t kRotatedAt = 1'800'000'000'000;  // when the tests' rotations happen
+
 namespace bj = boost::json;
 using oc::testing::ScopedTempDir;
 
@@ -157,7 +159,8 @@ TEST_F(FieldCryptoTest, InvoiceFieldsAreSealedAndBound) {
 TEST_F(FieldCryptoTest, RotationRewrapsDataKeysAndOldDataStaysReadable) {
   std::string before = Seal(MakeOrder("ord_R"));
   EXPECT_EQ(keys_->active_id(), "m1");
-  auto rotated = FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure());
+  auto rotated =
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt);
   ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
   EXPECT_EQ(*rotated, "m2");
   struct stat st {};
@@ -258,7 +261,8 @@ TEST_F(FieldCryptoTest, SealedTextOpensOnlyInItsContextAndAcrossRotation) {
   EXPECT_EQ(*opened, R"({"detail":"文三路 1 号"})");
   EXPECT_FALSE(codec_->OpenText("idempotency:key_b:k1", *sealed).ok());
   EXPECT_EQ(*codec_->OpenText("x", "{\"plain\":1}"), "{\"plain\":1}");  // from before sealing
-  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
   ASSERT_TRUE(keys_->ReloadIfChanged().ok());
   EXPECT_TRUE(codec_->OpenText("idempotency:key_a:k1", *sealed).ok());
 }
@@ -272,7 +276,8 @@ TEST_F(FieldCryptoTest, PhoneIndexIsKeyedNormalizedAndSurvivesRotation) {
   EXPECT_EQ(codec_->PhoneIndex(""), "");
   EXPECT_EQ(codec_->PhoneIndex("no digits"), "");
   EXPECT_NE(index, Sha256Hex("13812345678")) << "an unkeyed hash could be brute-forced";
-  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
   ASSERT_TRUE(keys_->ReloadIfChanged().ok());
   EXPECT_EQ(codec_->PhoneIndex("13812345678"), index) << "rotation must not move the index";
   // Another keyring indexes differently.

@@ -11,6 +11,8 @@
 namespace oc::privacy {
 namespace {
 
+constexpr int64_t kRotatedAt = 1'800'000'000'000;  // when the tests' rotations happen
+
 using oc::testing::ScopedTempDir;
 
 class PiiUpkeepTest : public ::testing::Test {
@@ -76,7 +78,8 @@ class PiiUpkeepTest : public ::testing::Test {
 
 TEST_F(PiiUpkeepTest, APassAfterRotationRewrapsEveryRowAndKeepsThemReadable) {
   Insert(450);  // more than two batches
-  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
   ASSERT_TRUE(keys_->ReloadIfChanged().ok());
   EXPECT_EQ(Count("json_extract(pii, '$.mk') = 'm1'"), 450);
   auto report = RunPiiUpkeepPass(*store_, *codec_);
@@ -143,7 +146,8 @@ TEST_F(PiiUpkeepTest, APassResealsEverySealedValueUntilTheOldKeyNamesNothing) {
   }
   ASSERT_TRUE(store_->Sync().ok());
 
-  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
   ASSERT_TRUE(keys_->ReloadIfChanged().ok());
   auto uses = [&](std::string_view key) {
     auto counts = store_->CountSealedUnder(key);
@@ -191,9 +195,33 @@ TEST_F(PiiUpkeepTest, APassResealsEverySealedValueUntilTheOldKeyNamesNothing) {
   EXPECT_EQ(second->resealed, 0);  // nothing left to do
 }
 
+TEST_F(PiiUpkeepTest, ASealedTextChangedMeanwhileIsNotOverwritten) {
+  store::SubscriptionRecord sub;
+  sub.id = "sub_1";
+  sub.url = "https://erp.example/hook";
+  sub.events = {"order.created"};
+  sub.secret = "whsec_first";
+  ASSERT_TRUE(store_->InsertSubscription(sub).ok());
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  auto rows = store_->ScanSealedTexts(store::SealedTextPlace::kWebhookSecret, "m2", "", "", 10);
+  ASSERT_TRUE(rows.ok() && rows->size() == 1);
+  store::SealedTextRow stale = (*rows)[0];
+  stale.stored = "oc1:m1:something else";
+  auto replaced = store_->ReplaceSealedTexts({store::SealedTextUpdate{stale, "oc1:m2:bogus"}});
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(*replaced, 0);
+  auto subs = store_->ListSubscriptions();
+  ASSERT_TRUE(subs.ok() && subs->size() == 1);
+  EXPECT_EQ((*subs)[0].secret, "whsec_first");  // still the value it had, still under m1
+  EXPECT_EQ(store_->CountSealedUnder("m1").value()[3].second, 1);
+}
+
 TEST_F(PiiUpkeepTest, ARowChangedMeanwhileIsNotOverwritten) {
   Insert(1);
-  ASSERT_TRUE(FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure()).ok());
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
   ASSERT_TRUE(keys_->ReloadIfChanged().ok());
   auto rows = store_->ScanSealedPii(0, 10);
   ASSERT_TRUE(rows.ok());
