@@ -195,9 +195,11 @@ void OrderWriter::Run() {
         queue_.pop_front();
       }
     }
-    if (PurgeDue()) {
+    if (PurgeDue() && !failed_) {
       // A batch of its own, so that a step that fails takes no buyer's command with it. Due
-      // again a step later even if it fails, so a failing store is not looped on.
+      // again a step later even if it fails, so a failing store is not looped on. (After a
+      // failed fsync nothing is written until a restart: no step, and no warning ten times a
+      // second.)
       next_purge_ms_ = clock_.NowUnixMs() + kHoldPurgeStepInterval.count();
       std::vector<Pending> purge;
       purge.push_back(Pending{Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
