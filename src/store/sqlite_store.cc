@@ -254,55 +254,6 @@ std::string IdempotencyContext(std::string_view principal_id, std::string_view k
          ":" + std::string(key);
 }
 
-// Where each sealed-text place lives: its table, value column, key columns (the second one
-// empty for a one-part key) and how a row's context is made from its key.
-struct SealedTextTable {
-  const char* table;
-  const char* column;
-  const char* key;
-  const char* key2;
-};
-SealedTextTable TableOf(SealedTextPlace place);
-
-// The statements for each place, made once (Connection::Prepare keys its cache by the text's
-// address, so a statement's text must outlive the connection).
-struct SealedTextSql {
-  std::string scan, replace, count;
-};
-const SealedTextSql& SqlFor(SealedTextPlace place) {
-  static const std::array<SealedTextSql, 3> sql = [] {
-    std::array<SealedTextSql, 3> out;
-    for (SealedTextPlace p : kSealedTextPlaces) {
-      const SealedTextTable t = TableOf(p);
-      const bool two_part = *t.key2 != '\0';
-      const std::string key2 = two_part ? t.key2 : "''";
-      SealedTextSql& q = out[static_cast<size_t>(p)];
-      q.scan = std::string("SELECT ") + t.key + ", " + key2 + ", " + t.column + " FROM " + t.table +
-               " WHERE (" + t.key + ", " + key2 + ") > (?1, ?2) AND " + t.column +
-               " <> '' AND substr(" + t.column + ", 1, length(?3)) <> ?3 ORDER BY " + t.key + ", " +
-               key2 + " LIMIT ?4";
-      q.replace = std::string("UPDATE ") + t.table + " SET " + t.column + " = ?1 WHERE " + t.key +
-                  " = ?2 AND " + key2 + " = ?3 AND " + t.column + " = ?4";
-      q.count = std::string("SELECT count(*) FROM ") + t.table + " WHERE substr(" + t.column +
-                ", 1, length(?1)) = ?1";
-    }
-    return out;
-  }();
-  return sql[static_cast<size_t>(place)];
-}
-
-SealedTextTable TableOf(SealedTextPlace place) {
-  switch (place) {
-    case SealedTextPlace::kIdempotencyAnswer:
-      return {"idempotency_keys", "response_body", "principal_id", "key"};
-    case SealedTextPlace::kTotpSecret:
-      return {"api_keys", "totp_secret", "id", ""};
-    case SealedTextPlace::kWebhookSecret:
-      return {"subscriptions", "secret", "id", ""};
-  }
-  return {"api_keys", "totp_secret", "id", ""};
-}
-
 std::string StringsToJson(const std::vector<std::string>& v) {
   bj::array a;
   for (const auto& s : v) a.emplace_back(s);
@@ -560,21 +511,57 @@ std::string SubscriptionSecretContext(std::string_view id) {
   return "subscription:" + std::string(id);
 }
 
-std::string SealedTextContext(SealedTextPlace place, std::string_view key, std::string_view key2) {
-  switch (place) {
-    case SealedTextPlace::kIdempotencyAnswer:
-      return IdempotencyContext(key, key2);
-    case SealedTextPlace::kTotpSecret:
-      return TotpContext(key);
-    case SealedTextPlace::kWebhookSecret:
-      return SubscriptionSecretContext(key);
-  }
-  return "";
-}
-
 // The prefix SealText gives a value sealed under master key `master_id`.
 std::string SealedTextPrefix(std::string_view master_id) {
   return "oc1:" + std::string(master_id) + ":";
+}
+
+// Each sealed-text place: its name, whether its key has two parts (a one-part key compares and
+// binds '' as the second), the context its values are sealed under, and its statements, made
+// once from the table's layout (Connection::Prepare keys its cache by the text's address, so a
+// statement's text must outlive the connection).
+struct SealedTextPlaceInfo {
+  std::string_view name;
+  bool two_part = false;
+  std::string (*context)(std::string_view key, std::string_view key2) = nullptr;
+  std::string scan, replace, count;
+};
+const SealedTextPlaceInfo& PlaceOf(SealedTextPlace place) {
+  static const std::array<SealedTextPlaceInfo, 3> places = [] {
+    struct Layout {
+      SealedTextPlace place;
+      std::string_view name;
+      const char *table, *column, *key, *key2;
+      std::string (*context)(std::string_view, std::string_view);
+    };
+    const Layout layouts[] = {
+        {SealedTextPlace::kIdempotencyAnswer, "idempotent answers", "idempotency_keys",
+         "response_body", "principal_id", "key",
+         [](std::string_view k, std::string_view k2) { return IdempotencyContext(k, k2); }},
+        {SealedTextPlace::kTotpSecret, "TOTP secrets", "api_keys", "totp_secret", "id", "",
+         [](std::string_view k, std::string_view) { return TotpContext(k); }},
+        {SealedTextPlace::kWebhookSecret, "webhook secrets", "subscriptions", "secret", "id", "",
+         [](std::string_view k, std::string_view) { return SubscriptionSecretContext(k); }},
+    };
+    std::array<SealedTextPlaceInfo, 3> out;
+    for (const Layout& t : layouts) {
+      SealedTextPlaceInfo& q = out[static_cast<size_t>(t.place)];
+      q.name = t.name;
+      q.two_part = *t.key2 != '\0';
+      q.context = t.context;
+      const std::string key2 = q.two_part ? t.key2 : "''";
+      q.scan = std::string("SELECT ") + t.key + ", " + key2 + ", " + t.column + " FROM " + t.table +
+               " WHERE (" + t.key + ", " + key2 + ") > (?1, ?2) AND " + t.column +
+               " <> '' AND substr(" + t.column + ", 1, length(?3)) <> ?3 ORDER BY " + t.key + ", " +
+               key2 + " LIMIT ?4";
+      q.replace = std::string("UPDATE ") + t.table + " SET " + t.column + " = ?1 WHERE " + t.key +
+                  " = ?2 AND " + key2 + " = ?3 AND " + t.column + " = ?4";
+      q.count = std::string("SELECT count(*) FROM ") + t.table + " WHERE substr(" + t.column +
+                ", 1, length(?1)) = ?1";
+    }
+    return out;
+  }();
+  return places[static_cast<size_t>(place)];
 }
 
 Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql, std::string_view arg,
@@ -1810,11 +1797,11 @@ class SqliteStore final : public Store {
                                                      std::string_view after_key2,
                                                      size_t limit) override {
     return ThenDurable([&]() -> Result<std::vector<SealedTextRow>> {
-      const bool two_part = *TableOf(place).key2 != '\0';
+      const SealedTextPlaceInfo& info = PlaceOf(place);
       auto lease = readers_.Borrow();
-      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(SqlFor(place).scan.c_str()));
+      OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(info.scan.c_str()));
       const std::string prefix = SealedTextPrefix(master_id);
-      st.Bind(1, after_key).Bind(2, two_part ? after_key2 : std::string_view());
+      st.Bind(1, after_key).Bind(2, info.two_part ? after_key2 : std::string_view());
       st.Bind(3, prefix).Bind(4, static_cast<int64_t>(limit));
       std::vector<SealedTextRow> out;
       while (true) {
@@ -1824,7 +1811,7 @@ class SqliteStore final : public Store {
         r.place = place;
         r.key = st.Text(0);
         r.key2 = st.Text(1);
-        r.context = SealedTextContext(place, r.key, r.key2);
+        r.context = info.context(r.key, r.key2);
         r.stored = st.Text(2);
         out.push_back(std::move(r));
       }
@@ -1837,7 +1824,7 @@ class SqliteStore final : public Store {
     int64_t replaced = 0;
     OC_RETURN_IF_ERROR(InWriteTransaction([&](Connection& c) -> Status {
       for (const auto& u : updates) {
-        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(SqlFor(u.row.place).replace.c_str()));
+        OC_ASSIGN_OR_RETURN(Statement st, c.Prepare(PlaceOf(u.row.place).replace.c_str()));
         st.Bind(1, u.sealed).Bind(2, u.row.key).Bind(3, u.row.key2).Bind(4, u.row.stored);
         OC_RETURN_IF_ERROR(st.Run());
         replaced += sqlite3_changes(c.raw());
@@ -1864,7 +1851,7 @@ class SqliteStore final : public Store {
       }
       const std::string prefix = SealedTextPrefix(master_id);
       for (SealedTextPlace place : kSealedTextPlaces) {
-        OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(SqlFor(place).count.c_str()));
+        OC_ASSIGN_OR_RETURN(Statement st, (*lease).Prepare(PlaceOf(place).count.c_str()));
         st.Bind(1, prefix);
         OC_ASSIGN_OR_RETURN(bool row, st.Step());
         out.emplace_back(std::string(ToString(place)), row ? st.Int(0) : 0);
@@ -1985,17 +1972,7 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-std::string_view ToString(SealedTextPlace place) {
-  switch (place) {
-    case SealedTextPlace::kIdempotencyAnswer:
-      return "idempotent answers";
-    case SealedTextPlace::kTotpSecret:
-      return "TOTP secrets";
-    case SealedTextPlace::kWebhookSecret:
-      return "webhook secrets";
-  }
-  return "sealed texts";
-}
+std::string_view ToString(SealedTextPlace place) { return PlaceOf(place).name; }
 
 std::string_view ToString(ReservationState s) {
   switch (s) {

@@ -160,6 +160,13 @@ class OrderWriterTest : public ::testing::Test {
     writer_.reset();
   }
 
+  // Stops the writer and starts a new one on the same store, with `options`.
+  void RestartWriter(WriterOptions options = {}) {
+    writer_->Stop();
+    writer_.reset();
+    StartWriter(std::move(options));
+  }
+
   void StartWriter(WriterOptions options = {}) {
     auto w = OrderWriter::Start(*gated_, clock_, ids_, std::move(options));
     ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -1004,11 +1011,9 @@ TEST_F(HoldTest, HoldsThatEndedEarlyAreSkippedWhenTheirTimeComes) {
 // Holds that ended longer than the retention ago go, by the writer's own pass: held stock and
 // recent history stay, and numbering goes on across a restart.
 TEST_F(HoldTest, HoldsThatEndedLongerThanTheRetentionAgoAreDeletedByTheWritersOwnPass) {
-  writer_->Stop();
-  writer_.reset();
   WriterOptions options;
   options.hold_retention = std::chrono::hours(1);
-  StartWriter(options);
+  RestartWriter(options);
   ASSERT_TRUE(Run(SetHot(100)).ok());
   std::string released = HoldOk(1, 60);
   std::string expired = HoldOk(1, 60);
@@ -1052,19 +1057,15 @@ TEST_F(HoldTest, HoldsThatEndedLongerThanTheRetentionAgoAreDeletedByTheWritersOw
   EXPECT_EQ(RunPurge(), 0);
   int64_t newest = HoldRecord(recent).no;
   EXPECT_EQ(HoldRecord(recent).state, store::ReservationState::kReleased);
-  writer_->Stop();
-  writer_.reset();
-  StartWriter(options);
+  RestartWriter(options);
   std::string after = HoldOk(1, 60);
   EXPECT_GT(HoldRecord(after).no, newest);
 }
 
 TEST_F(HoldTest, ARetentionOfZeroKeepsEveryHold) {
-  writer_->Stop();
-  writer_.reset();
   WriterOptions options;
   options.hold_retention = std::chrono::milliseconds(0);
-  StartWriter(options);
+  RestartWriter(options);
   ASSERT_TRUE(Run(SetHot(10)).ok());
   std::string released = HoldOk(1, 60);
   ASSERT_TRUE(Run(Release(released)).ok());

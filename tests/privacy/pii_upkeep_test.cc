@@ -62,6 +62,15 @@ class PiiUpkeepTest : public ::testing::Test {
     return n;
   }
 
+  void InsertSubscription(const std::string& secret) {
+    store::SubscriptionRecord sub;
+    sub.id = "sub_1";
+    sub.url = "https://erp.example/hook";
+    sub.events = {"order.created"};
+    sub.secret = secret;
+    ASSERT_TRUE(store_->InsertSubscription(sub).ok());
+  }
+
   void Exec(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(dir_.File("oc.db").c_str(), &db), SQLITE_OK);
@@ -131,12 +140,7 @@ TEST_F(PiiUpkeepTest, APassResealsEverySealedValueUntilTheOldKeyNamesNothing) {
   old_admin.key_hash = std::string(64, 'b');
   ASSERT_TRUE(store_->InsertApiKey(old_admin).ok());
   Exec("UPDATE api_keys SET totp_secret = 'PLAINOLDSECRET22' WHERE id = 'key_old'");
-  store::SubscriptionRecord sub;
-  sub.id = "sub_1";
-  sub.url = "https://erp.example/hook";
-  sub.events = {"order.created"};
-  sub.secret = "whsec_0123456789";
-  ASSERT_TRUE(store_->InsertSubscription(sub).ok());
+  InsertSubscription("whsec_0123456789");
   for (int i = 0; i < 5; ++i) {
     auto tx = store_->BeginWrite();
     ASSERT_TRUE(tx.ok());
@@ -196,12 +200,7 @@ TEST_F(PiiUpkeepTest, APassResealsEverySealedValueUntilTheOldKeyNamesNothing) {
 }
 
 TEST_F(PiiUpkeepTest, ASealedTextChangedMeanwhileIsNotOverwritten) {
-  store::SubscriptionRecord sub;
-  sub.id = "sub_1";
-  sub.url = "https://erp.example/hook";
-  sub.events = {"order.created"};
-  sub.secret = "whsec_first";
-  ASSERT_TRUE(store_->InsertSubscription(sub).ok());
+  InsertSubscription("whsec_first");
   ASSERT_TRUE(
       FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
   ASSERT_TRUE(keys_->ReloadIfChanged().ok());
