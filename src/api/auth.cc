@@ -1,5 +1,8 @@
 #include "api/auth.h"
 
+#include <openssl/crypto.h>
+
+#include <array>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -9,6 +12,35 @@
 namespace oc::api {
 namespace {
 std::atomic<uint64_t> next_instance{1};
+
+// The digest of the key this thread hashed last. A client sends the same key with every
+// request, and its SHA-256 was about a seventh of a checkout hold's instructions on the HTTP
+// thread (callgrind). The key is compared in constant time: a comparison that stopped at the
+// first difference would tell a guesser how much of another client's key it had right. Keys
+// longer than the buffer are hashed every time. The bytes are wiped when replaced and when the
+// thread ends.
+class LastKeyDigest {
+ public:
+  ~LastKeyDigest() { OPENSSL_cleanse(key_.data(), key_.size()); }
+  privacy::Sha256Digest Of(std::string_view key) {
+    if (size_ != 0 && key.size() == size_ && CRYPTO_memcmp(key.data(), key_.data(), size_) == 0) {
+      return digest_;
+    }
+    privacy::Sha256Digest digest = privacy::ApiKeyDigest(key);
+    if (key.size() <= key_.size()) {
+      OPENSSL_cleanse(key_.data(), key_.size());
+      std::memcpy(key_.data(), key.data(), key.size());
+      size_ = key.size();
+      digest_ = digest;
+    }
+    return digest;
+  }
+
+ private:
+  std::array<char, 128> key_{};
+  size_t size_ = 0;  // 0: nothing remembered (an empty key never gets here)
+  privacy::Sha256Digest digest_{};
+};
 }  // namespace
 
 Authenticator::Authenticator(store::Store& store, const Clock& clock)
@@ -107,7 +139,8 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, std::stri
     return fail(Status::Unauthenticated("the Authorization header must be 'Bearer <api-key>'"), "");
   }
   std::string_view key = header.substr(kBearer.size());
-  const privacy::Sha256Digest digest = privacy::ApiKeyDigest(key);
+  thread_local LastKeyDigest last_key;
+  const privacy::Sha256Digest digest = last_key.Of(key);
   // The stored form (HashApiKey), spelled out only off the common path.
   auto hex = [&] { return privacy::HexEncode(digest.data(), digest.size()); };
   if (any_failures) {

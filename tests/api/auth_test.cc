@@ -48,6 +48,35 @@ TEST_F(AuthTest, AGoodKeyAuthenticatesAndBadOnesAre401) {
             ErrorKind::kUnauthenticated);
 }
 
+// Each thread remembers the digest of the key it hashed last: a key that differs from it in
+// its last byte only, or is a prefix of it, must still be a different key.
+TEST_F(AuthTest, AKeyLikeTheLastOneIsStillCheckedInFull) {
+  ASSERT_TRUE(Try("good-key", "10.0.0.1").ok());
+  EXPECT_EQ(Try("good-kez", "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  ASSERT_TRUE(Try("good-key", "10.0.0.1").ok());
+  EXPECT_EQ(Try("good-ke", "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  ASSERT_TRUE(Try("good-key", "10.0.0.1").ok());
+  EXPECT_EQ(Try("good-key!", "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  // A key too long to be remembered is hashed every time, and a same-length twin is refused.
+  const std::string long_key(300, 'k');
+  store::ApiKeyRecord r;
+  r.principal = Principal{"key_LONG", "long", Role::kFinance, ""};
+  r.key_hash = privacy::HashApiKey(long_key);
+  r.created_at_ms = kStart;
+  ASSERT_TRUE(store_->InsertApiKey(r).ok());
+  for (int i = 0; i < 2; ++i) {
+    auto ok = Try(long_key, "10.0.0.1");
+    ASSERT_TRUE(ok.ok());
+    EXPECT_EQ(ok->id, "key_LONG");
+  }
+  std::string twin = long_key;
+  twin.back() = 'j';
+  EXPECT_EQ(Try(twin, "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  auto good = Try("good-key", "10.0.0.1");
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(good->id, "key_GOOD");
+}
+
 TEST_F(AuthTest, TooManyFailuresFromOneIpLockItOutForTheRestOfTheWindow) {
   for (int i = 0; i < kAuthFailuresMax; ++i) {
     EXPECT_EQ(Try("guess-" + std::to_string(i), "10.0.0.9").status().kind(),
