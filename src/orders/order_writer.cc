@@ -469,7 +469,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
     OC_ASSIGN_OR_RETURN(auto existing, txn.FindOrder(*existing_id));
     if (!existing) return Status::Internal("order index points at a missing order");
     CommandOutcome out;
-    out.order = std::move(*existing);
+    out.order = std::make_unique<Order>(std::move(*existing));
     out.created = false;
     return out;
   }
@@ -524,7 +524,7 @@ Result<CommandOutcome> OrderWriter::ApplyCreate(store::WriteTransaction& txn,
     OC_RETURN_IF_ERROR(txn.UpdateReservation(*hold));
   }
   CommandOutcome out;
-  out.order = std::move(o);
+  out.order = std::make_unique<Order>(std::move(o));
   out.created = true;
   return out;
 }
@@ -592,7 +592,7 @@ Result<CommandOutcome> OrderWriter::ApplyTransition(store::WriteTransaction& txn
   OC_RETURN_IF_ERROR(txn.UpdateOrder(o));
   OC_RETURN_IF_ERROR(AppendEvent(txn, o, "order.status_changed", previous));
   CommandOutcome out;
-  out.order = std::move(o);
+  out.order = std::make_unique<Order>(std::move(o));
   out.previous_status = previous;
   return out;
 }
@@ -611,7 +611,7 @@ Result<CommandOutcome> OrderWriter::ApplyAssign(store::WriteTransaction& txn,
   o.updated_at_ms = clock_.NowUnixMs();
   OC_RETURN_IF_ERROR(txn.UpdateOrder(o));
   CommandOutcome out;
-  out.order = std::move(o);
+  out.order = std::make_unique<Order>(std::move(o));
   return out;
 }
 
