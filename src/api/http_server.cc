@@ -1,6 +1,7 @@
 #include "api/http_server.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -125,6 +126,25 @@ constexpr size_t kReadChunkBytes = 16 * 1024;
 // request as it is parsed, so the buffer never holds more.
 constexpr size_t kReadBufferBytesMax = kRequestHeaderBytesMax + kReadChunkBytes;
 constexpr SteadyTime kNoDeadline = SteadyTime::max();
+
+// "Now plus one clock tick", for setting a deadline: read from CLOCK_MONOTONIC_COARSE, which is
+// steady_clock's clock (CLOCK_MONOTONIC) as of the last tick. Two of these per request replace
+// two precise reads, which on this VM cost ~80 ns each under load (perf: the HTTP threads' vDSO
+// share of all CPU fell from 0.94% to 0.67%); a deadline is seconds long and swept every few
+// milliseconds, so a tick does not matter. The
+// tick is added so a deadline is never earlier than it would be with the precise clock (which
+// the sweep reads), keeping "cut off a little after its deadline, never before".
+SteadyTime CoarseNowPlusTick() {
+  static const std::chrono::nanoseconds tick = [] {
+    timespec res{};
+    clock_getres(CLOCK_MONOTONIC_COARSE, &res);
+    return std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+  }();
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  auto since_boot = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec) + tick;
+  return SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(since_boot));
+}
 
 class Server;
 class Session;
@@ -469,7 +489,7 @@ void Session::ReadRequest() {
   parser_.emplace();
   parser_->body_limit(server_.options().body_bytes_max);
   parser_->header_limit(kRequestHeaderBytesMax);
-  deadline_ = std::chrono::steady_clock::now() + (first_request_
+  deadline_ = CoarseNowPlusTick() + (first_request_
                                                       ? server_.options().request_read_timeout
                                                       : server_.options().keep_alive_idle_timeout);
   if (buffer_.size() > 0) {
@@ -589,7 +609,7 @@ void Session::Write(Response& response) {
   response.SerializeTo(&wire_, !head_request_);
   wire_written_ = 0;
   // For the whole answer, not each part: a client reading a byte now and then is cut off too.
-  deadline_ = std::chrono::steady_clock::now() + server_.options().response_write_timeout;
+  deadline_ = CoarseNowPlusTick() + server_.options().response_write_timeout;
   WriteRest();
 }
 
