@@ -4,14 +4,18 @@
 #   (b) orderd end to end: POST /v1/reservations (checkout holds of one unit) over HTTP from
 #       HOLD_CONNECTIONS keep-alive wrk clients, every 201 durable (fsync'd) before it is sent;
 #       then a sell-out run (SELLOUT_UNITS units, same clients) that must hold exactly that many,
-#   (c) Redis 7 running the classic Lua check-and-decrement via EVALSHA, 50 clients, unpipelined
-#       and with -P 16 (redis-benchmark),
+#   (c) Redis 7 running the classic Lua check-and-decrement via EVALSHA, 50 clients (the issue's
+#       figure), unpipelined and with -P 16 (redis-benchmark),
+#   and, for context, (b) and (c) unpipelined at the same client counts (EQUAL_CLIENTS), since
+#       each side is compared at its own best: orderd's group commit needs many buyers at once
+#       (a flash sale has them), Redis does best at few.
 #   (d) PostgreSQL 15: UPDATE stock SET qty = qty - 1 WHERE sku = $1 AND qty > 0, 64 clients.
 # Stock is far larger than any run can sell, so every attempt succeeds, and each peer's
 # conservation is checked afterwards (units taken == successful operations). Loopback only;
 # every server is started here on a free port and stopped on exit. Prints the ratios.
 #
-#   bench/run_inventory_peers.sh     REQUESTS=1000000 DURATION=15 HOLD_CONNECTIONS=256 ROUNDS=3
+#   bench/run_inventory_peers.sh     REQUESTS=1000000 DURATION=15 HOLD_CONNECTIONS=512 ROUNDS=3
+#                                    EQUAL_CLIENTS="256 512"
 #
 # It also prints each side's CPU per successful operation for (b) and (c): where the time goes.
 set -euo pipefail
@@ -22,7 +26,11 @@ PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 REQUESTS="${REQUESTS:-1000000}"   # per redis-benchmark run
 ROUNDS="${ROUNDS:-3}"             # alternating rounds of (b) and (c) unpipelined
 DURATION="${DURATION:-15}"        # pgbench and wrk seconds
-HOLD_CONNECTIONS="${HOLD_CONNECTIONS:-256}"  # (b): buyers at once; a flash sale has many
+# (b): buyers at once. A flash sale has thousands; orderd's group commit shares an fsync among
+# the requests that arrive during the previous one, so more clients mean fuller groups and less
+# CPU per hold, up to a point: session 7's sweep (BENCHMARKS.md) found 512 best of 256/512/1024.
+HOLD_CONNECTIONS="${HOLD_CONNECTIONS:-512}"
+EQUAL_CLIENTS="${EQUAL_CLIENTS:-256 512}"  # context: (b) and (c) at the same client counts
 SELLOUT_UNITS="${SELLOUT_UNITS:-1000}"
 ORDERD="${ORDERD:-${BUILD_DIR}/src/exe/orderd}"
 ORDERCTL="${ORDERCTL:-${BUILD_DIR}/src/exe/orderctl}"
@@ -74,13 +82,13 @@ import re, sys
 m = re.findall(r"(\d+)m([\d.]+)s", sys.stdin.read())
 print(" ".join(f"{int(a) * 60 + float(b):.2f}" for a, b in m))' >"$1"
 }
-run_holds() {  # run_holds KEY SKU SECONDS TAG MODE -> the wrk ocbench summary line
+run_holds() {  # run_holds KEY SKU SECONDS TAG MODE [CLIENTS] -> the wrk ocbench summary line
   # MODE (bench/wrk/reserve.lua): lean for the timed rounds, answers counted by wrk's C code as
   # redis-benchmark counts its own; count for the sell-out, where 201 and 409 are told apart.
-  local key="$1" sku="$2" seconds="$3" tag="$4" mode="$5"
-  log "wrk -t2 -c${HOLD_CONNECTIONS} -d${seconds}s --latency -s bench/wrk/reserve.lua ${ORDERD_BASE} -- KEY ${sku} ${mode}"
+  local key="$1" sku="$2" seconds="$3" tag="$4" mode="$5" clients="${6:-${HOLD_CONNECTIONS}}"
+  log "wrk -t2 -c${clients} -d${seconds}s --latency -s bench/wrk/reserve.lua ${ORDERD_BASE} -- KEY ${sku} ${mode}"
   children_cpu "${WORK}/client-before-${tag}"
-  wrk -t2 -c"${HOLD_CONNECTIONS}" -d"${seconds}s" --timeout 10s --latency \
+  wrk -t2 -c"${clients}" -d"${seconds}s" --timeout 10s --latency \
     -s "${ROOT}/bench/wrk/reserve.lua" "${ORDERD_BASE}" -- "${key}" "${sku}" "${mode}" >"${WORK}/wrk-${tag}.txt" 2>&1 ||
     die "wrk failed: $(tail -5 "${WORK}/wrk-${tag}.txt")"
   children_cpu "${WORK}/client-after-${tag}"
@@ -103,12 +111,12 @@ for _ in $(seq 1 100); do rcli ping >/dev/null 2>&1 && break; sleep 0.05; done
 rcli ping >/dev/null || die "redis-server did not start: $(tail -3 "${WORK}/redis.log")"
 LUA='local q = tonumber(redis.call("GET", KEYS[1])); if q and q >= tonumber(ARGV[1]) then redis.call("DECRBY", KEYS[1], ARGV[1]); return 1 end; return 0'
 SHA="$(rcli script load "${LUA}")"
-redis_run() {  # redis_run PIPELINE TAG -> successful ops/s, with conservation checked
-  local pipeline="$1" tag="$2" start=1000000000000
+redis_run() {  # redis_run PIPELINE TAG [CLIENTS] -> successful ops/s, with conservation checked
+  local pipeline="$1" tag="$2" clients="${3:-50}" start=1000000000000
   rcli set stock:hot "${start}" >/dev/null
   local out
   children_cpu "${WORK}/client-before-${tag}"
-  out="$(redis-benchmark -p "${REDIS_PORT}" -c 50 -n "${REQUESTS}" -P "${pipeline}" -q \
+  out="$(redis-benchmark -p "${REDIS_PORT}" -c "${clients}" -n "${REQUESTS}" -P "${pipeline}" -q \
     evalsha "${SHA}" 1 stock:hot 1 2>&1 | tr '\r' '\n' | grep -E 'requests per second' | tail -1)"
   children_cpu "${WORK}/client-after-${tag}"
   local left taken
@@ -164,6 +172,20 @@ for round in $(seq 1 "${ROUNDS}"); do
     "${WORK}/client-before-redis-${round}" "${WORK}/client-after-redis-${round}")")
   log "round ${round}: (b) ${HOLD_RATES[-1]}/s, ${HOLDS_PER_FSYNC_ALL[-1]} holds per fsync; (c) ${REDIS_RATES[-1]}/s"
 done
+# Context: both at the same client counts, one round each, alternating as above.
+EQUAL_ROWS=()
+EQUAL_IN_FLIGHT=0
+for clients in ${EQUAL_CLIENTS}; do
+  summary="$(run_holds "${HOLD_KEY}" HOT "${DURATION}" "equal-${clients}" lean "${clients}")"
+  clean_or_die "${summary}"
+  HOLD_ACKED=$((HOLD_ACKED + $(field held_2xx "${summary}")))
+  EQUAL_IN_FLIGHT=$((EQUAL_IN_FLIGHT + clients))
+  held="$(field held_per_s "${summary}" | cut -d. -f1)"
+  log "redis-benchmark -c ${clients} -n ${REQUESTS} evalsha <check-and-decrement> (unpipelined)"
+  redis="$(redis_run 1 "redis-equal-${clients}" "${clients}")"
+  EQUAL_ROWS+=("${clients} ${held} ${redis}")
+  log "${clients} clients each: (b) ${held}/s; (c) ${redis}/s"
+done
 SELLOUT_SUMMARY="$(run_holds "${HOLD_KEY}" SELLOUT 5 sellout count)"
 clean_or_die "${SELLOUT_SUMMARY}"
 orderd_stop || die "orderd did not stop cleanly"
@@ -174,7 +196,7 @@ DB="${WORK}/orderd/data/ordercenter.db"
 HOT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'HOT'")"
 HOT_HOLDS="$(sqlite3 "${DB}" "SELECT coalesce(sum(json_extract(lines, '\$[0].qty')), 0) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'HOT' AND state = 'active'")"
 [[ "${HOT_RESERVED}" == "${HOT_HOLDS}" ]] || die "(b) conservation: HOT reserved ${HOT_RESERVED} != ${HOT_HOLDS} units in active holds"
-((HOT_HOLDS >= HOLD_ACKED && HOT_HOLDS <= HOLD_ACKED + ROUNDS * HOLD_CONNECTIONS)) ||
+((HOT_HOLDS >= HOLD_ACKED && HOT_HOLDS <= HOLD_ACKED + ROUNDS * HOLD_CONNECTIONS + EQUAL_IN_FLIGHT)) ||
   die "(b) ${HOLD_ACKED} holds acknowledged but ${HOT_HOLDS} stored"
 SOLD_OUT_RESERVED="$(sqlite3 "${DB}" "SELECT reserved FROM inventory WHERE sku = 'SELLOUT'")"
 SOLD_OUT_HOLDS="$(sqlite3 "${DB}" "SELECT count(*) FROM reservations WHERE json_extract(lines, '\$[0].sku') = 'SELLOUT'")"
@@ -224,6 +246,11 @@ print(f"(a) / (c) pipelined: {a / c16:.1f}x   (target >= 10x)")
 print(f"(b) / (c) unpipelined: {b / c1:.2f}x   (target >= 1x), {per_fsync:.1f} holds per fsync (target >= 100)")
 print(f"(a) / (d):           {a / d:.1f}x   (target >= 20x)")
 PY
+echo "Context, the same client counts on both sides (one round each; successful/s, and (b)/(c)):"
+for row in "${EQUAL_ROWS[@]}"; do
+  read -r clients held redis <<<"${row}"
+  python3 -c "print(f'  ${clients} clients: (b) ${held}, (c) ${redis}, {${held} / max(1, ${redis}):.2f}x')"
+done
 python3 - "${CPU_B[@]}" -- "${CPU_C[@]}" <<'PY'
 import statistics, sys
 args = sys.argv[1:]
