@@ -15,10 +15,10 @@ std::atomic<uint64_t> next_instance{1};
 
 // The digest of the key this thread hashed last. A client sends the same key with every
 // request, and its SHA-256 was about a seventh of a checkout hold's instructions on the HTTP
-// thread (callgrind). The key is compared in constant time: a comparison that stopped at the
-// first difference would tell a guesser how much of another client's key it had right. Keys
-// longer than the buffer are hashed every time. The bytes are wiped when replaced and when the
-// thread ends.
+// thread (callgrind, which runs without the CPU's SHA extensions). The key is compared in constant
+// time: a comparison that stopped at the first difference would tell a guesser how much of another
+// client's key it had right. Keys longer than the buffer are hashed every time. The bytes are wiped
+// when replaced and when the thread ends.
 class LastKeyDigest {
  public:
   ~LastKeyDigest() { OPENSSL_cleanse(key_.data(), key_.size()); }

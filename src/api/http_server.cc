@@ -131,9 +131,9 @@ constexpr SteadyTime kNoDeadline = SteadyTime::max();
 // steady_clock's clock (CLOCK_MONOTONIC) as of the last tick. Two of these per request replace
 // two precise reads, which on this VM cost ~80 ns each under load (perf: the HTTP threads' vDSO
 // share of all CPU fell from 0.94% to 0.67%); a deadline is seconds long and swept every few
-// milliseconds, so a tick does not matter. The
-// tick is added so a deadline is never earlier than it would be with the precise clock (which
-// the sweep reads), keeping "cut off a little after its deadline, never before".
+// milliseconds, so a tick does not matter. The tick is added so a deadline is never earlier
+// than it would be with the precise clock (which the sweep reads), keeping "cut off a little
+// after its deadline, never before".
 SteadyTime CoarseNowPlusTick() {
   static const std::chrono::nanoseconds tick = [] {
     timespec res{};
@@ -489,9 +489,8 @@ void Session::ReadRequest() {
   parser_.emplace();
   parser_->body_limit(server_.options().body_bytes_max);
   parser_->header_limit(kRequestHeaderBytesMax);
-  deadline_ = CoarseNowPlusTick() + (first_request_
-                                                      ? server_.options().request_read_timeout
-                                                      : server_.options().keep_alive_idle_timeout);
+  deadline_ = CoarseNowPlusTick() + (first_request_ ? server_.options().request_read_timeout
+                                                    : server_.options().keep_alive_idle_timeout);
   if (buffer_.size() > 0) {
     // A pipelined request is already here. Parse it on the next turn, not inside the write
     // that got us here, so a long pipeline cannot deepen the stack.

@@ -51,12 +51,16 @@ TEST_F(AuthTest, AGoodKeyAuthenticatesAndBadOnesAre401) {
 // Each thread remembers the digest of the key it hashed last: a key that differs from it in
 // its last byte only, or is a prefix of it, must still be a different key.
 TEST_F(AuthTest, AKeyLikeTheLastOneIsStillCheckedInFull) {
+  auto refused = [&](const std::string& key) {
+    auto r = Try(key, "10.0.0.1");
+    return !r.ok() && r.status().kind() == ErrorKind::kUnauthenticated;
+  };
   ASSERT_TRUE(Try("good-key", "10.0.0.1").ok());
-  EXPECT_EQ(Try("good-kez", "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  EXPECT_TRUE(refused("good-kez"));
   ASSERT_TRUE(Try("good-key", "10.0.0.1").ok());
-  EXPECT_EQ(Try("good-ke", "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  EXPECT_TRUE(refused("good-ke"));
   ASSERT_TRUE(Try("good-key", "10.0.0.1").ok());
-  EXPECT_EQ(Try("good-key!", "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  EXPECT_TRUE(refused("good-key!"));
   // A key too long to be remembered is hashed every time, and a same-length twin is refused.
   const std::string long_key(300, 'k');
   store::ApiKeyRecord r;
@@ -71,7 +75,7 @@ TEST_F(AuthTest, AKeyLikeTheLastOneIsStillCheckedInFull) {
   }
   std::string twin = long_key;
   twin.back() = 'j';
-  EXPECT_EQ(Try(twin, "10.0.0.1").status().kind(), ErrorKind::kUnauthenticated);
+  EXPECT_TRUE(refused(twin));
   auto good = Try("good-key", "10.0.0.1");
   ASSERT_TRUE(good.ok());
   EXPECT_EQ(good->id, "key_GOOD");
