@@ -204,7 +204,7 @@ SOLD_OUT_ACKED="$(field held_201 "${SELLOUT_SUMMARY}")"
 [[ "${SOLD_OUT_RESERVED}" == "${SELLOUT_UNITS}" && "${SOLD_OUT_HOLDS}" == "${SELLOUT_UNITS}" ]] ||
   die "(b) sell-out: ${SOLD_OUT_HOLDS} holds and ${SOLD_OUT_RESERVED} reserved for ${SELLOUT_UNITS} units"
 ((SOLD_OUT_ACKED <= SELLOUT_UNITS)) || die "(b) sell-out: ${SOLD_OUT_ACKED} holds acknowledged for ${SELLOUT_UNITS} units"
-log "(b) ${HOLD_ACKED} holds in ${ROUNDS} rounds; sell-out: exactly ${SELLOUT_UNITS} held of ${SELLOUT_UNITS}, $(field out_of_stock_409 "${SELLOUT_SUMMARY}") refused"
+log "(b) ${HOLD_ACKED} holds in ${ROUNDS} rounds and the equal-count runs; sell-out: exactly ${SELLOUT_UNITS} held of ${SELLOUT_UNITS}, $(field out_of_stock_409 "${SELLOUT_SUMMARY}") refused"
 median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 HOLD_RATE="$(median "${HOLD_RATES[@]}" | cut -d. -f1)"
 HOLD_P99="$(median "${HOLD_P99S[@]}")"

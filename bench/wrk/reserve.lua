@@ -7,13 +7,15 @@
 -- bench/run_inventory_peers.sh. MODE says how answers are counted:
 --
 --   lean (default): as redis-benchmark does, in the client's C code and nowhere else. The request
---     is formatted once, and no Lua runs per request or per answer: a Lua callback per answer
---     (wrk copies every header and the body into a Lua table for it) costs wrk more CPU than the
---     hold costs orderd's parser, and on a shared machine the client's CPU is taken from the
---     server. wrk counts answers of status >= 400 itself, so this mode tells 2xx from the rest:
+--     is formatted once, and no Lua runs per request or per answer. A Lua callback per answer
+--     (wrk copies every header and the body into a Lua table for it) is client CPU, and on a
+--     shared machine the client's CPU is taken from the server: 68.4k holds/s with callbacks,
+--     79.6k without (BENCHMARKS.md, session 7). wrk itself counts answers of status >= 400, so
+--     this mode tells answers below 400 from the rest:
 --       ocbench: mode=lean requests=N held_2xx=N not_2xx=N socket_errors=N ... p50_ms=X p99_ms=X
---     Only 201 is a 2xx answer to this request; the benchmark script checks the holds on disk
---     against held_2xx, so a 2xx that held nothing would be caught there.
+--     held_2xx counts every answer below 400; orderd answers this request with 201 or with an
+--     error. The benchmark script also checks the holds on disk against held_2xx (at least that
+--     many, give or take the requests in flight when each run stopped).
 --   count: each answer is looked at in Lua, and successful holds (201) and refusals (409
 --     out_of_stock) are counted apart — refusals are cheap and would flatter the rate — and
 --     anything else is a failure. For sell-out runs, where the split is the point:

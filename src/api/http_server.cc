@@ -131,9 +131,10 @@ constexpr SteadyTime kNoDeadline = SteadyTime::max();
 // steady_clock's clock (CLOCK_MONOTONIC) as of the last tick. Two of these per request replace
 // two precise reads, which on this VM cost ~80 ns each under load (perf: the HTTP threads' vDSO
 // share of all CPU fell from 0.94% to 0.67%); a deadline is seconds long and swept every few
-// milliseconds, so a tick does not matter. The tick is added so a deadline is never earlier
-// than it would be with the precise clock (which the sweep reads), keeping "cut off a little
-// after its deadline, never before".
+// milliseconds, so a tick does not matter. The tick is added so a deadline is not earlier than
+// it would be with the precise clock (which the sweep reads), keeping "cut off a little after
+// its deadline, never before" — as long as the kernel's ticks come on time; a VM that delays
+// them by a few milliseconds moves a seconds-long deadline by that much.
 SteadyTime CoarseNowPlusTick() {
   static const std::chrono::nanoseconds tick = [] {
     timespec res{};
