@@ -94,7 +94,7 @@ run_holds() {  # run_holds KEY SKU SECONDS TAG MODE [CLIENTS] -> the wrk ocbench
   children_cpu "${WORK}/client-after-${tag}"
   grep "^ocbench: mode=${mode} requests=" "${WORK}/wrk-${tag}.txt" || die "wrk printed no summary: $(tail -5 "${WORK}/wrk-${tag}.txt")"
 }
-clean_or_die() {  # clean_or_die SUMMARY: no failures (lean: no answer but 2xx), no socket errors
+clean_or_die() {  # clean_or_die SUMMARY: no failures (lean: no answer of 400 or more), no socket errors
   local failures
   failures="$(field other "$1")$(field not_2xx "$1")"
   [[ "${failures}" == "0" && "$(field socket_errors "$1")" == "0" ]] ||
