@@ -67,8 +67,8 @@ class FileKeyProvider final : public KeyProvider {
   // is at least kRetireActiveMinMs (a process that read the keyring before the rotation may
   // still be sealing under the old key, and what it sealed may still wait in the writer's queue
   // when the count below is taken); `still_used` runs under the keyring's lock, so no rotation
-  // interleaves, and refuses when anything still names the key. Unknown ids are NotFound. Running processes
-  // forget the key at their next reload; later rotations never reuse its id.
+  // interleaves, and refuses when anything still names the key. Unknown ids are NotFound.
+  // Running processes forget the key at their next reload; later rotations never reuse its id.
   static Status RetireMaster(const std::string& path, std::string_view id, int64_t now_ms,
                              int64_t min_active_ms,
                              const std::function<Status(std::string_view id)>& still_used);
