@@ -360,6 +360,12 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# TYPE ordercenter_holds_purged_total counter\n");
   out.append("ordercenter_holds_purged_total " + std::to_string(deps_.writer.HoldsPurged()) + "\n");
   out.append(
+      "# HELP ordercenter_idempotency_keys_purged_total Stored Idempotency-Key answers deleted by "
+      "retention.\n");
+  out.append("# TYPE ordercenter_idempotency_keys_purged_total counter\n");
+  out.append("ordercenter_idempotency_keys_purged_total " +
+             std::to_string(deps_.writer.IdempotencyPurged()) + "\n");
+  out.append(
       "# HELP ordercenter_hold_purge_failures_total Retention steps that failed (and were "
       "retried).\n");
   out.append("# TYPE ordercenter_hold_purge_failures_total counter\n");

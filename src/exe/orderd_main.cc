@@ -72,6 +72,13 @@ int main(int argc, char** argv) {
   app.add_option("--hold-retention-hours", hold_retention_hours,
                  "delete checkout holds this long after they ended (0: keep them all)")
       ->check(CLI::Range(int64_t{0}, int64_t{24 * 3650}));
+  int64_t idempotency_retention_hours =
+      std::chrono::duration_cast<std::chrono::hours>(oc::orders::kIdempotencyRetentionDefault)
+          .count();
+  app.add_option("--idempotency-retention-hours", idempotency_retention_hours,
+                 "delete stored Idempotency-Key answers this long after the first request; a "
+                 "repeat after that is a new request (0: keep them all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{24 * 3650}));
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("orderd");
@@ -127,6 +134,7 @@ int main(int argc, char** argv) {
   writer_options.requests_in_flight = &requests_in_flight;
   writer_options.on_durable = [r = relay->get()] { r->Notify(); };
   writer_options.hold_retention = std::chrono::hours(hold_retention_hours);
+  writer_options.idempotency_retention = std::chrono::hours(idempotency_retention_hours);
   auto writer = oc::orders::OrderWriter::Start(store, oc::Clock::System(), ids, writer_options);
   if (!writer.ok()) return Fail(writer.status());
 

@@ -163,7 +163,7 @@ Status OrderWriter::ExpireHolds(Completion done) {
 
 std::chrono::milliseconds OrderWriter::IdleWait() const {
   // A retention pass under way goes on at its own pace while nothing else comes in.
-  if (options_.hold_retention.count() > 0 && purge_from_no_ > 0) {
+  if (RetainsLess() && purge_pass_running_) {
     auto until_step =
         std::chrono::milliseconds(std::max<int64_t>(next_purge_ms_ - clock_.NowUnixMs(), 1));
     return std::min(options_.hold_check_interval, until_step);
@@ -171,9 +171,8 @@ std::chrono::milliseconds OrderWriter::IdleWait() const {
   return options_.hold_check_interval;
 }
 
-Status OrderWriter::PurgeEndedHolds(Completion done) {
-  return Submit(Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
-                std::move(done));
+Status OrderWriter::RunRetentionStep(Completion done) {
+  return Submit(Command{RetentionStep{}, SystemPrincipal(), std::nullopt}, std::move(done));
 }
 
 size_t OrderWriter::QueueDepth() const {
@@ -202,12 +201,11 @@ void OrderWriter::Run() {
       // second.)
       next_purge_ms_ = clock_.NowUnixMs() + kHoldPurgeStepInterval.count();
       std::vector<Pending> purge;
-      purge.push_back(Pending{Command{PurgeEndedReservations{}, SystemPrincipal(), std::nullopt},
+      purge.push_back(Pending{Command{RetentionStep{}, SystemPrincipal(), std::nullopt},
                               [this](Result<CommandOutcome>&& r) {
                                 if (!r.ok()) {
                                   purge_failures_.fetch_add(1);
-                                  spdlog::warn("hold retention step failed: {}",
-                                               r.status().ToString());
+                                  spdlog::warn("retention step failed: {}", r.status().ToString());
                                 }
                               }});
       ApplyBatch(purge);
@@ -389,7 +387,9 @@ void OrderWriter::Complete(Committed& c, const Status& sync_status) {
     for (size_t i = 0; i < c.status_delta.size(); ++i) status_counts_[i] += c.status_delta[i];
     batches_committed_.fetch_add(1);
     for (const auto& r : c.results) {
-      if (r.ok() && r->purged > 0) holds_purged_.fetch_add(r->purged);
+      if (!r.ok()) continue;
+      if (r->purged > 0) holds_purged_.fetch_add(r->purged);
+      if (r->idempotency_purged > 0) idempotency_purged_.fetch_add(r->idempotency_purged);
     }
   }
   for (size_t i = 0; i < c.done.size(); ++i) {
@@ -433,8 +433,8 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
         } else if constexpr (std::is_same_v<T, ExpireReservations>) {
           return ApplyExpireReservations(txn);
         } else {
-          static_assert(std::is_same_v<T, PurgeEndedReservations>);
-          return ApplyPurgeEndedReservations(txn);
+          static_assert(std::is_same_v<T, RetentionStep>);
+          return ApplyRetentionStep(txn);
         }
       },
       command.action);
@@ -746,16 +746,26 @@ Result<CommandOutcome> OrderWriter::SweepDueHolds(store::WriteTransaction& txn) 
   return out;
 }
 
-Result<CommandOutcome> OrderWriter::ApplyPurgeEndedReservations(store::WriteTransaction& txn) {
+Result<CommandOutcome> OrderWriter::ApplyRetentionStep(store::WriteTransaction& txn) {
   CommandOutcome out;
-  if (options_.hold_retention.count() <= 0) return out;  // every hold is kept
   const int64_t now = clock_.NowUnixMs();
-  OC_ASSIGN_OR_RETURN(
-      auto step, txn.PurgeEndedReservations(purge_from_no_, now - options_.hold_retention.count(),
-                                            kHoldPurgeExamineMax));
-  purge_from_no_ = step.pass_done ? 0 : step.next_no;
-  next_purge_ms_ = now + (step.pass_done ? kHoldPurgePassInterval : kHoldPurgeStepInterval).count();
-  out.purged = step.deleted;
+  bool more = false;  // a step left work behind: the pass goes on
+  if (options_.hold_retention.count() > 0) {
+    OC_ASSIGN_OR_RETURN(
+        auto step, txn.PurgeEndedReservations(purge_from_no_, now - options_.hold_retention.count(),
+                                              kHoldPurgeExamineMax));
+    purge_from_no_ = step.pass_done ? 0 : step.next_no;
+    more = !step.pass_done;
+    out.purged = step.deleted;
+  }
+  if (options_.idempotency_retention.count() > 0) {
+    OC_ASSIGN_OR_RETURN(
+        out.idempotency_purged,
+        txn.PurgeIdempotency(now - options_.idempotency_retention.count(), kIdempotencyPurgeMax));
+    more = more || out.idempotency_purged == static_cast<int64_t>(kIdempotencyPurgeMax);
+  }
+  purge_pass_running_ = more;
+  next_purge_ms_ = now + (more ? kHoldPurgeStepInterval : kHoldPurgePassInterval).count();
   return out;
 }
 

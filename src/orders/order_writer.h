@@ -76,8 +76,9 @@ struct CommandOutcome {
   std::optional<store::StockRecord> stock;              // for SetStock
   std::optional<store::ReservationRecord> reservation;  // for the reservation commands
   int64_t expired = 0;                                  // holds released by ExpireReservations
-  int64_t purged = 0;    // ended holds deleted by PurgeEndedReservations
-  bool created = false;  // a new order (201) rather than an existing one (200)
+  int64_t purged = 0;                                   // ended holds deleted by RetentionStep
+  int64_t idempotency_purged = 0;  // stored Idempotency-Key answers deleted by RetentionStep
+  bool created = false;            // a new order (201) rather than an existing one (200)
   std::optional<OrderStatus> previous_status;  // set by a transition
   // Set when the request repeated an Idempotency-Key: answer with exactly this, nothing was done.
   std::optional<store::IdempotencyRecord> replay;
@@ -143,23 +144,29 @@ struct ReleaseReservation {
 // (and once at start, for holds that expired while the server was down).
 struct ExpireReservations {};
 
-// Deletes some holds that ended longer than WriterOptions::hold_retention ago: one step of the
-// retention pass, which the writer also issues by itself, as a batch of its own
-// (kHoldPurgeStepInterval apart while a pass goes on, kHoldPurgePassInterval between passes), so
-// the table and the start-up scan of active holds stay as large as the retention makes them
-// rather than growing with every sale.
-struct PurgeEndedReservations {};
+// One step of the retention pass: deletes some holds that ended longer than
+// WriterOptions::hold_retention ago, and some Idempotency-Key answers stored longer than
+// WriterOptions::idempotency_retention ago. The writer issues it by itself, as a batch of its
+// own (kHoldPurgeStepInterval apart while a pass goes on, kHoldPurgePassInterval between
+// passes), so those tables, and the start-up scan of active holds, stay as large as the
+// retention makes them rather than growing with every sale.
+struct RetentionStep {};
 
 // How long an ended hold is kept by default: a week to look into a dispute, as a buyer's
 // checkout history; orders keep everything they took from their holds.
 inline constexpr std::chrono::hours kHoldRetentionDefault{7 * 24};
+// How long an Idempotency-Key answer is kept by default: a day, as payment APIs do, is longer
+// than any client retries one request. Repeated orders stay safe beyond it all the same: they
+// are unique by (channel, channel_order_id), and a transition names the version it expects.
+inline constexpr std::chrono::hours kIdempotencyRetentionDefault{24};
 inline constexpr size_t kHoldPurgeExamineMax = 1000;  // holds looked at in one step
+inline constexpr size_t kIdempotencyPurgeMax = 1000;  // stored answers deleted in one step
 inline constexpr std::chrono::milliseconds kHoldPurgeStepInterval{100};
 inline constexpr std::chrono::milliseconds kHoldPurgePassInterval{60'000};
 
 struct Command {
   std::variant<CreateOrder, Transition, Assign, SetStock, CreateReservation, ReleaseReservation,
-               ExpireReservations, PurgeEndedReservations>
+               ExpireReservations, RetentionStep>
       action;
   Principal actor;
   std::optional<Idempotency> idempotency;
@@ -182,6 +189,9 @@ struct WriterOptions {
   // Holds that ended (released, expired, converted) this long ago are deleted; zero keeps
   // every hold. A hold id older than this may answer 404 instead of its final state.
   std::chrono::milliseconds hold_retention{kHoldRetentionDefault};
+  // Idempotency-Key answers stored this long ago are deleted (a repeat of the key after that is
+  // a new request); zero keeps every answer.
+  std::chrono::milliseconds idempotency_retention{kIdempotencyRetentionDefault};
 };
 
 class OrderWriter {
@@ -203,8 +213,9 @@ class OrderWriter {
   // Releases the holds that are due by the clock now; `done` gets the count in `expired`.
   Status ExpireHolds(Completion done);
 
-  // Runs one step of the retention pass now; `done` gets the count deleted in `purged`.
-  Status PurgeEndedHolds(Completion done);
+  // Runs one step of the retention pass now; `done` gets the counts deleted in `purged` and
+  // `idempotency_purged`.
+  Status RunRetentionStep(Completion done);
 
   // Orders per status as of the last committed batch (for /metrics).
   std::array<int64_t, 9> OrderCountsByStatus() const;
@@ -212,6 +223,8 @@ class OrderWriter {
   int64_t BatchesCommitted() const { return batches_committed_.load(); }
   // Ended holds the retention pass has deleted (durably) since start.
   int64_t HoldsPurged() const { return holds_purged_.load(); }
+  // Stored Idempotency-Key answers the retention pass has deleted (durably) since start.
+  int64_t IdempotencyPurged() const { return idempotency_purged_.load(); }
   int64_t HoldPurgeFailures() const { return purge_failures_.load(); }
 
  private:
@@ -230,9 +243,10 @@ class OrderWriter {
   bool HoldsDue() const { return next_hold_expiry_ms_ <= clock_.NowUnixMs(); }
   // How long an idle writer sleeps before it looks at the clock again.
   std::chrono::milliseconds IdleWait() const;
-  bool PurgeDue() const {
-    return options_.hold_retention.count() > 0 && next_purge_ms_ <= clock_.NowUnixMs();
+  bool RetainsLess() const {
+    return options_.hold_retention.count() > 0 || options_.idempotency_retention.count() > 0;
   }
+  bool PurgeDue() const { return RetainsLess() && next_purge_ms_ <= clock_.NowUnixMs(); }
   void Run();
   void RunSyncer();
   // Requests in the server beyond the commands committed and not yet synced. Holds sync_mu_.
@@ -265,7 +279,7 @@ class OrderWriter {
                                                  const ReleaseReservation& r);
   Result<CommandOutcome> ApplyExpireReservations(store::WriteTransaction& txn);
   Result<CommandOutcome> SweepDueHolds(store::WriteTransaction& txn);
-  Result<CommandOutcome> ApplyPurgeEndedReservations(store::WriteTransaction& txn);
+  Result<CommandOutcome> ApplyRetentionStep(store::WriteTransaction& txn);
   // The hold an order converts, refused unless it is active, in scope and not yet due.
   Result<store::ReservationRecord> LoadHoldToConvert(store::WriteTransaction& txn,
                                                      const Principal& actor, const Order& order);
@@ -301,10 +315,11 @@ class OrderWriter {
   std::priority_queue<HoldDue, std::vector<HoldDue>, std::greater<>> hold_expiries_;
   std::vector<HoldDue> expiries_taken_in_batch_;
   int64_t next_hold_no_ = 1;  // the `no` the next hold gets (store::ReservationRecord)
-  // The retention pass (writer thread only): when its next step is due, and the hold number it
-  // goes on from. A step whose batch rolls back has moved on all the same; the holds it would
-  // have deleted wait for the next pass.
+  // The retention pass (writer thread only): when its next step is due, whether one is under
+  // way, and the hold number it goes on from. A step whose batch rolls back has moved on all the
+  // same; what it would have deleted waits for the next pass.
   int64_t next_purge_ms_ = 0;
+  bool purge_pass_running_ = false;
   int64_t purge_from_no_ = 0;
 
   std::mutex stop_mu_;
@@ -327,6 +342,7 @@ class OrderWriter {
   std::array<std::atomic<int64_t>, 9> status_counts_{};
   std::atomic<int64_t> batches_committed_{0};
   std::atomic<int64_t> holds_purged_{0};
+  std::atomic<int64_t> idempotency_purged_{0};
   std::atomic<int64_t> purge_failures_{0};
 };
 

@@ -242,6 +242,11 @@ CREATE UNIQUE INDEX reservations_legacy_id ON reservations(id) WHERE legacy = 1;
     R"sql(
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 )sql",
+    // 11: stored Idempotency-Key answers by age, for their retention pass (PurgeIdempotency):
+    // without it the table grows with every keyed write, forever.
+    R"sql(
+CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys(created_at);
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -833,6 +838,20 @@ class SqliteWriteTransaction final : public WriteTransaction {
     OC_RETURN_IF_ERROR(Checked(st.Run()));
     ++writes_;
     return Status::Ok();
+  }
+
+  Result<int64_t> PurgeIdempotency(int64_t stored_before_ms, size_t max_rows) override {
+    OC_RETURN_IF_ERROR(RefuseIfLost());
+    OC_ASSIGN_OR_RETURN(
+        Statement del,
+        c_.Prepare("DELETE FROM idempotency_keys WHERE (principal_id, key) IN ("
+                   "SELECT principal_id, key FROM idempotency_keys WHERE created_at < ? "
+                   "ORDER BY created_at LIMIT ?)"));
+    del.Bind(1, stored_before_ms).Bind(2, static_cast<int64_t>(max_rows));
+    OC_RETURN_IF_ERROR(Checked(del.Run()));
+    int64_t deleted = sqlite3_changes(c_.raw());
+    if (deleted > 0) ++writes_;
+    return deleted;
   }
 
   Status PutStock(const StockRecord& r) override {

@@ -297,6 +297,10 @@ class WriteTransaction {
   virtual Status InsertOversold(const OversoldRecord& record) = 0;
   virtual Status PutIdempotency(std::string_view principal_id, std::string_view key,
                                 const IdempotencyRecord& record, int64_t now_ms) = 0;
+  // One step of the retention pass over stored Idempotency-Key answers: deletes up to
+  // `max_rows` of those stored before `stored_before_ms`, oldest first, and says how many went.
+  // A repeat of a deleted key is a new request.
+  virtual Result<int64_t> PurgeIdempotency(int64_t stored_before_ms, size_t max_rows) = 0;
 
   // Makes the batch visible and fixes its place in the log. It is durable once a Sync() that
   // starts after this Commit() returns ok: acknowledge nothing before that. After a failed

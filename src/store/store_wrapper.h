@@ -166,6 +166,9 @@ class WriteTransactionWrapper : public WriteTransaction {
                         const IdempotencyRecord& record, int64_t now_ms) override {
     return target_->PutIdempotency(principal_id, key, record, now_ms);
   }
+  Result<int64_t> PurgeIdempotency(int64_t stored_before_ms, size_t max_rows) override {
+    return target_->PurgeIdempotency(stored_before_ms, max_rows);
+  }
   Status Commit() override { return target_->Commit(); }
 
  private:

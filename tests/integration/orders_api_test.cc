@@ -440,6 +440,18 @@ TEST_F(OrdersApiTest, IdempotencyKeyReplaysAndRefusesReuse) {
   EXPECT_EQ(e2.status, 409) << e2.Describe();
 }
 
+// api/openapi.yaml: keys of up to 255 bytes.
+TEST_F(OrdersApiTest, AnIdempotencyKeyOfMoreThan255BytesIsRefusedWithNothingWritten) {
+  Headers longest = {{"Idempotency-Key", std::string(255, 'k')}};
+  HttpResponse ok = admin_->Post("/v1/orders", MakeOrder("douyin", "DY-KEY-255"), longest);
+  EXPECT_EQ(ok.status, 201) << ok.Describe();
+  Headers too_long = {{"Idempotency-Key", std::string(256, 'k')}};
+  EXPECT_EQ(CheckProblem(admin_->Post("/v1/orders", MakeOrder("douyin", "DY-KEY-256"), too_long),
+                         400, "invalid_request"),
+            "");
+  EXPECT_EQ(ListAll(*admin_).size(), 1u);
+}
+
 TEST_F(OrdersApiTest, RepeatChannelOrderIdReturnsExistingWith200) {
   bj::object body = MakeOrder("douyin", "DY-UNIQUE", 1, 1000);
   HttpResponse first = admin_->Post("/v1/orders", body);

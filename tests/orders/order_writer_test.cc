@@ -458,6 +458,58 @@ TEST_F(OrderWriterTest, IdempotencyKeyReplaysOrRefuses) {
   EXPECT_EQ(Outbox().size(), 2u);
 }
 
+// A stored answer goes by the writer's own retention pass once older than the retention: until
+// then a repeat of its key replays it, after that the key is a new request.
+TEST_F(OrderWriterTest, IdempotencyKeysOlderThanTheRetentionAreDeletedByTheWritersOwnPass) {
+  WriterOptions options;
+  options.idempotency_retention = std::chrono::hours(24);
+  RestartWriter(options);
+  auto keyed = [](const std::string& ref, const std::string& key) {
+    Command c = Create("douyin", ref);
+    c.idempotency = Idem("key_ADMIN", key, "hash-" + key);
+    return c;
+  };
+  auto first = Run(keyed("DY1", "old"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  clock_.Advance(12 * 3'600'000);
+  ASSERT_TRUE(Run(keyed("DY2", "young")).ok());
+  clock_.Advance(12 * 3'600'000 + 1);  // "old" is now a day and a millisecond old
+
+  // The pass, due since the clock passed the first pass interval, runs before this batch.
+  auto after = Run(keyed("DY3", "old"));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_FALSE(after->replay.has_value());
+  ASSERT_TRUE(after->created);
+  EXPECT_NE(after->order->id, first->order->id);
+  EXPECT_EQ(writer_->IdempotencyPurged(), 1);  // for /metrics
+  auto young = Run(keyed("DY4", "young"));
+  ASSERT_TRUE(young.ok()) << young.status().ToString();
+  ASSERT_TRUE(young->replay.has_value());
+  EXPECT_EQ(OrderCount(), 3u);
+  // The new answer under "old" is kept in its turn.
+  auto again = Run(keyed("DY5", "old"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(again->replay.has_value());
+  EXPECT_EQ(again->replay->response_body, R"({"id":")" + after->order->id + R"("})");
+}
+
+TEST_F(OrderWriterTest, AnIdempotencyRetentionOfZeroKeepsEveryAnswer) {
+  WriterOptions options;
+  options.idempotency_retention = std::chrono::milliseconds(0);
+  RestartWriter(options);
+  Command first = Create("douyin", "DY1");
+  first.idempotency = Idem("key_ADMIN", "k", "h");
+  ASSERT_TRUE(Run(std::move(first)).ok());
+  clock_.Advance(10 * 365 * 24 * 3'600'000LL);
+  Command repeat = Create("douyin", "DY2");
+  repeat.idempotency = Idem("key_ADMIN", "k", "h");
+  auto r = Run(std::move(repeat));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->replay.has_value());
+  EXPECT_EQ(writer_->IdempotencyPurged(), 0);
+  EXPECT_EQ(OrderCount(), 1u);
+}
+
 TEST_F(OrderWriterTest, IdempotencyOnTransitions) {
   std::string id = CreateOk("douyin", "DY1");
   Command pay = Move(id, S::kPaid);
@@ -839,7 +891,7 @@ class HoldTest : public OrderWriterTest {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     auto f = p->get_future();
     EXPECT_TRUE(
-        writer_->PurgeEndedHolds([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
+        writer_->RunRetentionStep([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
             .ok());
     auto r = f.get();
     EXPECT_TRUE(r.ok()) << r.status().ToString();

@@ -441,6 +441,54 @@ TEST_F(SqliteStoreTest, IdempotencyRecords) {
   EXPECT_TRUE(txn2->PutIdempotency("key_Q", "k1", rec, 44).ok());
 }
 
+TEST_F(SqliteStoreTest, PurgeIdempotencyDeletesTheOldestFirstAndNoMoreThanAsked) {
+  // Keys sort the other way round from their age: the oldest must be found by age.
+  auto key = [](int64_t at) { return "k" + std::to_string(100 - at); };
+  {
+    auto txn = Begin();
+    for (int64_t at : {50, 10, 40, 20, 30}) {
+      IdempotencyRecord rec{"h", 201, "{}"};
+      ASSERT_TRUE(txn->PutIdempotency("key_P", key(at), rec, at).ok());
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  auto present = [&](int64_t at) {
+    auto txn = Begin();
+    auto r = txn->FindIdempotency("key_P", key(at));
+    EXPECT_TRUE(r.ok());
+    return r.ok() && r->has_value();
+  };
+  {
+    auto txn = Begin();
+    auto step = txn->PurgeIdempotency(45, 2);  // four are older than 45: the oldest two go
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    EXPECT_EQ(*step, 2);
+    EXPECT_EQ(txn->writes(), 1);
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_FALSE(present(10));
+  EXPECT_FALSE(present(20));
+  EXPECT_TRUE(present(30));
+  EXPECT_TRUE(present(40));
+  EXPECT_TRUE(present(50));
+  {
+    auto txn = Begin();
+    auto step = txn->PurgeIdempotency(45, 100);
+    ASSERT_TRUE(step.ok());
+    EXPECT_EQ(*step, 2);
+    auto none = txn->PurgeIdempotency(45, 100);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(*none, 0);
+    // A deleted key can be stored afresh.
+    ASSERT_TRUE(txn->PutIdempotency("key_P", key(10), IdempotencyRecord{"h2", 200, "{}"}, 60).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  EXPECT_FALSE(present(30));
+  EXPECT_FALSE(present(40));
+  EXPECT_TRUE(present(50));
+  EXPECT_TRUE(present(10));
+}
+
 TEST_F(SqliteStoreTest, ApiKeysByHashAndId) {
   ApiKeyRecord admin;
   admin.principal = Principal{"key_ADMIN", "ops lead", Role::kAdmin, ""};
@@ -744,8 +792,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 10);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 10);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 11);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 11);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
@@ -1092,6 +1140,7 @@ TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration)
        'converted', 'ord_9', 8000, 50, 60);
     DELETE FROM schema_migrations WHERE version >= 9;
     DROP TABLE settings;
+    DROP INDEX idempotency_keys_age;
   )sql");
   Open();
   auto active = FindHold("res_01JD0000000000000000000000");
@@ -1169,8 +1218,11 @@ TEST_F(SqliteStoreTest, HoldsNumberedInPlainViewKeepTheirIdsAcrossSchemaTen) {
               'active', '', 9000, 100, 100);
     DELETE FROM schema_migrations WHERE version >= 10;
     DROP TABLE settings;
+    DROP INDEX idempotency_keys_age;
   )sql");
   Open();
+  // Schema 11 on the way: stored Idempotency-Key answers by age, for their retention pass.
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'idempotency_keys_age'"), 1);
   auto old = FindHold("res_01JD00000000000005000ABCDE");
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->no, 5);
