@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A/B of two orderd binaries on the checkout-hold path: orderd's CPU (user + system, from /proc)
+# per successful hold, and holds per second, over PAIRS alternating runs (A, B, A, B, ...) of
+# lean wrk clients against one hot SKU (bench/wrk/reserve.lua). Each run starts a fresh orderd
+# on a free loopback port with its own data directory.
+#
+#   bench/ab_hold_cpu.sh A_ORDERD B_ORDERD     PAIRS=4 DURATION=6 CONNECTIONS=512
+#   A_ENV="..." B_ENV="..."                    extra environment for either side's orderd
+#
+# Why CPU per hold: on these shared 2-core hosts throughput drifts by ±10% from minute to
+# minute, and a change of a few percent is lost in it; the CPU orderd spends per hold moves far
+# less. Alternating runs put both sides through the same drift. The medians are printed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-${ROOT}/build}"
+ORDERCTL="${ORDERCTL:-${BUILD_DIR}/src/exe/orderctl}"
+PAIRS="${PAIRS:-4}"
+DURATION="${DURATION:-6}"
+CONNECTIONS="${CONNECTIONS:-512}"
+# shellcheck source=bench/lib.sh
+source "${ROOT}/bench/lib.sh"
+
+(($# == 2)) || die "usage: bench/ab_hold_cpu.sh A_ORDERD B_ORDERD (see the header)"
+for bin in "$1" "$2"; do [[ -x "${bin}" ]] || die "not an executable: ${bin}"; done
+need wrk wrk
+need curl curl
+
+WORK="$(mktemp -d /tmp/oc-ab-hold.XXXXXX)"
+ORDERD_PID=""
+cleanup() {
+  local rc=$?
+  orderd_stop || true
+  rm -rf "${WORK}"
+  exit "${rc}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# one_run ORDERD ENV LABEL: prints "cpu_us_per_hold holds_per_s". ENV: NAME=VALUE words.
+one_run() {
+  local bin="$1" label="$3" dir="${WORK}/${3}" word
+  local -a env_words=()
+  read -r -a env_words <<<"$2"
+  for word in "${env_words[@]}"; do
+    [[ "${word}" == [A-Za-z_]*=* ]] || die "not NAME=VALUE: '${word}'"
+    export "${word?}"
+  done
+  ORDERD="${bin}" orderd_start "${dir}"
+  for word in "${env_words[@]}"; do unset "${word%%=*}"; done
+  local key admin
+  key="$(orderd_key "${dir}" channel douyin)"
+  admin="$(orderd_key "${dir}" admin)"
+  orderd_set_stock "${admin}" HOT 1000000000000
+  local c0 c1
+  c0="$(awk '{print $14 + $15}' "/proc/${ORDERD_PID}/stat")"
+  wrk -t2 -c"${CONNECTIONS}" -d"${DURATION}s" --timeout 10s -s "${ROOT}/bench/wrk/reserve.lua" \
+    "${ORDERD_BASE}" -- "${key}" HOT lean >"${dir}/wrk.txt" 2>&1 || die "wrk failed ($label)"
+  c1="$(awk '{print $14 + $15}' "/proc/${ORDERD_PID}/stat")"
+  orderd_stop
+  local held rate
+  held="$(sed -n 's/.*held_2xx=\([0-9]*\).*/\1/p' "${dir}/wrk.txt")"
+  rate="$(sed -n 's/.*held_per_s=\([0-9.]*\).*/\1/p' "${dir}/wrk.txt")"
+  [[ -n "${held}" && "${held}" -gt 0 ]] || die "no successful holds (${label}): $(tail -3 "${dir}/wrk.txt")"
+  grep -q 'not_2xx=0 ' "${dir}/wrk.txt" || die "answers of 400 or more (${label}): $(grep ocbench "${dir}/wrk.txt")"
+  python3 -c "print(f'{($c1 - $c0) * 1e6 / $(getconf CLK_TCK) / $held:.2f} {float($rate):.0f}')"
+}
+
+A_CPU=() B_CPU=() A_RATE=() B_RATE=()
+for pair in $(seq 1 "${PAIRS}"); do
+  # Through a file, not a pipe: one_run must run in this shell, whose exit trap stops orderd.
+  one_run "$1" "${A_ENV:-}" "a-${pair}" >"${WORK}/result"
+  read -r cpu rate <"${WORK}/result"
+  A_CPU+=("${cpu}") A_RATE+=("${rate}")
+  one_run "$2" "${B_ENV:-}" "b-${pair}" >"${WORK}/result"
+  read -r cpu rate <"${WORK}/result"
+  B_CPU+=("${cpu}") B_RATE+=("${rate}")
+  log "pair ${pair}: A ${A_CPU[-1]} µs/hold ${A_RATE[-1]}/s; B ${B_CPU[-1]} µs/hold ${B_RATE[-1]}/s"
+done
+python3 - "${A_CPU[*]}" "${B_CPU[*]}" "${A_RATE[*]}" "${B_RATE[*]}" "$1" "$2" <<'PY'
+import statistics as st, sys
+a, b, ra, rb = ([float(x) for x in s.split()] for s in sys.argv[1:5])
+print(f"A {sys.argv[5]}: orderd CPU per hold {st.median(a):.2f} µs {a}, {st.median(ra):.0f} holds/s")
+print(f"B {sys.argv[6]}: orderd CPU per hold {st.median(b):.2f} µs {b}, {st.median(rb):.0f} holds/s")
+print(f"B/A: CPU per hold {st.median(b) / st.median(a):.3f}, holds/s {st.median(rb) / st.median(ra):.3f}")
+PY
