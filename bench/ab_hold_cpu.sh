@@ -14,7 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-${ROOT}/build}"
-ORDERCTL="${ORDERCTL:-${BUILD_DIR}/src/exe/orderctl}"
+ORDERCTL="${ORDERCTL:-${BUILD_DIR}/src/exe/orderctl}"  # unless one sits beside each orderd
 PAIRS="${PAIRS:-4}"
 DURATION="${DURATION:-6}"
 CONNECTIONS="${CONNECTIONS:-512}"
@@ -22,6 +22,7 @@ CONNECTIONS="${CONNECTIONS:-512}"
 source "${ROOT}/bench/lib.sh"
 
 (($# == 2)) || die "usage: bench/ab_hold_cpu.sh A_ORDERD B_ORDERD (see the header)"
+[[ "${PAIRS}" =~ ^[1-9][0-9]*$ ]] || die "PAIRS must be a positive whole number, not '${PAIRS}'"
 for bin in "$1" "$2"; do [[ -x "${bin}" ]] || die "not an executable: ${bin}"; done
 need wrk wrk
 need curl curl
@@ -37,27 +38,38 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# one_run ORDERD ENV LABEL: prints "cpu_us_per_hold holds_per_s". ENV: NAME=VALUE words.
+# one_run ORDERD ENV LABEL: prints "cpu_us_per_hold holds_per_s". ENV: NAME=VALUE words, given
+# to that orderd alone (through a wrapper that execs it, so the pid measured is orderd's).
 one_run() {
   local bin="$1" label="$3" dir="${WORK}/${3}" word
   local -a env_words=()
   read -r -a env_words <<<"$2"
   for word in "${env_words[@]}"; do
-    [[ "${word}" == [A-Za-z_]*=* ]] || die "not NAME=VALUE: '${word}'"
-    export "${word?}"
+    [[ "${word}" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "not NAME=VALUE: '${word}'"
   done
-  ORDERD="${bin}" orderd_start "${dir}"
-  for word in "${env_words[@]}"; do unset "${word%%=*}"; done
+  mkdir -p "${dir}"
+  local wrapper="${dir}/orderd"
+  {
+    echo '#!/usr/bin/env bash'
+    printf 'exec env'
+    printf ' %q' "${env_words[@]}" "${bin}"
+    echo ' "$@"'
+  } >"${wrapper}"
+  chmod +x "${wrapper}"
+  # Keys come from the orderctl built beside that orderd: it migrates the database it opens.
+  local ctl="${ORDERCTL}"
+  [[ -x "$(dirname "${bin}")/orderctl" ]] && ctl="$(dirname "${bin}")/orderctl"
+  ORDERD="${wrapper}" orderd_start "${dir}"
   local key admin
-  key="$(orderd_key "${dir}" channel douyin)"
-  admin="$(orderd_key "${dir}" admin)"
+  key="$(ORDERCTL="${ctl}" orderd_key "${dir}" channel douyin)"
+  admin="$(ORDERCTL="${ctl}" orderd_key "${dir}" admin)"
   orderd_set_stock "${admin}" HOT 1000000000000
   local c0 c1
   c0="$(awk '{print $14 + $15}' "/proc/${ORDERD_PID}/stat")"
   wrk -t2 -c"${CONNECTIONS}" -d"${DURATION}s" --timeout 10s -s "${ROOT}/bench/wrk/reserve.lua" \
     "${ORDERD_BASE}" -- "${key}" HOT lean >"${dir}/wrk.txt" 2>&1 || die "wrk failed ($label)"
   c1="$(awk '{print $14 + $15}' "/proc/${ORDERD_PID}/stat")"
-  orderd_stop
+  orderd_stop || die "orderd did not stop cleanly (${label}): $(tail -3 "${dir}/orderd.log")"
   local held rate
   held="$(sed -n 's/.*held_2xx=\([0-9]*\).*/\1/p' "${dir}/wrk.txt")"
   rate="$(sed -n 's/.*held_per_s=\([0-9.]*\).*/\1/p' "${dir}/wrk.txt")"

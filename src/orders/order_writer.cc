@@ -80,7 +80,8 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   w->hold_expiries_ = decltype(w->hold_expiries_)(std::greater<>(), std::move(expiries));
   OC_ASSIGN_OR_RETURN(int64_t max_no, store.MaxReservationNo());
   w->next_hold_no_ = max_no + 1;
-  w->next_purge_ms_ = clock.NowUnixMs() + kHoldPurgePassInterval.count();
+  for (auto& pass : w->retention_)
+    pass.next_ms = clock.NowUnixMs() + kHoldPurgePassInterval.count();
   // Holds that expired while the server was down go back before the first buyer is served.
   OC_RETURN_IF_ERROR(w->ExpireHoldsAtStart());
   w->syncer_ = std::thread([raw = w.get()] {
@@ -163,16 +164,19 @@ Status OrderWriter::ExpireHolds(Completion done) {
 
 std::chrono::milliseconds OrderWriter::IdleWait() const {
   // A retention pass under way goes on at its own pace while nothing else comes in.
-  if (RetainsLess() && purge_pass_running_) {
+  std::chrono::milliseconds wait = options_.hold_check_interval;
+  if (failed_) return wait;
+  for (size_t t = 0; t < kRetainedTables; ++t) {
+    if (!retention_[t].running || RetentionOf(static_cast<RetainedTable>(t)).count() <= 0) continue;
     auto until_step =
-        std::chrono::milliseconds(std::max<int64_t>(next_purge_ms_ - clock_.NowUnixMs(), 1));
-    return std::min(options_.hold_check_interval, until_step);
+        std::chrono::milliseconds(std::max<int64_t>(retention_[t].next_ms - clock_.NowUnixMs(), 1));
+    wait = std::min(wait, until_step);
   }
-  return options_.hold_check_interval;
+  return wait;
 }
 
-Status OrderWriter::RunRetentionStep(Completion done) {
-  return Submit(Command{RetentionStep{}, SystemPrincipal(), std::nullopt}, std::move(done));
+Status OrderWriter::RunRetentionStep(RetainedTable table, Completion done) {
+  return Submit(Command{RetentionStep{table}, SystemPrincipal(), std::nullopt}, std::move(done));
 }
 
 size_t OrderWriter::QueueDepth() const {
@@ -186,6 +190,7 @@ void OrderWriter::Run() {
   while (true) {
     {
       std::unique_lock lock(mu_);
+      loop_turns_.fetch_add(1, std::memory_order_relaxed);
       auto has_work = [&] { return stopping_ || !queue_.empty(); };
       if (!HoldsDue() && !PurgeDue()) cv_.wait_for(lock, IdleWait(), has_work);
       if (stopping_ && queue_.empty()) return;  // drained
@@ -194,20 +199,25 @@ void OrderWriter::Run() {
         queue_.pop_front();
       }
     }
-    if (PurgeDue() && !failed_) {
-      // A batch of its own, so that a step that fails takes no buyer's command with it. Due
-      // again a step later even if it fails, so a failing store is not looped on. (After a
-      // failed fsync nothing is written until a restart: no step, and no warning ten times a
-      // second.)
-      next_purge_ms_ = clock_.NowUnixMs() + kHoldPurgeStepInterval.count();
+    if (PurgeDue()) {
+      // A batch of its own, so that a step that fails takes no buyer's command with it; one
+      // command per due table, so that one table's failing step (taken out of the batch, which
+      // runs again without it) leaves the other's. Due again a step later even if it fails, so
+      // a failing store is not looped on.
       std::vector<Pending> purge;
-      purge.push_back(Pending{Command{RetentionStep{}, SystemPrincipal(), std::nullopt},
-                              [this](Result<CommandOutcome>&& r) {
-                                if (!r.ok()) {
-                                  purge_failures_.fetch_add(1);
-                                  spdlog::warn("retention step failed: {}", r.status().ToString());
-                                }
-                              }});
+      for (size_t t = 0; t < kRetainedTables; ++t) {
+        auto table = static_cast<RetainedTable>(t);
+        if (!RetentionDue(table)) continue;
+        retention_[t].next_ms = clock_.NowUnixMs() + kHoldPurgeStepInterval.count();
+        purge.push_back(Pending{Command{RetentionStep{table}, SystemPrincipal(), std::nullopt},
+                                [this](Result<CommandOutcome>&& r) {
+                                  if (!r.ok()) {
+                                    purge_failures_.fetch_add(1);
+                                    spdlog::warn("retention step failed: {}",
+                                                 r.status().ToString());
+                                  }
+                                }});
+      }
       ApplyBatch(purge);
     }
     if (HoldsDue()) {
@@ -434,7 +444,7 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
           return ApplyExpireReservations(txn);
         } else {
           static_assert(std::is_same_v<T, RetentionStep>);
-          return ApplyRetentionStep(txn);
+          return ApplyRetentionStep(txn, action.table);
         }
       },
       command.action);
@@ -746,26 +756,26 @@ Result<CommandOutcome> OrderWriter::SweepDueHolds(store::WriteTransaction& txn) 
   return out;
 }
 
-Result<CommandOutcome> OrderWriter::ApplyRetentionStep(store::WriteTransaction& txn) {
+Result<CommandOutcome> OrderWriter::ApplyRetentionStep(store::WriteTransaction& txn,
+                                                       RetainedTable table) {
   CommandOutcome out;
   const int64_t now = clock_.NowUnixMs();
-  bool more = false;  // a step left work behind: the pass goes on
-  if (options_.hold_retention.count() > 0) {
-    OC_ASSIGN_OR_RETURN(
-        auto step, txn.PurgeEndedReservations(purge_from_no_, now - options_.hold_retention.count(),
-                                              kHoldPurgeExamineMax));
+  if (RetentionOf(table).count() <= 0) return out;  // the table keeps everything
+  const int64_t cutoff = now - RetentionOf(table).count();
+  bool more = false;  // the step left work behind: the pass goes on
+  if (table == RetainedTable::kHolds) {
+    OC_ASSIGN_OR_RETURN(auto step,
+                        txn.PurgeEndedReservations(purge_from_no_, cutoff, kHoldPurgeExamineMax));
     purge_from_no_ = step.pass_done ? 0 : step.next_no;
     more = !step.pass_done;
     out.purged = step.deleted;
+  } else {
+    OC_ASSIGN_OR_RETURN(out.idempotency_purged, txn.PurgeIdempotency(cutoff, kIdempotencyPurgeMax));
+    more = out.idempotency_purged == static_cast<int64_t>(kIdempotencyPurgeMax);
   }
-  if (options_.idempotency_retention.count() > 0) {
-    OC_ASSIGN_OR_RETURN(
-        out.idempotency_purged,
-        txn.PurgeIdempotency(now - options_.idempotency_retention.count(), kIdempotencyPurgeMax));
-    more = more || out.idempotency_purged == static_cast<int64_t>(kIdempotencyPurgeMax);
-  }
-  purge_pass_running_ = more;
-  next_purge_ms_ = now + (more ? kHoldPurgeStepInterval : kHoldPurgePassInterval).count();
+  RetentionPass& pass = retention_[static_cast<size_t>(table)];
+  pass.running = more;
+  pass.next_ms = now + (more ? kHoldPurgeStepInterval : kHoldPurgePassInterval).count();
   return out;
 }
 

@@ -144,13 +144,20 @@ struct ReleaseReservation {
 // (and once at start, for holds that expired while the server was down).
 struct ExpireReservations {};
 
-// One step of the retention pass: deletes some holds that ended longer than
-// WriterOptions::hold_retention ago, and some Idempotency-Key answers stored longer than
-// WriterOptions::idempotency_retention ago. The writer issues it by itself, as a batch of its
-// own (kHoldPurgeStepInterval apart while a pass goes on, kHoldPurgePassInterval between
-// passes), so those tables, and the start-up scan of active holds, stay as large as the
-// retention makes them rather than growing with every sale.
-struct RetentionStep {};
+// What a retention pass deletes from: holds that ended longer than
+// WriterOptions::hold_retention ago, or Idempotency-Key answers stored longer than
+// WriterOptions::idempotency_retention ago.
+enum class RetainedTable { kHolds = 0, kIdempotencyKeys = 1 };
+inline constexpr size_t kRetainedTables = 2;
+
+// One step of a table's retention pass. The writer issues the due steps by itself, as a batch
+// of their own (a table's steps kHoldPurgeStepInterval apart while its pass goes on,
+// kHoldPurgePassInterval between its passes), so those tables, and the start-up scan of
+// active holds, stay as large as the retention makes them rather than growing with every sale.
+// The tables' passes are independent: one failing or with a backlog leaves the other's pace.
+struct RetentionStep {
+  RetainedTable table = RetainedTable::kHolds;
+};
 
 // How long an ended hold is kept by default: a week to look into a dispute, as a buyer's
 // checkout history; orders keep everything they took from their holds.
@@ -213,9 +220,9 @@ class OrderWriter {
   // Releases the holds that are due by the clock now; `done` gets the count in `expired`.
   Status ExpireHolds(Completion done);
 
-  // Runs one step of the retention pass now; `done` gets the counts deleted in `purged` and
-  // `idempotency_purged`.
-  Status RunRetentionStep(Completion done);
+  // Runs one step of `table`'s retention pass now; `done` gets the count deleted in `purged`
+  // (holds) or `idempotency_purged`.
+  Status RunRetentionStep(RetainedTable table, Completion done);
 
   // Orders per status as of the last committed batch (for /metrics).
   std::array<int64_t, 9> OrderCountsByStatus() const;
@@ -226,6 +233,9 @@ class OrderWriter {
   // Stored Idempotency-Key answers the retention pass has deleted (durably) since start.
   int64_t IdempotencyPurged() const { return idempotency_purged_.load(); }
   int64_t HoldPurgeFailures() const { return purge_failures_.load(); }
+  // How many times the writer thread has looked for work: a test's way to see that it sleeps
+  // when there is none.
+  int64_t LoopTurns() const { return loop_turns_.load(); }
 
  private:
   struct Pending {
@@ -243,10 +253,19 @@ class OrderWriter {
   bool HoldsDue() const { return next_hold_expiry_ms_ <= clock_.NowUnixMs(); }
   // How long an idle writer sleeps before it looks at the clock again.
   std::chrono::milliseconds IdleWait() const;
-  bool RetainsLess() const {
-    return options_.hold_retention.count() > 0 || options_.idempotency_retention.count() > 0;
+  std::chrono::milliseconds RetentionOf(RetainedTable table) const {
+    return table == RetainedTable::kHolds ? options_.hold_retention
+                                          : options_.idempotency_retention;
   }
-  bool PurgeDue() const { return RetainsLess() && next_purge_ms_ <= clock_.NowUnixMs(); }
+  // Never after a failed fsync: nothing is written until a restart, and a step that stayed due
+  // would keep the writer from sleeping.
+  bool RetentionDue(RetainedTable table) const {
+    return !failed_ && RetentionOf(table).count() > 0 &&
+           retention_[static_cast<size_t>(table)].next_ms <= clock_.NowUnixMs();
+  }
+  bool PurgeDue() const {
+    return RetentionDue(RetainedTable::kHolds) || RetentionDue(RetainedTable::kIdempotencyKeys);
+  }
   void Run();
   void RunSyncer();
   // Requests in the server beyond the commands committed and not yet synced. Holds sync_mu_.
@@ -279,7 +298,7 @@ class OrderWriter {
                                                  const ReleaseReservation& r);
   Result<CommandOutcome> ApplyExpireReservations(store::WriteTransaction& txn);
   Result<CommandOutcome> SweepDueHolds(store::WriteTransaction& txn);
-  Result<CommandOutcome> ApplyRetentionStep(store::WriteTransaction& txn);
+  Result<CommandOutcome> ApplyRetentionStep(store::WriteTransaction& txn, RetainedTable table);
   // The hold an order converts, refused unless it is active, in scope and not yet due.
   Result<store::ReservationRecord> LoadHoldToConvert(store::WriteTransaction& txn,
                                                      const Principal& actor, const Order& order);
@@ -315,11 +334,14 @@ class OrderWriter {
   std::priority_queue<HoldDue, std::vector<HoldDue>, std::greater<>> hold_expiries_;
   std::vector<HoldDue> expiries_taken_in_batch_;
   int64_t next_hold_no_ = 1;  // the `no` the next hold gets (store::ReservationRecord)
-  // The retention pass (writer thread only): when its next step is due, whether one is under
-  // way, and the hold number it goes on from. A step whose batch rolls back has moved on all the
-  // same; what it would have deleted waits for the next pass.
-  int64_t next_purge_ms_ = 0;
-  bool purge_pass_running_ = false;
+  // Each table's retention pass (writer thread only): when its next step is due, and whether
+  // a pass is under way; for holds also the number it goes on from. A step whose batch rolls
+  // back has moved on all the same; what it would have deleted waits for the next pass.
+  struct RetentionPass {
+    int64_t next_ms = 0;
+    bool running = false;
+  };
+  std::array<RetentionPass, kRetainedTables> retention_{};
   int64_t purge_from_no_ = 0;
 
   std::mutex stop_mu_;
@@ -344,6 +366,7 @@ class OrderWriter {
   std::atomic<int64_t> holds_purged_{0};
   std::atomic<int64_t> idempotency_purged_{0};
   std::atomic<int64_t> purge_failures_{0};
+  std::atomic<int64_t> loop_turns_{0};
 };
 
 }  // namespace oc::orders

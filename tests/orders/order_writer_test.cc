@@ -463,6 +463,7 @@ TEST_F(OrderWriterTest, IdempotencyKeyReplaysOrRefuses) {
 TEST_F(OrderWriterTest, IdempotencyKeysOlderThanTheRetentionAreDeletedByTheWritersOwnPass) {
   WriterOptions options;
   options.idempotency_retention = std::chrono::hours(24);
+  options.hold_retention = std::chrono::milliseconds(0);  // the pass runs for this table alone
   RestartWriter(options);
   auto keyed = [](const std::string& ref, const std::string& key) {
     Command c = Create("douyin", ref);
@@ -491,6 +492,80 @@ TEST_F(OrderWriterTest, IdempotencyKeysOlderThanTheRetentionAreDeletedByTheWrite
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   ASSERT_TRUE(again->replay.has_value());
   EXPECT_EQ(again->replay->response_body, R"({"id":")" + after->order->id + R"("})");
+}
+
+// Fails every hold retention step, to see the other table's pass go on regardless.
+class FailHoldPurgeStore final : public store::StoreWrapper {
+ public:
+  using StoreWrapper::StoreWrapper;
+  Result<std::unique_ptr<store::WriteTransaction>> BeginWrite() override {
+    OC_ASSIGN_OR_RETURN(auto inner, target().BeginWrite());
+    return std::unique_ptr<store::WriteTransaction>(new Txn(std::move(inner)));
+  }
+
+ private:
+  class Txn final : public store::WriteTransactionWrapper {
+   public:
+    using WriteTransactionWrapper::WriteTransactionWrapper;
+    Result<HoldPurgeStep> PurgeEndedReservations(int64_t, int64_t, size_t) override {
+      return Status::IOError("injected purge failure");
+    }
+  };
+};
+
+TEST_F(OrderWriterTest, AFailingHoldRetentionStepLeavesTheIdempotencyPassAlone) {
+  writer_->Stop();
+  writer_.reset();
+  FailHoldPurgeStore failing(*store_);
+  auto w = OrderWriter::Start(failing, clock_, ids_);  // both retentions at their defaults
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  writer_ = std::move(w).value();
+  Command first = Create("douyin", "DY1");
+  first.idempotency = Idem("key_ADMIN", "k", "h");
+  ASSERT_TRUE(Run(std::move(first)).ok());
+  clock_.Advance(25 * 3'600'000);
+  // Both tables' steps are due before this batch; the holds' fails, the answers' goes on.
+  ASSERT_TRUE(Run(Create("douyin", "DY2")).ok());
+  EXPECT_EQ(writer_->HoldPurgeFailures(), 1);
+  EXPECT_EQ(writer_->IdempotencyPurged(), 1);
+  Command repeat = Create("douyin", "DY3");
+  repeat.idempotency = Idem("key_ADMIN", "k", "h");
+  auto r = Run(std::move(repeat));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->replay.has_value());
+  EXPECT_TRUE(r->created);
+  writer_->Stop();
+  writer_.reset();
+}
+
+// More stored answers than one step deletes: the pass goes on a step later, with no traffic.
+TEST_F(OrderWriterTest, AnIdempotencyBacklogDrainsStepByStep) {
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    for (size_t i = 0; i < kIdempotencyPurgeMax + 10; ++i) {
+      ASSERT_TRUE((*txn)
+                      ->PutIdempotency("key_ADMIN", "k" + std::to_string(i),
+                                       store::IdempotencyRecord{"h", 201, "{}"}, kStart)
+                      .ok());
+    }
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  WriterOptions options;
+  options.hold_check_interval = std::chrono::milliseconds(5);  // an idle writer looks often
+  RestartWriter(options);
+  clock_.Advance(25 * 3'600'000);
+  // The first step, when the writer next looks: a full one, so the pass goes on.
+  while (writer_->IdempotencyPurged() < static_cast<int64_t>(kIdempotencyPurgeMax)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(writer_->IdempotencyPurged(), static_cast<int64_t>(kIdempotencyPurgeMax));
+  // The next step is due a step interval later by the (manual) clock, not the pass interval.
+  clock_.Advance(kHoldPurgeStepInterval.count());
+  while (writer_->IdempotencyPurged() < static_cast<int64_t>(kIdempotencyPurgeMax + 10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(writer_->IdempotencyPurged(), static_cast<int64_t>(kIdempotencyPurgeMax + 10));
 }
 
 TEST_F(OrderWriterTest, AnIdempotencyRetentionOfZeroKeepsEveryAnswer) {
@@ -891,7 +966,9 @@ class HoldTest : public OrderWriterTest {
     auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
     auto f = p->get_future();
     EXPECT_TRUE(
-        writer_->RunRetentionStep([p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
+        writer_
+            ->RunRetentionStep(RetainedTable::kHolds,
+                               [p](Result<CommandOutcome> r) { p->set_value(std::move(r)); })
             .ok());
     auto r = f.get();
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -1324,6 +1401,16 @@ class OrderWriterSyncTest : public ::testing::Test {
   }
   void TearDown() override { writer_->Stop(); }
 
+  // Submits an order; its outcome arrives in the future returned.
+  std::future<Result<CommandOutcome>> SubmitCreate(const std::string& channel_order_id) {
+    auto p = std::make_shared<std::promise<Result<CommandOutcome>>>();
+    auto f = p->get_future();
+    Status s = writer_->Submit(CreateCommand(channel_order_id),
+                               [p](Result<CommandOutcome> r) { p->set_value(std::move(r)); });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return f;
+  }
+
   Command CreateCommand(const std::string& channel_order_id) {
     Order o;
     o.channel = "douyin";
@@ -1372,27 +1459,43 @@ TEST_F(OrderWriterSyncTest, NothingCompletesBeforeItsBatchIsSynced) {
 
 TEST_F(OrderWriterSyncTest, AFailedSyncFailsTheBatchAndStopsWrites) {
   control_->fail = true;
-  std::promise<Result<CommandOutcome>> done;
-  ASSERT_TRUE(writer_
-                  ->Submit(CreateCommand("A"),
-                           [&](Result<CommandOutcome> r) { done.set_value(std::move(r)); })
-                  .ok());
+  auto done = SubmitCreate("A");
   control_->entered.get_future().wait();
   // Queued while the failing fsync is in flight: it must not succeed either.
-  std::promise<Result<CommandOutcome>> queued;
-  ASSERT_TRUE(writer_
-                  ->Submit(CreateCommand("Q"),
-                           [&](Result<CommandOutcome> r) { queued.set_value(std::move(r)); })
-                  .ok());
+  auto queued = SubmitCreate("Q");
   control_->release.set_value();
-  auto r = done.get_future().get();
+  auto r = done.get();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().kind(), ErrorKind::kIOError);
-  auto q = queued.get_future().get();
+  auto q = queued.get();
   EXPECT_FALSE(q.ok());
   Status later = writer_->Submit(CreateCommand("B"),
                                  [](Result<CommandOutcome>) { ADD_FAILURE() << "must not run"; });
   EXPECT_EQ(later.kind(), ErrorKind::kUnavailable);
+}
+
+// After a failed fsync nothing is written, and nothing due may keep the writer awake: a
+// retention step that stayed due once made it spin at a full core.
+TEST_F(OrderWriterSyncTest, AfterAFailedSyncTheWriterSleepsThoughRetentionIsDue) {
+  writer_->Stop();
+  writer_.reset();
+  WriterOptions options;
+  options.hold_check_interval = std::chrono::milliseconds(20);
+  auto w = OrderWriter::Start(*control_, clock_, ids_, options);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  writer_ = std::move(w).value();
+  control_->fail = true;
+  auto done = SubmitCreate("A");
+  control_->entered.get_future().wait();
+  clock_.Advance(10 * kHoldPurgePassInterval.count());  // both tables' steps are due
+  control_->release.set_value();
+  ASSERT_FALSE(done.get().ok());
+  // Asleep, the writer looks once per 20 ms: about 25 times in half a second. Awake, it turns
+  // hundreds of thousands of times.
+  int64_t before = writer_->LoopTurns();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LT(writer_->LoopTurns() - before, 200);
+  EXPECT_EQ(writer_->HoldPurgeFailures(), 0);  // no step was even tried
 }
 
 // Fails AppendOutbox for one order: the command has already written its order row by then.
