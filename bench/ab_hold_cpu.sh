@@ -64,18 +64,23 @@ one_run() {
   key="$(ORDERCTL="${ctl}" orderd_key "${dir}" channel douyin)"
   admin="$(ORDERCTL="${ctl}" orderd_key "${dir}" admin)"
   orderd_set_stock "${admin}" HOT 1000000000000
-  local c0 c1
-  c0="$(awk '{print $14 + $15}' "/proc/${ORDERD_PID}/stat")"
+  local before after summary
+  before="$(server_cpu "${ORDERD_PID}")"
   wrk -t2 -c"${CONNECTIONS}" -d"${DURATION}s" --timeout 10s -s "${ROOT}/bench/wrk/reserve.lua" \
     "${ORDERD_BASE}" -- "${key}" HOT lean >"${dir}/wrk.txt" 2>&1 || die "wrk failed ($label)"
-  c1="$(awk '{print $14 + $15}' "/proc/${ORDERD_PID}/stat")"
+  after="$(server_cpu "${ORDERD_PID}")"
   orderd_stop || die "orderd did not stop cleanly (${label}): $(tail -3 "${dir}/orderd.log")"
-  local held rate
-  held="$(sed -n 's/.*held_2xx=\([0-9]*\).*/\1/p' "${dir}/wrk.txt")"
-  rate="$(sed -n 's/.*held_per_s=\([0-9.]*\).*/\1/p' "${dir}/wrk.txt")"
-  [[ -n "${held}" && "${held}" -gt 0 ]] || die "no successful holds (${label}): $(tail -3 "${dir}/wrk.txt")"
-  grep -q 'not_2xx=0 ' "${dir}/wrk.txt" || die "answers of 400 or more (${label}): $(grep ocbench "${dir}/wrk.txt")"
-  python3 -c "print(f'{($c1 - $c0) * 1e6 / $(getconf CLK_TCK) / $held:.2f} {float($rate):.0f}')"
+  summary="$(grep '^ocbench: mode=lean ' "${dir}/wrk.txt")" ||
+    die "wrk printed no summary (${label}): $(tail -3 "${dir}/wrk.txt")"
+  clean_or_die "${summary}"
+  local held
+  held="$(field held_2xx "${summary}")"
+  ((held > 0)) || die "no successful holds (${label}): ${summary}"
+  # shellcheck disable=SC2086  # "user sys" pairs, split on purpose
+  python3 -c 'import sys
+u0, s0, u1, s1, held, rate = map(float, sys.argv[1:])
+print(f"{(u1 + s1 - u0 - s0) * 1e6 / held:.2f} {rate:.0f}")' ${before} ${after} "${held}" \
+    "$(field held_per_s "${summary}")"
 }
 
 A_CPU=() B_CPU=() A_RATE=() B_RATE=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Shared helpers for the bench/ scripts: logging, tool checks, free loopback ports, and a
-# throwaway PostgreSQL 15 started as DESIGN.md's "Real servers" section says. Source it; it
-# defines functions only. Callers set PG_BIN and stop what they start (pg_stop).
+# Shared helpers for the bench/ scripts: logging, tool checks, free loopback ports, orderd and a
+# throwaway PostgreSQL 15 started as DESIGN.md's "Real servers" section says, wrk summaries and
+# a process's CPU. Source it; it defines functions only. Callers set PG_BIN and stop what they
+# start (pg_stop, orderd_stop).
 
 log() { echo "bench: $*" >&2; }
 die() {
@@ -117,6 +118,23 @@ orderd_fsyncs() {
 
 # orderd_stop: SIGTERM, wait up to ${SHUTDOWN_TIMEOUT_S:-60}s for the drain, then SIGKILL.
 # Returns 0 only for a clean exit 0 within the time.
+# field NAME SUMMARY: the value of NAME=... in a wrk script's "ocbench: ..." summary line.
+field() { sed -n "s/.*[ :]$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
+
+# clean_or_die SUMMARY: a bench/wrk/reserve.lua summary with no failures (count mode: no answer
+# but 201 or 409; lean mode: no answer of 400 or more) and no socket errors.
+clean_or_die() {
+  local failures
+  failures="$(field other "$1")$(field not_2xx "$1")"
+  [[ "${failures}" == "0" && "$(field socket_errors "$1")" == "0" ]] ||
+    die "(b) not clean (failures or socket errors): $1"
+}
+
+# server_cpu PID: the process's user and system seconds so far, from /proc, as "user sys".
+server_cpu() {
+  awk -v t="$(getconf CLK_TCK)" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$1/stat"
+}
+
 orderd_stop() {
   [[ -n "${ORDERD_PID:-}" ]] || return 0
   local rc=0 i timeout="${SHUTDOWN_TIMEOUT_S:-60}"

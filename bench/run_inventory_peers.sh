@@ -69,12 +69,9 @@ print(int(json.load(sys.stdin)["benchmarks"][0]["successful_per_s"]))')"
 
 # (b) and (c) unpipelined are the pair the target compares, and this host's speed drifts by a
 # quarter within a minute: they run in ROUNDS alternating rounds, and the medians are compared.
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<" $2"; }
 # CPU accounting, to compare where each system's time goes (not a target, context for one):
-# a server's user and system seconds from /proc, a client's from the shell's `times` (the
-# children's line), taken around the timed run.
-TICKS="$(getconf CLK_TCK)"
-server_cpu() { awk -v t="${TICKS}" '{printf "%.2f %.2f\n", $14 / t, $15 / t}' "/proc/$1/stat"; }
+# a server's user and system seconds from /proc (server_cpu, bench/lib.sh), a client's from the
+# shell's `times` (the children's line), taken around the timed run.
 children_cpu() {  # children_cpu FILE: this shell's children so far, as "user sys" seconds
   times >"$1.raw"  # not in a pipeline: a pipeline's subshell has no children yet
   tail -1 "$1.raw" | python3 -c '
@@ -93,12 +90,6 @@ run_holds() {  # run_holds KEY SKU SECONDS TAG MODE [CLIENTS] -> the wrk ocbench
     die "wrk failed: $(tail -5 "${WORK}/wrk-${tag}.txt")"
   children_cpu "${WORK}/client-after-${tag}"
   grep "^ocbench: mode=${mode} requests=" "${WORK}/wrk-${tag}.txt" || die "wrk printed no summary: $(tail -5 "${WORK}/wrk-${tag}.txt")"
-}
-clean_or_die() {  # clean_or_die SUMMARY: no failures (lean: no answer of 400 or more), no socket errors
-  local failures
-  failures="$(field other "$1")$(field not_2xx "$1")"
-  [[ "${failures}" == "0" && "$(field socket_errors "$1")" == "0" ]] ||
-    die "(b) not clean (failures or socket errors): $1"
 }
 
 # (c)'s server: Redis with the check-and-decrement script every flash-sale tutorial shows.

@@ -73,8 +73,6 @@ percentiles_ms() {
     }'
 }
 
-# Value of key=value in wrk's "ocbench:" summary line.
-field() { sed -n "s/.*[ :]$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; }
 
 case "${ONLY}" in both | orderd | pg) ;; *) die "ONLY must be both, orderd or pg (got '${ONLY}')" ;; esac
 [[ "${CONNECTIONS}" =~ ^[0-9]+$ && "${CONNECTIONS}" -ge 1 ]] || die "CONNECTIONS must be a positive integer"

@@ -167,7 +167,7 @@ std::chrono::milliseconds OrderWriter::IdleWait() const {
   std::chrono::milliseconds wait = options_.hold_check_interval;
   if (failed_) return wait;
   for (size_t t = 0; t < kRetainedTables; ++t) {
-    if (!retention_[t].running || RetentionOf(static_cast<RetainedTable>(t)).count() <= 0) continue;
+    if (!retention_[t].running) continue;  // only a step, hence a retention, sets it
     auto until_step =
         std::chrono::milliseconds(std::max<int64_t>(retention_[t].next_ms - clock_.NowUnixMs(), 1));
     wait = std::min(wait, until_step);
