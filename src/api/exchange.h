@@ -52,13 +52,20 @@ struct PageParams {
   size_t offset = 0;
 };
 
-inline Status ParseLimit(const std::string& value, size_t* limit) {
-  char* end = nullptr;
-  long long n = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || n < 1 || n > static_cast<long long>(store::kListLimitMax)) {
-    return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to 500");
+// ?limit= from 1 to `max`, in digits only: no sign, space or trailing bytes (a decoded
+// "5%00abc" is not 5).
+inline Status ParseLimit(std::string_view value, size_t* limit, size_t max = store::kListLimitMax) {
+  size_t n = 0;
+  bool digits = !value.empty() && value.size() <= 9;
+  for (char c : value) {
+    digits = digits && c >= '0' && c <= '9';
+    n = n * 10 + static_cast<size_t>(c - '0');
   }
-  *limit = static_cast<size_t>(n);
+  if (!digits || n < 1 || n > max) {
+    return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to " +
+                                   std::to_string(max));
+  }
+  *limit = n;
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse_query.hpp>
 #include <chrono>
+#include <set>
 
 #include "api/exchange.h"
 #include "api/router.h"
@@ -123,7 +124,9 @@ bj::object DeadLetterJson(const store::DeadLetterRecord& d) {
                     {"updated_at", FormatRfc3339(d.updated_at_ms)}};
 }
 
-bj::object OversoldCaseJson(const orders::OversoldCase& c) {
+// `identify_order`: the order's id, channel order id and status. Operations sees aggregates
+// only, no single order (API.md): its cases are the stock to find, without the orders.
+bj::object OversoldCaseJson(const orders::OversoldCase& c, bool identify_order) {
   bj::array lines;
   for (const auto& l : c.lines) {
     lines.emplace_back(
@@ -147,13 +150,16 @@ bj::object OversoldCaseJson(const orders::OversoldCase& c) {
     }
     remedies.emplace_back(std::move(o));
   }
-  return bj::object{{"order_id", c.order.order_id},
-                    {"channel", c.order.channel},
-                    {"channel_order_id", c.order.channel_order_id},
-                    {"status", ToString(c.order.status)},
-                    {"accepted_at", FormatRfc3339(c.order.created_at_ms)},
-                    {"lines", std::move(lines)},
-                    {"remedies", std::move(remedies)}};
+  bj::object out{{"channel", c.order.channel},
+                 {"accepted_at", FormatRfc3339(c.order.created_at_ms)},
+                 {"lines", std::move(lines)},
+                 {"remedies", std::move(remedies)}};
+  if (identify_order) {
+    out["order_id"] = c.order.order_id;
+    out["channel_order_id"] = c.order.channel_order_id;
+    out["status"] = ToString(c.order.status);
+  }
+  return out;
 }
 
 bool IsJsonContentType(std::string_view ct) {
@@ -400,8 +406,11 @@ void OrderCenterApi::SubmitToWriter(const std::shared_ptr<Exchange>& ex,
     orders::Idempotency idem;
     idem.principal_id = ex->principal.id;
     idem.key = std::string(idem_key);
-    idem.request_hash = privacy::Sha256Hex(std::string(ex->request.method_string()) + " " +
-                                           std::string(ex->path) + "\n" + ex->request.body());
+    auto fingerprint = deps_.pii_codec.KeyedDigest(
+        "request", std::string(ex->request.method_string()) + " " + std::string(ex->path) + "\n" +
+                       ex->request.body());
+    if (!ex->Ok(fingerprint)) return;
+    idem.request_hash = std::move(*fingerprint);
     Principal viewer = ex->principal;
     idem.render = [viewer](const orders::CommandOutcome& out) {
       store::IdempotencyRecord r;
@@ -522,17 +531,16 @@ Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQue
   boost::urls::encoding_opts decoding;
   decoding.space_as_plus = true;
   boost::urls::params_view params(query, decoding);
+  std::set<std::string> seen;
   for (auto p : params) {
     std::string key = p.key;
     std::string value = p.value;
+    if (!seen.insert(key).second) {
+      // Which of two would count is a guess either way; a filter silently dropped is worse.
+      return Status::InvalidArgument("query parameter '" + key + "' is given more than once");
+    }
     if (key == "limit") {
-      char* end = nullptr;
-      long long n = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 1 || n > static_cast<long long>(limit_max)) {
-        return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to " +
-                                       std::to_string(limit_max));
-      }
-      *limit = static_cast<size_t>(n);
+      OC_RETURN_IF_ERROR(ParseLimit(value, limit, limit_max));
     } else if (key == "cursor") {
       OC_ASSIGN_OR_RETURN(q->before_seq, DecodeCursor(value));
     } else if (key == "status") {
@@ -621,7 +629,7 @@ void OrderCenterApi::TransitionOrder(const std::shared_ptr<Exchange>& ex) {
   Status s = r.OnlyKeys({"to", "expected_version", "reason"});
   auto to = s.ok() ? r.RequiredString("to", kShortTextMax) : Result<std::string>(s);
   if (!ex->Ok(to)) return;
-  auto version = r.OptionalInt("expected_version");
+  auto version = r.OptionalIntNotNull("expected_version");
   auto reason = r.OptionalString("reason", kLongTextMax);
   if (!version.ok() || !reason.ok()) {
     ex->Fail(!version.ok() ? version.status() : reason.status());
@@ -651,7 +659,7 @@ void OrderCenterApi::AssignOrder(const std::shared_ptr<Exchange>& ex) {
   Status s = r.OnlyKeys({"agent", "expected_version"});
   auto agent = s.ok() ? r.RequiredString("agent", kShortTextMax) : Result<std::string>(s);
   if (!ex->Ok(agent)) return;
-  auto version = r.OptionalInt("expected_version");
+  auto version = r.OptionalIntNotNull("expected_version");
   if (!ex->Ok(version)) return;
   if (!LooksLikeId(ex->path_id, "ord")) {
     ex->Fail(Status::NotFound("order not found"));
@@ -758,7 +766,10 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
   std::vector<orders::OversoldCase> cases = orders::PlanCompensation(*oversold, *stock);
   bj::array items;
   size_t end = std::min(cases.size(), page.offset + page.limit);
-  for (size_t i = page.offset; i < end; ++i) items.emplace_back(OversoldCaseJson(cases[i]));
+  const bool identify_orders = ex->principal.role == Role::kAdmin;
+  for (size_t i = page.offset; i < end; ++i) {
+    items.emplace_back(OversoldCaseJson(cases[i], identify_orders));
+  }
   bj::object out;
   out["items"] = std::move(items);
   out["next_cursor"] = end < cases.size() ? bj::value(EncodeCursor(static_cast<int64_t>(end), 'p'))

@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include <boost/url/pct_string_view.hpp>
+
 namespace oc::api {
 namespace {
 
@@ -20,6 +22,19 @@ bool MatchTemplate(std::string_view tmpl, std::string_view path, std::string* pa
     path.remove_prefix(value.size());
   }
   return true;
+}
+
+// A path parameter as the client meant it: "A%20B" is the SKU "A B" that order lines name in
+// their JSON. Malformed escapes and NUL are refused rather than kept as literal text.
+Result<std::string> DecodeParam(std::string_view raw) {
+  if (raw.find('%') == std::string_view::npos) return std::string(raw);  // ids: nothing to do
+  auto pct = boost::urls::make_pct_string_view(raw);
+  if (!pct) return Status::InvalidArgument("malformed percent-encoding in the path");
+  std::string decoded = pct->decode();
+  if (decoded.find('\0') != std::string::npos || decoded.empty()) {
+    return Status::InvalidArgument("the path names an empty value or one with a NUL byte");
+  }
+  return decoded;
 }
 
 bool IsLiteral(std::string_view tmpl) { return tmpl.find('{') == std::string_view::npos; }
@@ -81,7 +96,10 @@ Result<RouteMatch> MatchRoute(std::string_view method, std::string_view path) {
       m.id = std::move(param);
     }
   }
-  if (m.route != nullptr) return m;
+  if (m.route != nullptr) {
+    OC_ASSIGN_OR_RETURN(m.id, DecodeParam(m.id));
+    return m;
+  }
   if (path_known) {
     return Status::Make(
         ErrorKind::kMethodNotAllowed, "method_not_allowed",

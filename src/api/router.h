@@ -1,6 +1,7 @@
 // Router: matches a method and path against the route table (routes.h).
 // A path that matches no template is 404 not_found; a known path with another method is
-// 405 method_not_allowed. Stateless: thread-safe.
+// 405 method_not_allowed; a path parameter with malformed percent-encoding or a NUL is 400
+// invalid_request. Stateless: thread-safe.
 #pragma once
 
 #include <string>
@@ -13,7 +14,7 @@ namespace oc::api {
 
 struct RouteMatch {
   const RouteSpec* route = nullptr;
-  std::string id;               // the {id} path parameter, when the template has one
+  std::string id;  // the {id} path parameter, percent-decoded, when the template has one
   std::string allowed_methods;  // for 405 responses
 };
 

@@ -252,6 +252,15 @@ Result<std::optional<int64_t>> ObjectReader::OptionalInt(std::string_view key) c
   return std::optional<int64_t>(out);
 }
 
+Result<std::optional<int64_t>> ObjectReader::OptionalIntNotNull(std::string_view key) const {
+  const bj::value* v = Find(key);
+  if (v != nullptr && v->is_null()) {
+    return Status::InvalidArgument("field '" + Path(key) +
+                                   "' must be an integer, not null (leave it out instead)");
+  }
+  return OptionalInt(key);
+}
+
 Result<std::optional<bool>> ObjectReader::OptionalBool(std::string_view key) const {
   const bj::value* v = Find(key);
   if (v == nullptr || v->is_null()) return std::optional<bool>();

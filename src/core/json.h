@@ -38,6 +38,9 @@ class ObjectReader {
   Result<std::optional<std::string>> OptionalString(std::string_view key, size_t max_len) const;
   Result<int64_t> RequiredInt(std::string_view key) const;
   Result<std::optional<int64_t>> OptionalInt(std::string_view key) const;
+  // As OptionalInt, but null is a wrong type, not "absent": for a field whose absence turns a
+  // check off (expected_version), where a null is more likely a client's bug than its intent.
+  Result<std::optional<int64_t>> OptionalIntNotNull(std::string_view key) const;
   Result<std::optional<bool>> OptionalBool(std::string_view key) const;
   Result<const boost::json::object*> RequiredObject(std::string_view key) const;
   Result<const boost::json::object*> OptionalObject(std::string_view key) const;

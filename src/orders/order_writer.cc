@@ -78,6 +78,7 @@ Result<std::unique_ptr<OrderWriter>> OrderWriter::Start(store::Store& store, con
   }
   OC_ASSIGN_OR_RETURN(auto expiries, store.ActiveReservationExpiries());
   w->hold_expiries_ = decltype(w->hold_expiries_)(std::greater<>(), std::move(expiries));
+  w->NoteNextHoldExpiry();
   OC_ASSIGN_OR_RETURN(int64_t max_no, store.MaxReservationNo());
   w->next_hold_no_ = max_no + 1;
   for (auto& pass : w->retention_)
@@ -141,20 +142,25 @@ std::array<int64_t, 9> OrderWriter::OrderCountsByStatus() const {
 }
 
 Status OrderWriter::ExpireHoldsAtStart() {
-  OC_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
-  BeginBatch();
-  auto expired = ApplyExpireReservations(*txn);
-  if (expired.ok() && expired->expired == 0) {
+  // However many fell due while the server was down, all of them: a buyer served after start
+  // must not be refused stock that only a hold past its time still takes. One sweep takes up
+  // to kExpireBatchMax, each in its own transaction, and one sync makes them all durable.
+  int64_t released = 0;
+  while (HoldsDue()) {
+    OC_ASSIGN_OR_RETURN(auto txn, store_.BeginWrite());
+    BeginBatch();
+    auto expired = ApplyExpireReservations(*txn);
+    Status s = expired.ok() ? PersistTouchedStock(*txn) : expired.status();
+    if (s.ok()) s = txn->Commit();
+    if (!s.ok()) {
+      RollbackBatch();
+      return s;
+    }
     EndBatch();
-    return Status::Ok();  // nothing was due: `txn` rolls back its nothing
+    released += expired->expired;
   }
-  Status s = expired.ok() ? PersistTouchedStock(*txn) : expired.status();
-  if (s.ok()) s = txn->Commit();
-  if (!s.ok()) {
-    RollbackBatch();
-    return s;
-  }
-  EndBatch();
+  if (released == 0) return Status::Ok();
+  spdlog::info("released {} checkout holds that expired while orderd was stopped", released);
   return store_.Sync();
 }
 
@@ -250,6 +256,11 @@ void OrderWriter::RollbackBatch() {
   inventory_.RollbackBatch();
   for (const HoldDue& d : expiries_taken_in_batch_) hold_expiries_.push(d);
   expiries_taken_in_batch_.clear();
+}
+
+void OrderWriter::NoteNextHoldExpiry() {
+  next_hold_expiry_ms_ =
+      hold_expiries_.empty() ? std::numeric_limits<int64_t>::max() : hold_expiries_.top().first;
 }
 
 void OrderWriter::ForgetHoldExpiry() {
@@ -415,7 +426,8 @@ Result<CommandOutcome> OrderWriter::Apply(store::WriteTransaction& txn, Command&
     const Idempotency& idem = *command.idempotency;
     OC_ASSIGN_OR_RETURN(auto existing, txn.FindIdempotency(idem.principal_id, idem.key));
     if (existing) {
-      if (existing->request_hash != idem.request_hash) {
+      // An empty stored fingerprint is from before schema 12: the first answer is replayed.
+      if (!existing->request_hash.empty() && existing->request_hash != idem.request_hash) {
         return Status::Unprocessable(
             "this Idempotency-Key was already used with a different request",
             "idempotency_key_reused");
@@ -749,8 +761,7 @@ Result<CommandOutcome> OrderWriter::SweepDueHolds(store::WriteTransaction& txn) 
     ++expired;
   }
   // More may be due than one sweep takes: then the top is still due and the next batch goes on.
-  next_hold_expiry_ms_ =
-      hold_expiries_.empty() ? std::numeric_limits<int64_t>::max() : hold_expiries_.top().first;
+  NoteNextHoldExpiry();
   CommandOutcome out;
   out.expired = expired;
   return out;

@@ -92,7 +92,7 @@ struct CommandOutcome {
 struct Idempotency {
   std::string principal_id;
   std::string key;
-  std::string request_hash;
+  std::string request_hash;  // compared with the stored one (store::IdempotencyRecord)
   std::function<store::IdempotencyRecord(const CommandOutcome&)> render;
   // Renders a refusal (out of stock, illegal move, stale version, …) for the record.
   std::function<store::IdempotencyRecord(const Status&)> render_refusal;
@@ -276,6 +276,8 @@ class OrderWriter {
   void ApplyBatch(std::vector<Pending>& batch);
   // Answers every command of a batch that wrote nothing with `status`.
   static void FailAll(std::vector<Pending>& batch, const Status& status);
+  // When the writer next looks for due holds: at the soonest queued expiry.
+  void NoteNextHoldExpiry();
   void ForgetHoldExpiry();
   // Start, commit and roll back a batch: the stock journal and the expiry queue with it.
   void BeginBatch();

@@ -97,8 +97,16 @@ Result<WebhookTarget> ParseWebhookUrl(std::string_view url) {
     if (!ok) return BadUrl("the host has characters no host name or address can have");
   }
   if (parsed->has_port()) {
-    if (parsed->port().empty() || parsed->port_number() == 0) return BadUrl("bad port");
-    t.port = parsed->port_number();
+    // port_number() is 16 bits: "99999" must be refused, not wrapped onto another port.
+    std::string_view digits = parsed->port();
+    uint32_t port = 0;
+    bool ok = !digits.empty() && digits.size() <= 5;
+    for (char c : digits) {
+      ok = ok && c >= '0' && c <= '9';
+      port = port * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (!ok || port == 0 || port > 65535) return BadUrl("bad port");
+    t.port = static_cast<uint16_t>(port);
   } else {
     t.port = t.scheme == "https" ? 443 : 80;
   }

@@ -594,6 +594,16 @@ std::string EnvelopePiiCodec::PhoneIndex(std::string_view phone) {
   return index;
 }
 
+Result<std::string> EnvelopePiiCodec::KeyedDigest(std::string_view context, std::string_view text) {
+  OC_ASSIGN_OR_RETURN(SecretKey key, keys_.IndexKey());
+  std::string_view key_view(reinterpret_cast<const char*>(key.bytes), kKeyBytes);
+  std::string message = "oc:digest:v1:" + std::string(context) + ":";
+  message.append(text);
+  std::string digest = "k1:" + HmacSha256Hex(key_view, message);
+  Wipe(message);
+  return digest;
+}
+
 Result<std::string> EnvelopePiiCodec::SealText(std::string_view context, std::string_view text) {
   OC_ASSIGN_OR_RETURN(SecretKey master, keys_.ActiveMasterKey());
   unsigned char nonce[kNonceBytes];

@@ -108,6 +108,8 @@ class EnvelopePiiCodec final : public store::PiiCodec {
   Result<std::string> Seal(const Order& order) override;
   Status Open(std::string_view sealed, Order* order) override;
   std::string PhoneIndex(std::string_view phone) override;
+  // "k1:" + hex HMAC-SHA256 under the index key of "oc:digest:v1:<context>:<text>".
+  Result<std::string> KeyedDigest(std::string_view context, std::string_view text) override;
   // "oc1:<master id>:<base64(nonce || ciphertext || tag)>", AES-256-GCM under the master key
   // with a random nonce and "oc:text:v1:<context>:<master id>" as associated data. For small,
   // short-lived records (stored API answers); orders use the per-order data key envelope.

@@ -247,6 +247,16 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BLOB NOT NULL)
     R"sql(
 CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys(created_at);
 )sql",
+    // 12: the stored fingerprint of an Idempotency-Key's request was an unkeyed SHA-256 of its
+    // body, personal data included, which confirms guesses (a phone is one of 10^8). Requests
+    // are now fingerprinted under the keyring's index key (PiiCodec::KeyedDigest, "k1:"); the
+    // old hashes are erased. secure_delete (Debian's default, asked for here all the same)
+    // zeroes their bytes in the pages too. A repeat of such a request replays its first answer
+    // without comparing bodies.
+    R"sql(
+PRAGMA secure_delete = ON;
+UPDATE idempotency_keys SET request_hash = '' WHERE request_hash NOT LIKE 'k1:%';
+)sql",
 };
 
 constexpr const char* kOrderColumns =

@@ -39,7 +39,10 @@ struct OutboxEvent {
 
 // The first response to a request carrying an Idempotency-Key, replayed for repeats.
 struct IdempotencyRecord {
-  std::string request_hash;  // hex SHA-256 of method, path and body
+  // PiiCodec::KeyedDigest of method, path and body: the body may carry personal data, and an
+  // unkeyed hash of it could be checked against guesses. Empty for a record from before schema
+  // 12, whose unkeyed hash that migration erased.
+  std::string request_hash;
   int status_code = 0;
   std::string response_body;
 };
@@ -419,6 +422,10 @@ class PiiCodec {
   // The blind index of a phone number (empty for an empty phone): equal phones, equal index;
   // without the index key it reveals nothing about the phone.
   virtual std::string PhoneIndex(std::string_view phone) = 0;
+  // A digest of `text` keyed like the blind index and bound to `context`: equal texts, equal
+  // digests, and without the key it confirms no guess about a text. For a fingerprint that is
+  // stored beside sealed data and must still be compared (an Idempotency-Key's request).
+  virtual Result<std::string> KeyedDigest(std::string_view context, std::string_view text) = 0;
   // Seals a text that may carry personal data (a stored API answer), bound to `context`; Open
   // refuses it under any other context. Texts that were stored before sealing existed (no
   // sealed prefix) open as themselves.

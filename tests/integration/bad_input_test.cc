@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
@@ -365,10 +367,48 @@ TEST_F(BadInputTest, BadTransitionAssignAndQueryInput) {
       {"list: garbage cursor", "GET", "/v1/orders?cursor=%00%ff-not-a-cursor", "", {400}, "invalid_request"},
       {"list: unknown status", "GET", "/v1/orders?status=teleported", "", {400}, "invalid_request"},
       {"list: since not a time", "GET", "/v1/orders?since=yesterday", "", {400}, "invalid_request"},
+      {"transition: version is null", "POST", "/v1/orders/{id}/transitions", R"({"to":"paid","expected_version":null})", {400}, "invalid_request"},
+      {"assign: version is null", "POST", "/v1/orders/{id}/assign", R"({"agent":"key_x","expected_version":null})", {400}, "invalid_request"},
+      {"list: limit cut at a NUL", "GET", "/v1/orders?limit=5%00abc", "", {400}, "invalid_request"},
+      {"list: limit with a sign", "GET", "/v1/orders?limit=%2B3", "", {400}, "invalid_request"},
+      {"list: limit with a space", "GET", "/v1/orders?limit=%205", "", {400}, "invalid_request"},
+      {"list: limit given twice", "GET", "/v1/orders?limit=1&limit=3", "", {400}, "invalid_request"},
+      {"list: status given twice", "GET", "/v1/orders?status=pending_payment&status=paid", "", {400}, "invalid_request"},
+      {"oversold: limit cut at a NUL", "GET", "/v1/inventory/oversold?limit=5%00", "", {400}, "invalid_request"},
+      {"inventory: malformed escape", "PUT", "/v1/inventory/A%zzB", R"({"on_hand":1})", {400}, "invalid_request"},
+      {"inventory: lone percent", "PUT", "/v1/inventory/A%", R"({"on_hand":1})", {400}, "invalid_request"},
+      {"inventory: escaped NUL", "PUT", "/v1/inventory/A%00B", R"({"on_hand":1})", {400}, "invalid_request"},
+      {"order: malformed escape in id", "GET", "/v1/orders/ord_%zz", "", {400}, "invalid_request"},
   };
   // clang-format on
   Run(cases);
   ExpectDatabaseHoldsOnlyTheSeed();
+}
+
+// A SKU in the path is percent-decoded, so the stock set for "A%20B" is the stock order lines
+// naming "A B" take (before, the encoded text was kept as the SKU and no order could use it).
+TEST_F(BadInputTest, PathSegmentsArePercentDecoded) {
+  for (const std::string& sku :
+       {std::string("A B"), std::string("空气净化器"), std::string("X/Y")}) {
+    SCOPED_TRACE(sku);
+    std::string encoded;
+    for (unsigned char c : sku) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      encoded += std::isalnum(c) ? std::string(1, static_cast<char>(c)) : std::string(buf);
+    }
+    HttpResponse put = admin_->Put("/v1/inventory/" + encoded, R"({"on_hand":2})");
+    ASSERT_EQ(put.status, 200) << put.Describe();
+    EXPECT_EQ(Str(Obj(put), "sku"), sku);
+    bj::object order = MakeOrder("douyin", "DECODED-" + encoded);
+    order["lines"] =
+        bj::array{bj::object{{"sku", sku}, {"name", "n"}, {"qty", 2}, {"unit_price", 100}}};
+    HttpResponse created = admin_->Post("/v1/orders", order);
+    EXPECT_EQ(created.status, 201) << created.Describe();
+    HttpResponse stock = admin_->Get("/v1/inventory/" + encoded);
+    ASSERT_EQ(stock.status, 200) << stock.Describe();
+    EXPECT_EQ(Int(Obj(stock), "reserved"), 2);
+  }
 }
 
 // Broken HTTP framing on raw sockets: the server may answer 400 or drop the connection, but it

@@ -707,6 +707,14 @@ TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
       wh_c->Post("/v1/orders/" + id + "/transitions", TransitionBody("packed", 2), idem);
   EXPECT_EQ(replayed.Header("idempotent-replayed"), "true");
   EXPECT_EQ(replayed.body, packed.body);
+  // Nor an unkeyed hash of a request body, which would confirm a guess of the data in it.
+  const std::string keyed_body = bj::serialize(FullOrder("DY-DISK-KEYED"));
+  ASSERT_EQ(douyin_->Post("/v1/orders", keyed_body, {{"Idempotency-Key", "create-1"}}).status, 201);
+  const std::string create_hash = privacy::Sha256Hex("POST /v1/orders\n" + keyed_body);
+  auto fingerprints =
+      SqliteReader(server_.db_path()).Rows("SELECT request_hash FROM idempotency_keys");
+  ASSERT_FALSE(fingerprints.empty());
+  for (const auto& row : fingerprints) EXPECT_TRUE(row[0].starts_with("k1:")) << row[0];
   std::string log = server_.process().LogTail(1 << 20);
   for (const auto& entry : std::filesystem::directory_iterator(server_.data_dir())) {
     if (!entry.is_regular_file()) continue;
@@ -716,6 +724,7 @@ TEST_F(PrivacyTest, NoPlaintextReachesTheDiskOrTheLog) {
          {kPiiPhone, kPiiIdNumber, kPiiName, kPiiDetail, kPiiInvoiceTitle, kPiiTaxId}) {
       EXPECT_EQ(bytes.find(plain), std::string::npos) << entry.path() << " holds " << plain;
     }
+    EXPECT_EQ(bytes.find(create_hash), std::string::npos) << entry.path() << " holds the hash";
   }
   for (const char* plain :
        {kPiiPhone, kPiiIdNumber, kPiiName, kPiiDetail, kPiiInvoiceTitle, kPiiTaxId}) {

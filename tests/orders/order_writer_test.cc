@@ -458,6 +458,27 @@ TEST_F(OrderWriterTest, IdempotencyKeyReplaysOrRefuses) {
   EXPECT_EQ(Outbox().size(), 2u);
 }
 
+// A record from before schema 12 has its fingerprint erased (the unkeyed hash of a body with
+// personal data): a repeat of its key replays the first answer, whatever the body.
+TEST_F(OrderWriterTest, AnAnswerWhoseFingerprintWasErasedIsReplayed) {
+  {
+    auto txn = store_->BeginWrite();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)
+                    ->PutIdempotency("key_ADMIN", "legacy",
+                                     store::IdempotencyRecord{"", 201, R"({"id":"ord_old"})"}, 1)
+                    .ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  Command repeat = Create("douyin", "DY-LEGACY");
+  repeat.idempotency = Idem("key_ADMIN", "legacy", "k1:anything");
+  auto r = Run(std::move(repeat));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->replay.has_value());
+  EXPECT_EQ(r->replay->response_body, R"({"id":"ord_old"})");
+  EXPECT_EQ(OrderCount(), 0u);
+}
+
 // A stored answer goes by the writer's own retention pass once older than the retention: until
 // then a repeat of its key replays it, after that the key is a new request.
 TEST_F(OrderWriterTest, IdempotencyKeysOlderThanTheRetentionAreDeletedByTheWritersOwnPass) {
@@ -1098,6 +1119,26 @@ TEST_F(HoldTest, AHoldThatExpiredWhileStoppedIsReleasedAtStartAndCannotConvert) 
   EXPECT_EQ(late.status().code(), "reservation_expired");
 }
 
+// More holds fell due while stopped than one sweep takes: the start releases every one of them
+// before the first command, not a sweep's worth with the rest left to later batches.
+TEST_F(HoldTest, EveryHoldThatExpiredWhileStoppedIsReleasedAtStartHoweverMany) {
+  constexpr int kHolds = 2'600;  // more than two sweeps (kExpireBatchMax is 1,000)
+  ASSERT_TRUE(Run(SetHot(kHolds + 5)).ok());
+  std::vector<Future> pending;
+  for (int i = 0; i < kHolds; ++i) pending.push_back(SubmitAsync(Hold(1, 10)));
+  for (auto& f : pending) ASSERT_TRUE(f.get().ok());
+  std::string kept = HoldOk(5, 3600);
+  ASSERT_EQ(Hot().reserved, kHolds + 5);
+  writer_->Stop();
+  writer_.reset();
+  clock_.Advance(10'001);
+  StartWriter();
+  EXPECT_EQ(Hot().reserved, 5);  // read before any command reaches the writer
+  EXPECT_EQ(HoldRecord(kept).state, store::ReservationState::kActive);
+  auto all = Run(BuyHot("ALL", kHolds));
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+}
+
 TEST_F(HoldTest, ADueHoldNotYetSweptIsRefusedAsExpired) {
   ASSERT_TRUE(Run(SetHot(10)).ok());
   std::string hold = HoldOk(4, 10);
@@ -1487,9 +1528,10 @@ TEST_F(OrderWriterSyncTest, AfterAFailedSyncTheWriterSleepsThoughRetentionIsDue)
   control_->fail = true;
   auto done = SubmitCreate("A");
   control_->entered.get_future().wait();
-  clock_.Advance(10 * kHoldPurgePassInterval.count());  // both tables' steps are due
   control_->release.set_value();
   ASSERT_FALSE(done.get().ok());
+  // Due only now: before the failure was known, the writer could rightly have run them.
+  clock_.Advance(10 * kHoldPurgePassInterval.count());  // both tables' steps are due
   // Asleep, the writer looks once per 20 ms: about 25 times in half a second. Awake, it turns
   // hundreds of thousands of times.
   int64_t before = writer_->LoopTurns();

@@ -20,10 +20,14 @@ TEST(UrlGuardTest, ParsesHttpAndHttpsWithDefaultsAndRefusesOtherForms) {
   EXPECT_EQ(b->scheme, "https");
   EXPECT_EQ(b->port, 8443);
   EXPECT_EQ(b->target, "/");
+  auto top = ParseWebhookUrl("http://partner.example.com:65535/");
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top->port, 65535);
   for (const char* bad :
        {"ftp://x.example.com/", "file:///etc/passwd", "gopher://x/",
         "http://user:pw@x.example.com/", "http:///path", "/relative", "http://x.example.com:0/",
-        "http://x.example.com/#frag", "not a url", ""}) {
+        "http://x.example.com:65536/", "http://x.example.com:99999/",
+        "http://x.example.com:123456/", "http://x.example.com/#frag", "not a url", ""}) {
     auto r = ParseWebhookUrl(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -267,6 +267,28 @@ TEST_F(FieldCryptoTest, SealedTextOpensOnlyInItsContextAndAcrossRotation) {
   EXPECT_TRUE(codec_->OpenText("idempotency:key_a:k1", *sealed).ok());
 }
 
+// A stored request fingerprint must not confirm guesses about the body it was taken of.
+TEST_F(FieldCryptoTest, KeyedDigestIsKeyedBoundToItsContextAndSurvivesRotation) {
+  const std::string body = R"({"customer":{"phone":"13812345678"}})";
+  auto digest = codec_->KeyedDigest("request", body);
+  ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+  EXPECT_TRUE(digest->starts_with("k1:")) << *digest;
+  EXPECT_EQ(digest->size(), 3u + 64u);
+  EXPECT_EQ(*codec_->KeyedDigest("request", body), *digest);
+  EXPECT_NE(*codec_->KeyedDigest("request", body + " "), *digest);
+  EXPECT_NE(*codec_->KeyedDigest("other", body), *digest);
+  EXPECT_EQ(digest->find(Sha256Hex(body)), std::string::npos) << "an unkeyed hash confirms guesses";
+  ASSERT_TRUE(
+      FileKeyProvider::RotateMaster(dir_.File("keyring.json"), Random::Secure(), kRotatedAt).ok());
+  ASSERT_TRUE(keys_->ReloadIfChanged().ok());
+  EXPECT_EQ(*codec_->KeyedDigest("request", body), *digest) << "rotation must not move it";
+  ScopedTempDir other_dir;
+  auto other_keys = FileKeyProvider::OpenOrCreate(other_dir.File("k.json"), Random::Secure());
+  ASSERT_TRUE(other_keys.ok());
+  EnvelopePiiCodec other(**other_keys, Random::Secure());
+  EXPECT_NE(*other.KeyedDigest("request", body), *digest);
+}
+
 TEST_F(FieldCryptoTest, PhoneIndexIsKeyedNormalizedAndSurvivesRotation) {
   std::string index = codec_->PhoneIndex("13812345678");
   EXPECT_EQ(index.size(), 64u);

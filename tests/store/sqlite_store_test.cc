@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -792,8 +794,8 @@ TEST_F(SqliteStoreTest, SchemaMigrationIsIdempotentOnReopen) {
     Open();
   }
   store_.reset();
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 11);  // one row per migration
-  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 11);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM schema_migrations"), 12);  // one row per migration
+  EXPECT_EQ(QueryInt("SELECT max(version) FROM schema_migrations"), 12);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM orders"), 1);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM order_lines"), 2);
   Open();
@@ -1121,6 +1123,36 @@ TEST_F(SqliteStoreTest, TheRetentionPassDeletesOnlyHoldsThatEndedBeforeTheCutoff
   auto max_no = store_->MaxReservationNo();
   ASSERT_TRUE(max_no.ok());
   EXPECT_EQ(*max_no, static_cast<int64_t>(shapes.size()));
+}
+
+// Schema 12 erases the unkeyed request hashes that earlier schemas stored beside each
+// Idempotency-Key answer; keyed fingerprints ("k1:") stay.
+TEST_F(SqliteStoreTest, UnkeyedRequestHashesAreErasedBySchemaTwelve) {
+  const std::string unkeyed(64, 'a');
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->PutIdempotency("key_P", "old", IdempotencyRecord{unkeyed, 201, "{}"}, 1).ok());
+    ASSERT_TRUE(txn->PutIdempotency("key_P", "new", IdempotencyRecord{"k1:bb", 201, "{}"}, 1).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  store_.reset();
+  ExecSql("DELETE FROM schema_migrations WHERE version >= 12");
+  Open();
+  auto txn = Begin();
+  auto old_record = txn->FindIdempotency("key_P", "old");
+  ASSERT_TRUE(old_record.ok() && old_record->has_value());
+  EXPECT_EQ((*old_record)->request_hash, "");
+  EXPECT_EQ((*old_record)->status_code, 201);
+  auto new_record = txn->FindIdempotency("key_P", "new");
+  ASSERT_TRUE(new_record.ok() && new_record->has_value());
+  EXPECT_EQ((*new_record)->request_hash, "k1:bb");
+  txn.reset();
+  store_.reset();
+  for (const std::string& file : {DbPath(), DbPath() + "-wal"}) {
+    std::ifstream f(file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find(unkeyed), std::string::npos) << "the erased hash is still in " << file;
+  }
 }
 
 TEST_F(SqliteStoreTest, HoldsFromBeforeSchemaNineKeepTheirIdsAcrossTheMigration) {
