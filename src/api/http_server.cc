@@ -50,6 +50,8 @@ std::string_view TitleOf(ErrorKind kind) {
       return "Conflict";
     case ErrorKind::kTooLarge:
       return "Payload too large";
+    case ErrorKind::kHeadersTooLarge:
+      return "Request header fields too large";
     case ErrorKind::kUnsupportedMedia:
       return "Unsupported media type";
     case ErrorKind::kRateLimited:
@@ -507,7 +509,7 @@ void Session::ReadMore() {
   size_t room = std::min(kReadChunkBytes, buffer_.max_size() - buffer_.size());
   if (room == 0) {
     Reject(Status::Make(
-        ErrorKind::kTooLarge, "headers_too_large",
+        ErrorKind::kHeadersTooLarge, "headers_too_large",
         "request headers exceed " + std::to_string(kRequestHeaderBytesMax) + " bytes"));
     return;
   }
@@ -551,7 +553,7 @@ void Session::Parse() {
   }
   if (ec == http::error::header_limit) {
     Reject(Status::Make(
-        ErrorKind::kTooLarge, "headers_too_large",
+        ErrorKind::kHeadersTooLarge, "headers_too_large",
         "request headers exceed " + std::to_string(kRequestHeaderBytesMax) + " bytes"));
     return;
   }
@@ -686,6 +688,8 @@ unsigned HttpStatusOf(ErrorKind kind) {
       return 409;
     case ErrorKind::kTooLarge:
       return 413;
+    case ErrorKind::kHeadersTooLarge:
+      return 431;
     case ErrorKind::kUnsupportedMedia:
       return 415;
     case ErrorKind::kRateLimited:

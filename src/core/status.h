@@ -19,19 +19,20 @@ namespace oc {
 
 // The category decides the HTTP status a failure maps to; the code is the stable contract.
 enum class ErrorKind {
-  kInvalidArgument,     // 400: malformed or wrongly typed input
-  kUnprocessable,       // 422: well-formed but business-invalid input
-  kUnauthenticated,     // 401
-  kPermissionDenied,    // 403
-  kNotFound,            // 404
-  kMethodNotAllowed,    // 405
-  kConflict,            // 409: state does not allow it (out of stock, version, transition)
-  kTooLarge,            // 413
-  kUnsupportedMedia,    // 415
-  kRateLimited,         // 429
-  kUnavailable,         // 503: overloaded or shutting down; retry later
-  kIOError,             // 500: storage or OS failure
-  kInternal,            // 500: a bug
+  kInvalidArgument,   // 400: malformed or wrongly typed input
+  kUnprocessable,     // 422: well-formed but business-invalid input
+  kUnauthenticated,   // 401
+  kPermissionDenied,  // 403
+  kNotFound,          // 404
+  kMethodNotAllowed,  // 405
+  kConflict,          // 409: state does not allow it (out of stock, version, transition)
+  kTooLarge,          // 413
+  kHeadersTooLarge,   // 431: request line and headers over the limit (RFC 6585)
+  kUnsupportedMedia,  // 415
+  kRateLimited,       // 429
+  kUnavailable,       // 503: overloaded or shutting down; retry later
+  kIOError,           // 500: storage or OS failure
+  kInternal,          // 500: a bug
 };
 
 class [[nodiscard]] Status {
@@ -94,8 +95,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {          // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result built from an ok Status");
   }
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -118,15 +119,16 @@ class [[nodiscard]] Result {
 }  // namespace oc
 
 // Early-return helpers; they keep call sites flat.
-#define OC_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    ::oc::Status oc_status_ = (expr);       \
+#define OC_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::oc::Status oc_status_ = (expr);        \
     if (!oc_status_.ok()) return oc_status_; \
   } while (0)
 
 #define OC_CONCAT_INNER(a, b) a##b
 #define OC_CONCAT(a, b) OC_CONCAT_INNER(a, b)
-#define OC_ASSIGN_OR_RETURN(lhs, expr) OC_ASSIGN_OR_RETURN_IMPL(OC_CONCAT(oc_result_, __LINE__), lhs, expr)
+#define OC_ASSIGN_OR_RETURN(lhs, expr) \
+  OC_ASSIGN_OR_RETURN_IMPL(OC_CONCAT(oc_result_, __LINE__), lhs, expr)
 #define OC_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
