@@ -67,6 +67,11 @@ Status Inventory::SetLevel(std::string_view sku, int64_t on_hand, int64_t safety
   next.on_hand = on_hand;
   next.safety_buffer = safety_buffer;
   ShrinkOversold(next);
+  if (!next.holds_invariant() && next.reserved == 0 && next.sold == 0) {
+    // Nothing is committed, so the request alone is at fault: no stock state could take it.
+    return Status::Unprocessable("safety_buffer (" + std::to_string(safety_buffer) +
+                                 ") is larger than on_hand (" + std::to_string(on_hand) + ")");
+  }
   if (!next.holds_invariant()) {
     return Status::Conflict("stock_committed",
                             "'" + std::string(sku) + "' has " + std::to_string(next.reserved) +

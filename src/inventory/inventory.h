@@ -56,7 +56,8 @@ struct StockLine {
 class Inventory {
  public:
   // Sets a SKU's on_hand and safety buffer (creating it). Refused (409 stock_committed) when
-  // on_hand - safety_buffer would fall below what is already reserved or sold.
+  // on_hand - safety_buffer would fall below what is already reserved or sold, and (422
+  // invalid_request) when the buffer is larger than on_hand with nothing committed.
   Status SetLevel(std::string_view sku, int64_t on_hand, int64_t safety_buffer);
 
   std::optional<StockLevel> Get(std::string_view sku) const;

@@ -54,6 +54,12 @@ TEST(InventoryTest, UnknownSkuHasNoStockAndBadQuantitiesAreRefused) {
   EXPECT_EQ(inv.Reserve(Lines({{"A", 0}})).kind(), ErrorKind::kUnprocessable);
   EXPECT_EQ(inv.Reserve(Lines({{"A", -1}})).kind(), ErrorKind::kUnprocessable);
   EXPECT_EQ(inv.SetLevel("A", -1, 0).kind(), ErrorKind::kUnprocessable);
+  // A buffer above on_hand is the request's fault when nothing is committed: 422, not 409.
+  Status buffer = inv.SetLevel("FRESH", 3, 5);
+  EXPECT_EQ(buffer.kind(), ErrorKind::kUnprocessable) << buffer.ToString();
+  EXPECT_NE(buffer.detail().find("safety_buffer (5) is larger than on_hand (3)"),
+            std::string::npos);
+  EXPECT_FALSE(inv.Get("FRESH").has_value());
 }
 
 TEST(InventoryTest, SafetyBufferIsNeverSold) {
@@ -88,7 +94,7 @@ TEST(InventoryTest, LoweringStockBelowWhatIsCommittedIsRefused) {
   EXPECT_EQ(s.code(), "stock_committed");
   EXPECT_EQ(inv.SetLevel("A", 7, 2).code(), "stock_committed");
   EXPECT_EQ(inv.Get("A")->on_hand, 10);
-  EXPECT_TRUE(inv.SetLevel("A", 6, 0).ok());  // exactly what is committed is fine
+  EXPECT_TRUE(inv.SetLevel("A", 6, 0).ok());     // exactly what is committed is fine
   EXPECT_TRUE(inv.SetLevel("A", 500, 10).ok());  // restock
 }
 
@@ -156,7 +162,7 @@ TEST(InventoryTest, AcceptedOversellRecordsTheShortfallAndOnlyThatWidensTheInvar
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->size(), 2u);
   EXPECT_EQ((*r)[0].sku, "A");
-  EXPECT_EQ((*r)[0].qty, 3);  // 4 could be promised (5 - buffer 1): 3 short
+  EXPECT_EQ((*r)[0].qty, 3);      // 4 could be promised (5 - buffer 1): 3 short
   EXPECT_EQ((*r)[1].sku, "NEW");  // a SKU we never stocked is created, all of it short
   EXPECT_EQ((*r)[1].qty, 2);
   StockLevel a = *inv.Get("A");
