@@ -174,6 +174,41 @@ bool IsJsonContentType(std::string_view ct) {
   return true;
 }
 
+// ?limit= and ?cursor= (and nothing else) for a list paged by position ('p' cursors).
+Status ParsePageQuery(std::string_view query, PageParams* page) {
+  if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");
+  std::set<std::string> seen;
+  for (auto p : boost::urls::params_view(query)) {
+    std::string key = p.key;
+    std::string value = p.value;
+    if (!seen.insert(key).second) {
+      return Status::InvalidArgument("query parameter '" + key + "' is given more than once");
+    }
+    if (key == "limit") {
+      OC_RETURN_IF_ERROR(ParseLimit(value, &page->limit));
+    } else if (key == "cursor") {
+      OC_ASSIGN_OR_RETURN(int64_t offset, DecodeCursor(value, 'p'));
+      page->offset = static_cast<size_t>(offset);
+    } else {
+      return Status::InvalidArgument("unknown query parameter (accepted: limit, cursor)");
+    }
+  }
+  return Status::Ok();
+}
+
+// One page of `all` (rendered by `render`) as {"items", "next_cursor"}.
+template <typename T, typename Render>
+bj::object PageOf(const std::vector<T>& all, const PageParams& page, Render render) {
+  bj::array items;
+  size_t end = std::min(all.size(), page.offset + page.limit);
+  for (size_t i = page.offset; i < end; ++i) items.emplace_back(render(all[i]));
+  bj::object out;
+  out["items"] = std::move(items);
+  out["next_cursor"] = end < all.size() ? bj::value(EncodeCursor(static_cast<int64_t>(end), 'p'))
+                                        : bj::value(nullptr);
+  return out;
+}
+
 }  // namespace
 
 OrderCenterApi::OrderCenterApi(ApiDeps deps)
@@ -736,45 +771,17 @@ void OrderCenterApi::ListOversold(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::PermissionDenied("the oversold work list is for admin and operations"));
     return;
   }
-  if (!boost::urls::parse_query(ex->query)) {
-    ex->Fail(Status::InvalidArgument("malformed query string"));
-    return;
-  }
   PageParams page;
-  for (auto p : boost::urls::params_view(ex->query)) {
-    std::string key = p.key;
-    std::string value = p.value;
-    Status s;
-    if (key == "limit") {
-      s = ParseLimit(value, &page.limit);
-    } else if (key == "cursor") {
-      auto offset = DecodeCursor(value, 'p');
-      s = offset.status();
-      if (offset.ok()) page.offset = static_cast<size_t>(*offset);
-    } else {
-      s = Status::InvalidArgument("unknown query parameter (accepted: limit, cursor)");
-    }
-    if (!s.ok()) {
-      ex->Fail(s);
-      return;
-    }
-  }
+  if (!ex->Ok(ParsePageQuery(ex->query, &page))) return;
   auto oversold = deps_.store.ListOversold();
   if (!ex->Ok(oversold)) return;
   auto stock = deps_.store.LoadStock();
   if (!ex->Ok(stock)) return;
   std::vector<orders::OversoldCase> cases = orders::PlanCompensation(*oversold, *stock);
-  bj::array items;
-  size_t end = std::min(cases.size(), page.offset + page.limit);
   const bool identify_orders = ex->principal.role == Role::kAdmin;
-  for (size_t i = page.offset; i < end; ++i) {
-    items.emplace_back(OversoldCaseJson(cases[i], identify_orders));
-  }
-  bj::object out;
-  out["items"] = std::move(items);
-  out["next_cursor"] = end < cases.size() ? bj::value(EncodeCursor(static_cast<int64_t>(end), 'p'))
-                                          : bj::value(nullptr);
-  ex->Json(200, out);
+  ex->Json(200, PageOf(cases, page, [&](const orders::OversoldCase& c) {
+             return OversoldCaseJson(c, identify_orders);
+           }));
 }
 
 void OrderCenterApi::CreateReservation(const std::shared_ptr<Exchange>& ex) {
@@ -868,11 +875,11 @@ void OrderCenterApi::CreateSubscription(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::ListSubscriptions(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(RequireAdmin(ex->principal, "subscriptions"))) return;
+  PageParams page;
+  if (!ex->Ok(ParsePageQuery(ex->query, &page))) return;
   auto views = deps_.relay.List();
   if (!ex->Ok(views)) return;
-  bj::array items;
-  for (const auto& v : *views) items.emplace_back(SubscriptionJson(v));
-  ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
+  ex->Json(200, PageOf(*views, page, [](const auto& v) { return SubscriptionJson(v); }));
 }
 
 void OrderCenterApi::GetSubscription(const std::shared_ptr<Exchange>& ex) {

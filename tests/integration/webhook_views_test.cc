@@ -272,6 +272,29 @@ TEST_F(WebhookViewsTest, SubscriptionsShowTheirViewAndBadViewsAreRefused) {
     EXPECT_EQ(bj::serialize(one.at("view")), R"({"role":"channel","channel":"douyin"})");
   };
   check();
+  // Paged like every list: two pages of two and one, no id twice; bad paging is refused.
+  HttpResponse first = admin_client_->Get("/v1/subscriptions?limit=2");
+  ASSERT_EQ(first.status, 200) << first.Describe();
+  bj::object first_page = Obj(first);
+  ASSERT_EQ(first_page.at("items").as_array().size(), 2u);
+  ASSERT_TRUE(first_page.at("next_cursor").is_string()) << first.body;
+  HttpResponse second = admin_client_->Get("/v1/subscriptions?limit=2&cursor=" +
+                                           std::string(first_page.at("next_cursor").as_string()));
+  ASSERT_EQ(second.status, 200) << second.Describe();
+  bj::object second_page = Obj(second);
+  ASSERT_EQ(second_page.at("items").as_array().size(), 1u);
+  EXPECT_TRUE(second_page.at("next_cursor").is_null());
+  std::set<std::string> paged;
+  for (const bj::object* p : {&first_page, &second_page}) {
+    for (const auto& s : p->at("items").as_array()) paged.insert(Str(s.as_object(), "id"));
+  }
+  EXPECT_EQ(paged, (std::set<std::string>{plain, finance, douyin}));
+  for (const char* bad : {"?limit=-1", "?limit=abc", "?cursor=zz", "?page=2"}) {
+    EXPECT_EQ(CheckProblem(admin_client_->Get(std::string("/v1/subscriptions") + bad), 400,
+                           "invalid_request"),
+              "")
+        << bad;
+  }
   // Persisted: the same after a restart, and deliveries still carry the view.
   ASSERT_TRUE(server_.Stop().has_value());
   Start();
