@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -56,12 +57,8 @@ struct PageParams {
 // "5%00abc" is not 5).
 inline Status ParseLimit(std::string_view value, size_t* limit, size_t max = store::kListLimitMax) {
   size_t n = 0;
-  bool digits = !value.empty() && value.size() <= 9;
-  for (char c : value) {
-    digits = digits && c >= '0' && c <= '9';
-    n = n * 10 + static_cast<size_t>(c - '0');
-  }
-  if (!digits || n < 1 || n > max) {
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > max) {
     return Status::InvalidArgument("query parameter 'limit' must be an integer from 1 to " +
                                    std::to_string(max));
   }

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
+#include <charconv>
 
 namespace oc::outbox {
 namespace {
@@ -100,12 +101,10 @@ Result<WebhookTarget> ParseWebhookUrl(std::string_view url) {
     // port_number() is 16 bits: "99999" must be refused, not wrapped onto another port.
     std::string_view digits = parsed->port();
     uint32_t port = 0;
-    bool ok = !digits.empty() && digits.size() <= 5;
-    for (char c : digits) {
-      ok = ok && c >= '0' && c <= '9';
-      port = port * 10 + static_cast<uint32_t>(c - '0');
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
+      return BadUrl("bad port");
     }
-    if (!ok || port == 0 || port > 65535) return BadUrl("bad port");
     t.port = static_cast<uint16_t>(port);
   } else {
     t.port = t.scheme == "https" ? 443 : 80;
