@@ -3,9 +3,12 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <boost/url/params_view.hpp>
+#include <boost/url/parse_query.hpp>
 #include <charconv>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "api/order_center_api.h"
@@ -85,6 +88,57 @@ inline Result<int64_t> DecodeCursor(std::string_view cursor, char kind = 'c') {
     v = v * 10 + (c - '0');
   }
   return v;
+}
+
+// Dead-letter cursors: 'd', then the last letter's created_at, event_seq and id, dot-separated
+// ("d1764657000000.42.dlq_…"). They carry the whole position, so a page goes on from where
+// the last one ended even if that letter has changed since.
+inline std::string EncodeDeadLetterCursor(const store::DeadLetterPosition& at) {
+  return "d" + std::to_string(at.created_at_ms) + "." + std::to_string(at.event_seq) + "." + at.id;
+}
+
+inline Result<store::DeadLetterPosition> DecodeDeadLetterCursor(std::string_view cursor) {
+  auto bad = [] {
+    return Status::InvalidArgument("query parameter 'cursor' is not a cursor this server issued");
+  };
+  if (cursor.size() < 2 || cursor.size() > 128 || cursor[0] != 'd') return bad();
+  std::string_view rest = cursor.substr(1);
+  store::DeadLetterPosition at;
+  for (int64_t* number : {&at.created_at_ms, &at.event_seq}) {
+    size_t dot = rest.find('.');
+    if (dot == std::string_view::npos) return bad();
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + dot, *number);
+    if (dot == 0 || ec != std::errc() || end != rest.data() + dot || *number < 0) return bad();
+    rest.remove_prefix(dot + 1);
+  }
+  if (rest.empty()) return bad();
+  for (char c : rest) {
+    bool id_char =
+        (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+    if (!id_char) return bad();
+  }
+  at.id = std::string(rest);
+  return at;
+}
+
+// Calls `take(key, value)` for each parameter of a query string, decoded ('+' is a space), and
+// stops at its first error. `query` must be NUL-terminated at its end (see Exchange::query). A
+// malformed query, or a parameter given twice, is refused first: which of two would count is a
+// guess either way, and a filter silently dropped is worse.
+template <typename Take>
+Status ForEachQueryParam(std::string_view query, Take take) {
+  if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");
+  boost::urls::encoding_opts decoding;
+  decoding.space_as_plus = true;
+  std::set<std::string> seen;
+  for (auto p : boost::urls::params_view(query, decoding)) {
+    std::string key = p.key;
+    if (!seen.insert(key).second) {
+      return Status::InvalidArgument("query parameter '" + key + "' is given more than once");
+    }
+    OC_RETURN_IF_ERROR(take(key, std::string(p.value)));
+  }
+  return Status::Ok();
 }
 
 // Parses the order-list filters (status, channel, tag, since, cursor, limit up to `limit_max`).

@@ -64,6 +64,18 @@ std::string_view Request::operator[](std::string_view name) const {
   return {};
 }
 
+size_t Request::Count(http::field known, std::string_view name) const {
+  size_t n = 0;
+  for (const Field& f : fields_) {
+    if (known != http::field::unknown
+            ? f.name == known
+            : f.name == http::field::unknown && SameName(Slice(f.name_string), name)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 void Response::Set(std::string_view name, std::string_view value, bool fixed) {
   Field* f = nullptr;
   for (Field& existing : fields_) {

@@ -36,6 +36,10 @@ class Request {
   // The value of the first field so named, or empty when there is none.
   std::string_view operator[](http::field name) const;
   std::string_view operator[](std::string_view name) const;
+  // How many fields are so named (a client may send a field more than once). `known` is
+  // http::string_to_field(name), for callers that looked it up once.
+  size_t Count(std::string_view name) const { return Count(http::string_to_field(name), name); }
+  size_t Count(http::field known, std::string_view name) const;
 
   const std::string& body() const { return body_; }
   std::string& body() { return body_; }

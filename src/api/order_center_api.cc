@@ -1,8 +1,7 @@
 #include "api/order_center_api.h"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
-#include <boost/url/params_view.hpp>
-#include <boost/url/parse_query.hpp>
 #include <chrono>
 #include <set>
 
@@ -162,38 +161,100 @@ bj::object OversoldCaseJson(const orders::OversoldCase& c, bool identify_order) 
   return out;
 }
 
-bool IsJsonContentType(std::string_view ct) {
-  auto semi = ct.find(';');
-  std::string_view media = ct.substr(0, semi);
-  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
-  if (media.size() != 16) return false;
-  constexpr std::string_view kJson = "application/json";
-  for (size_t i = 0; i < media.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(media[i])) != kJson[i]) return false;
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A body's Content-Type must be application/json, and if it names a charset, UTF-8 (RFC 8259:
+// JSON between systems is UTF-8). A GBK or Latin-1 body said to be so is refused by name rather
+// than read as UTF-8, which would fail on its bytes or, worse, pass when they happen to be ASCII.
+Status CheckJsonContentType(std::string_view content_type) {
+  auto unsupported = [](std::string detail) {
+    return Status::Make(ErrorKind::kUnsupportedMedia, "unsupported_media_type", std::move(detail));
+  };
+  size_t semi = content_type.find(';');
+  if (!boost::beast::iequals(TrimSpaces(content_type.substr(0, semi)), "application/json")) {
+    return unsupported("request bodies must be application/json");
   }
-  return true;
+  while (semi != std::string_view::npos) {
+    std::string_view rest = content_type.substr(semi + 1);
+    semi = rest.find(';');
+    std::string_view param = TrimSpaces(rest.substr(0, semi));
+    content_type = rest;
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos ||
+        !boost::beast::iequals(TrimSpaces(param.substr(0, eq)), "charset")) {
+      continue;  // other parameters mean nothing for JSON
+    }
+    std::string_view charset = TrimSpaces(param.substr(eq + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
+      charset = charset.substr(1, charset.size() - 2);
+    }
+    if (!boost::beast::iequals(charset, "utf-8") && !boost::beast::iequals(charset, "utf8")) {
+      return unsupported("request bodies must be UTF-8 JSON; charset '" +
+                         std::string(charset.substr(0, 40)) + "' is not accepted");
+    }
+  }
+  return Status::Ok();
+}
+
+// Fields that must come at most once: with two credentials, idempotency keys or step-up tokens,
+// which one counts would be a guess (and proxies may disagree with us about it).
+Status CheckSingletonHeaders(const Request& request) {
+  struct Singleton {
+    std::string_view name;
+    http::field field;  // looked up once: this runs for every request
+  };
+  static const Singleton kSingletons[] = {
+      {"Idempotency-Key", http::string_to_field("Idempotency-Key")},
+      {"Authorization", http::field::authorization},
+      {"Content-Type", http::field::content_type},
+      {"X-Step-Up-Token", http::string_to_field("X-Step-Up-Token")}};
+  for (const Singleton& h : kSingletons) {
+    if (request.Count(h.field, h.name) > 1) {
+      return Status::InvalidArgument("the " + std::string(h.name) +
+                                     " header is given more than once");
+    }
+  }
+  const Singleton& idempotency = kSingletons[0];
+  if (request.Count(idempotency.field, idempotency.name) == 1 &&
+      request[idempotency.name].empty()) {
+    return Status::InvalidArgument(
+        "the Idempotency-Key header is empty; leave it out or give a key");
+  }
+  return Status::Ok();
 }
 
 // ?limit= and ?cursor= (and nothing else) for a list paged by position ('p' cursors).
 Status ParsePageQuery(std::string_view query, PageParams* page) {
-  if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");
-  std::set<std::string> seen;
-  for (auto p : boost::urls::params_view(query)) {
-    std::string key = p.key;
-    std::string value = p.value;
-    if (!seen.insert(key).second) {
-      return Status::InvalidArgument("query parameter '" + key + "' is given more than once");
-    }
-    if (key == "limit") {
-      OC_RETURN_IF_ERROR(ParseLimit(value, &page->limit));
-    } else if (key == "cursor") {
+  return ForEachQueryParam(query, [&](const std::string& key, std::string value) -> Status {
+    if (key == "limit") return ParseLimit(value, &page->limit);
+    if (key == "cursor") {
       OC_ASSIGN_OR_RETURN(int64_t offset, DecodeCursor(value, 'p'));
       page->offset = static_cast<size_t>(offset);
-    } else {
-      return Status::InvalidArgument("unknown query parameter (accepted: limit, cursor)");
+      return Status::Ok();
     }
-  }
-  return Status::Ok();
+    return Status::InvalidArgument("unknown query parameter (accepted: limit, cursor)");
+  });
+}
+
+// ?subscription_id=, ?limit= and ?cursor= ('d' cursors) for the dead-letter list.
+Status ParseDeadLetterQuery(std::string_view query, store::DeadLetterQuery* q, size_t* limit) {
+  return ForEachQueryParam(query, [&](const std::string& key, std::string value) -> Status {
+    if (key == "limit") return ParseLimit(value, limit);
+    if (key == "cursor") {
+      OC_ASSIGN_OR_RETURN(q->after, DecodeDeadLetterCursor(value));
+      return Status::Ok();
+    }
+    if (key == "subscription_id") {
+      q->subscription_id = std::move(value);
+      return Status::Ok();
+    }
+    return Status::InvalidArgument(
+        "unknown query parameter (accepted: subscription_id, limit, cursor)");
+  });
 }
 
 // One page of `all` (rendered by `render`) as {"items", "next_cursor"}.
@@ -245,6 +306,7 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
   }
   ex->route = match->route;
   ex->path_id = std::move(match->id);
+  if (!ex->Ok(CheckSingletonHeaders(ex->request))) return;
   if (ex->route->authenticated) {
     int64_t retry_after_s = 0;
     auto principal =
@@ -275,9 +337,7 @@ void OrderCenterApi::Dispatch(const std::shared_ptr<Exchange>& ex) {
   bool has_body_method =
       ex->request.method() == http::verb::post || ex->request.method() == http::verb::put;
   if (has_body_method && !ex->request.body().empty() &&
-      !IsJsonContentType(ex->request[http::field::content_type])) {
-    ex->Fail(Status::Make(ErrorKind::kUnsupportedMedia, "unsupported_media_type",
-                          "request bodies must be application/json"));
+      !ex->Ok(CheckJsonContentType(ex->request[http::field::content_type]))) {
     return;
   }
   switch (ex->route->id) {
@@ -562,33 +622,21 @@ void OrderCenterApi::GetOrder(const std::shared_ptr<Exchange>& ex) {
 
 Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQuery* q,
                        size_t* limit) {
-  if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");
-  boost::urls::encoding_opts decoding;
-  decoding.space_as_plus = true;
-  boost::urls::params_view params(query, decoding);
-  std::set<std::string> seen;
-  for (auto p : params) {
-    std::string key = p.key;
-    std::string value = p.value;
-    if (!seen.insert(key).second) {
-      // Which of two would count is a guess either way; a filter silently dropped is worse.
-      return Status::InvalidArgument("query parameter '" + key + "' is given more than once");
-    }
-    if (key == "limit") {
-      OC_RETURN_IF_ERROR(ParseLimit(value, limit, limit_max));
-    } else if (key == "cursor") {
+  return ForEachQueryParam(query, [&](const std::string& key, std::string value) -> Status {
+    if (key == "limit") return ParseLimit(value, limit, limit_max);
+    if (key == "cursor") {
       OC_ASSIGN_OR_RETURN(q->before_seq, DecodeCursor(value));
     } else if (key == "status") {
       auto s = ParseOrderStatus(value);
       if (!s) return Status::InvalidArgument("query parameter 'status' is not a known status");
       q->status = s;
     } else if (key == "channel") {
-      q->channel = value;
+      q->channel = std::move(value);
     } else if (key == "tag") {
-      q->tag = value;
+      q->tag = std::move(value);
     } else if (key == "phone") {
       // Held as the plain number only until the handler turns it into its blind index.
-      q->phone_index = value;
+      q->phone_index = std::move(value);
     } else if (key == "since") {
       int64_t ms = 0;
       if (!ParseRfc3339(value, &ms)) {
@@ -600,8 +648,8 @@ Status ParseOrderQuery(std::string_view query, size_t limit_max, store::OrderQue
           "unknown query parameter (accepted: limit, cursor, status, channel, tag, since, "
           "phone)");
     }
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status ToPhoneIndex(const Principal& viewer, store::PiiCodec& codec, store::OrderQuery* q) {
@@ -897,33 +945,22 @@ void OrderCenterApi::DeleteSubscription(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::ListDeadLetters(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(RequireAdmin(ex->principal, "dead letters"))) return;
-  if (!boost::urls::parse_query(ex->query)) {
-    ex->Fail(Status::InvalidArgument("malformed query string"));
-    return;
-  }
-  size_t limit = store::kListLimitMax;
-  std::string subscription;
-  for (auto p : boost::urls::params_view(ex->query)) {
-    std::string key = p.key;
-    std::string value = p.value;
-    Status s;
-    if (key == "limit") {
-      s = ParseLimit(value, &limit);
-    } else if (key == "subscription_id") {
-      subscription = value;
-    } else {
-      s = Status::InvalidArgument("unknown query parameter (accepted: subscription_id, limit)");
-    }
-    if (!s.ok()) {
-      ex->Fail(s);
-      return;
-    }
-  }
-  auto letters = deps_.store.ListDeadLetters(subscription, limit);
+  store::DeadLetterQuery q;
+  size_t limit = store::kListLimitDefault;
+  if (!ex->Ok(ParseDeadLetterQuery(ex->query, &q, &limit))) return;
+  q.limit = limit + 1;  // one more than the page: whether there is a next one
+  auto letters = deps_.store.ListDeadLetters(q);
   if (!ex->Ok(letters)) return;
+  bool more = letters->size() > limit;
+  if (more) letters->resize(limit);
   bj::array items;
   for (const auto& d : *letters) items.emplace_back(DeadLetterJson(d));
-  ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", nullptr}});
+  bj::value next = nullptr;
+  if (more) {
+    const store::DeadLetterRecord& last = letters->back();
+    next = bj::string(EncodeDeadLetterCursor({last.created_at_ms, last.event_seq, last.id}));
+  }
+  ex->Json(200, bj::object{{"items", std::move(items)}, {"next_cursor", std::move(next)}});
 }
 
 void OrderCenterApi::ReplayDeadLetter(const std::shared_ptr<Exchange>& ex) {

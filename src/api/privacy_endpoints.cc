@@ -2,9 +2,6 @@
 // audited before they leave.
 #include <spdlog/spdlog.h>
 
-#include <boost/url/params_view.hpp>
-#include <boost/url/parse_query.hpp>
-
 #include "api/exchange.h"
 #include "privacy/csv_export.h"
 #include "privacy/field_crypto.h"
@@ -252,40 +249,30 @@ void OrderCenterApi::ExportOrders(const std::shared_ptr<Exchange>& ex) {
 
 void OrderCenterApi::ListAudit(const std::shared_ptr<Exchange>& ex) {
   if (!ex->Ok(AdminOnly(ex->principal, "the audit log"))) return;
-  if (!boost::urls::parse_query(ex->query)) {
-    ex->Fail(Status::InvalidArgument("malformed query string"));
-    return;
-  }
   store::AuditQuery q;
-  boost::urls::params_view params(ex->query, boost::urls::encoding_opts{});
-  for (auto p : params) {
-    std::string key = p.key;
-    std::string value = p.value;
-    if (key == "limit") {
-      if (!ex->Ok(ParseLimit(value, &q.limit))) return;
-    } else if (key == "cursor") {
-      auto after = DecodeCursor(value, 'a');
-      if (!ex->Ok(after)) return;
-      q.after_seq = *after;
+  Status parsed = ForEachQueryParam(ex->query, [&](const std::string& key, std::string value) {
+    if (key == "limit") return ParseLimit(value, &q.limit);
+    if (key == "cursor") {
+      OC_ASSIGN_OR_RETURN(q.after_seq, DecodeCursor(value, 'a'));
     } else if (key == "since") {
       int64_t ms = 0;
       if (!ParseRfc3339(value, &ms)) {
-        ex->Fail(Status::InvalidArgument("query parameter 'since' must be an RFC 3339 time"));
-        return;
+        return Status::InvalidArgument("query parameter 'since' must be an RFC 3339 time");
       }
       q.since_ms = ms;
     } else if (key == "actor") {
-      q.actor = value;
+      q.actor = std::move(value);
     } else if (key == "order_id") {
-      q.order_id = value;
+      q.order_id = std::move(value);
     } else if (key == "action") {
-      q.action = value;
+      q.action = std::move(value);
     } else {
-      ex->Fail(Status::InvalidArgument(
-          "unknown query parameter (accepted: since, actor, order_id, action, limit, cursor)"));
-      return;
+      return Status::InvalidArgument(
+          "unknown query parameter (accepted: since, actor, order_id, action, limit, cursor)");
     }
-  }
+    return Status::Ok();
+  });
+  if (!ex->Ok(parsed)) return;
   size_t limit = q.limit;
   q.limit = limit + 1;  // one more tells whether there is a next page
   auto entries = deps_.store.ListAudit(q);

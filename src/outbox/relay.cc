@@ -19,6 +19,11 @@ namespace {
 
 constexpr size_t kReadAhead = 1000;  // outbox events looked at per step
 
+// Every dead letter of one subscription: the relay needs them all to know what is blocked.
+store::DeadLetterQuery AllDeadLettersOf(const std::string& subscription_id) {
+  return store::DeadLetterQuery{subscription_id, std::numeric_limits<int32_t>::max(), std::nullopt};
+}
+
 bool IsRetryable(int status) { return status == 408 || status == 429 || status >= 500; }
 
 std::string Body(const std::vector<store::OutboxEvent>& events) {
@@ -152,7 +157,7 @@ class Relay::Worker {
     // Orders with a dead letter: their later events wait.
     // Nothing is delivered before this is known: guessing would let an event overtake a dead one.
     while (true) {
-      auto dead = relay_.store_.ListDeadLetters(record_.id, std::numeric_limits<int32_t>::max());
+      auto dead = relay_.store_.ListDeadLetters(AllDeadLettersOf(record_.id));
       if (dead.ok()) {
         for (const auto& d : *dead) {
           if (d.state != store::DeadLetterState::kReplayed) blocked_.insert(d.order_id);
@@ -281,7 +286,7 @@ class Relay::Worker {
   // Dead letters someone asked to replay: for each such order, every dead event of it and then
   // what is parked behind, in outbox order. Returns false on a store error.
   bool ReplayPending() {
-    auto letters = relay_.store_.ListDeadLetters(record_.id, std::numeric_limits<int32_t>::max());
+    auto letters = relay_.store_.ListDeadLetters(AllDeadLettersOf(record_.id));
     if (!letters.ok()) return false;
     std::set<std::string> orders;
     for (const auto& d : *letters) {
@@ -541,8 +546,7 @@ Result<SubscriptionStats> Relay::StatsOf(Worker& w) {
     s.oldest_undelivered_age_s = std::max<double>(
         0, static_cast<double>(clock_.NowUnixMs() - oldest[0].created_at_ms) / 1000.0);
   }
-  OC_ASSIGN_OR_RETURN(auto dead,
-                      store_.ListDeadLetters(w.record().id, std::numeric_limits<int32_t>::max()));
+  OC_ASSIGN_OR_RETURN(auto dead, store_.ListDeadLetters(AllDeadLettersOf(w.record().id)));
   for (const auto& d : dead) s.dead += d.state == store::DeadLetterState::kReplayed ? 0 : 1;
   s.delivered = w.delivered();
   s.retried = w.retried();

@@ -1633,8 +1633,7 @@ class SqliteStore final : public Store {
     return d;
   }
 
-  Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view subscription_id,
-                                                        size_t limit) override {
+  Result<std::vector<DeadLetterRecord>> ListDeadLetters(const DeadLetterQuery& q) override {
     return ThenDurable([&]() -> Result<std::vector<DeadLetterRecord>> {
       auto lease = readers_.Borrow();
       OC_ASSIGN_OR_RETURN(
@@ -1642,9 +1641,13 @@ class SqliteStore final : public Store {
           (*lease).Prepare(
               "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
               "last_error, state, created_at, updated_at FROM dead_letters "
-              "WHERE ?1 = '' OR subscription_id = ?1 ORDER BY created_at DESC, event_seq DESC "
-              "LIMIT ?2"));
-      st.Bind(1, subscription_id).Bind(2, static_cast<int64_t>(limit));
+              "WHERE (?1 = '' OR subscription_id = ?1) "
+              "AND (?3 = 0 OR (created_at, event_seq, id) < (?4, ?5, ?6)) "
+              "ORDER BY created_at DESC, event_seq DESC, id DESC LIMIT ?2"));
+      st.Bind(1, q.subscription_id).Bind(2, static_cast<int64_t>(q.limit));
+      st.Bind(3, int64_t{q.after ? 1 : 0});
+      st.Bind(4, q.after ? q.after->created_at_ms : 0).Bind(5, q.after ? q.after->event_seq : 0);
+      st.Bind(6, q.after ? q.after->id : std::string());
       std::vector<DeadLetterRecord> out;
       while (true) {
         OC_ASSIGN_OR_RETURN(bool row, st.Step());

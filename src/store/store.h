@@ -145,6 +145,21 @@ struct DeadLetterRecord {
   int64_t updated_at_ms = 0;
 };
 
+// A dead letter's place in the list (newest first: created_at, then event_seq, then id, all
+// descending). A page ends at one; the next page starts after it, so letters added meanwhile
+// neither repeat nor push others off a page.
+struct DeadLetterPosition {
+  int64_t created_at_ms = 0;
+  int64_t event_seq = 0;
+  std::string id;
+};
+
+struct DeadLetterQuery {
+  std::string subscription_id;  // empty: every subscription
+  size_t limit = 0;
+  std::optional<DeadLetterPosition> after;  // absent: from the newest
+};
+
 // An event held back because an earlier event of its order is dead for that subscriber.
 struct ParkedEvent {
   int64_t event_seq = 0;
@@ -356,9 +371,8 @@ class Store {
   virtual Status DeleteSubscription(std::string_view id) = 0;
   virtual Result<std::vector<SubscriptionRecord>> ListSubscriptions() = 0;
   virtual Status RecordDelivery(const DeliveryProgress& progress) = 0;
-  // Dead letters, newest first; `subscription_id` empty means every subscription.
-  virtual Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view subscription_id,
-                                                                size_t limit) = 0;
+  // Up to `q.limit` dead letters, newest first (DeadLetterPosition's order).
+  virtual Result<std::vector<DeadLetterRecord>> ListDeadLetters(const DeadLetterQuery& q) = 0;
   virtual Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) = 0;
   virtual Status SetDeadLetterState(std::string_view id, DeadLetterState state, int64_t now_ms) = 0;
   virtual Result<std::vector<ParkedEvent>> ListParked(std::string_view subscription_id) = 0;

@@ -51,9 +51,8 @@ class StoreWrapper : public Store {
     return target_.ListSubscriptions();
   }
   Status RecordDelivery(const DeliveryProgress& p) override { return target_.RecordDelivery(p); }
-  Result<std::vector<DeadLetterRecord>> ListDeadLetters(std::string_view sub,
-                                                        size_t limit) override {
-    return target_.ListDeadLetters(sub, limit);
+  Result<std::vector<DeadLetterRecord>> ListDeadLetters(const DeadLetterQuery& q) override {
+    return target_.ListDeadLetters(q);
   }
   Result<std::optional<DeadLetterRecord>> GetDeadLetter(std::string_view id) override {
     return target_.GetDeadLetter(id);

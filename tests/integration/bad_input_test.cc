@@ -141,15 +141,17 @@ class BadInputTest : public ::testing::Test {
   }
 
   // After a stop: only the seed order, its line and its one event are in the database.
-  void ExpectDatabaseHoldsOnlyTheSeed() {
+  // The seed order and `accepted` more one-line orders, each with its one event: nothing a
+  // refused request sent was written.
+  void ExpectDatabaseHoldsOnlyTheSeed(int64_t accepted = 0) {
     auto st = server_.Stop();
     ASSERT_TRUE(st.has_value()) << "orderd did not exit on SIGTERM";
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << "wait status " << *st;
     SqliteReader db(server_.db_path());
     ASSERT_TRUE(db.ok());
-    EXPECT_EQ(db.Scalar("SELECT COUNT(*) FROM orders"), 1);
-    EXPECT_EQ(db.Scalar("SELECT COUNT(*) FROM order_lines"), 1);
-    EXPECT_EQ(db.Scalar("SELECT COUNT(*) FROM outbox"), 1);
+    EXPECT_EQ(db.Scalar("SELECT COUNT(*) FROM orders"), 1 + accepted);
+    EXPECT_EQ(db.Scalar("SELECT COUNT(*) FROM order_lines"), 1 + accepted);
+    EXPECT_EQ(db.Scalar("SELECT COUNT(*) FROM outbox"), 1 + accepted);
     EXPECT_EQ(
         db.Scalar("SELECT COUNT(*) FROM outbox WHERE type = 'order.created' AND order_id = '" +
                   seed_id_ + "'"),
@@ -374,6 +376,8 @@ TEST_F(BadInputTest, BadTransitionAssignAndQueryInput) {
       {"list: limit with a space", "GET", "/v1/orders?limit=%205", "", {400}, "invalid_request"},
       {"list: limit given twice", "GET", "/v1/orders?limit=1&limit=3", "", {400}, "invalid_request"},
       {"list: status given twice", "GET", "/v1/orders?status=pending_payment&status=paid", "", {400}, "invalid_request"},
+      {"audit: actor given twice", "GET", "/v1/audit?actor=a&actor=b", "", {400}, "invalid_request"},
+      {"audit: garbage cursor", "GET", "/v1/audit?cursor=c5", "", {400}, "invalid_request"},
       {"oversold: limit cut at a NUL", "GET", "/v1/inventory/oversold?limit=5%00", "", {400}, "invalid_request"},
       {"inventory: malformed escape", "PUT", "/v1/inventory/A%zzB", R"({"on_hand":1})", {400}, "invalid_request"},
       {"inventory: lone percent", "PUT", "/v1/inventory/A%", R"({"on_hand":1})", {400}, "invalid_request"},
@@ -557,6 +561,61 @@ TEST_F(BadInputTest, BearerSchemeIsCaseInsensitiveAndHugeCursorsAreRefused) {
   HttpResponse huge = c->Get("/v1/orders?cursor=c9999999999999999999",
                              {{"Authorization", "Bearer " + admin_key_.key}});
   EXPECT_TRUE(CheckProblem(huge, 400, "invalid_request").empty()) << huge.Describe();
+}
+
+// A field that must come once, sent twice, is refused before anything runs: with two keys or
+// two idempotency keys, which one counts would be a guess (a proxy in front may guess the
+// other way). Before, the first one silently won. An empty Idempotency-Key is refused too; it
+// used to mean "no key", so a client's retry of it could create a second order.
+TEST_F(BadInputTest, RepeatedSingletonHeadersAndAnEmptyIdempotencyKeyAre400) {
+  const std::string admin = "Bearer " + admin_key_.key;
+  const std::string douyin = "Bearer " + douyin_key_.key;
+  // clang-format off
+  std::vector<Case> cases = {
+      {"two Authorization, the same key", "GET", "/v1/orders?limit=1", "", {400}, "invalid_request", Who::kNone,
+       {{"Authorization", admin}, {"Authorization", admin}}},
+      {"two Authorization, admin then channel", "POST", "/v1/orders", ValidOrderJson("BAD-2AUTH"), {400}, "invalid_request",
+       Who::kNone, {{"Authorization", admin}, {"Authorization", douyin}}},
+      {"two Idempotency-Key", "POST", "/v1/orders", ValidOrderJson("BAD-2IDEM"), {400}, "invalid_request", Who::kAdmin,
+       {{"Idempotency-Key", "k-1"}, {"idempotency-key", "k-2"}}},
+      {"empty Idempotency-Key", "POST", "/v1/orders", ValidOrderJson("BAD-0IDEM"), {400}, "invalid_request", Who::kAdmin,
+       {{"Idempotency-Key", ""}}},
+      {"two Content-Type", "POST", "/v1/orders", ValidOrderJson("BAD-2CT"), {400}, "invalid_request", Who::kAdmin,
+       {{"Content-Type", "application/json"}, {"Content-Type", "text/plain"}}},
+      {"two X-Step-Up-Token", "POST", "/v1/orders/{id}/reveal", R"({"fields":["customer.phone"],"reason":"x"})", {400},
+       "invalid_request", Who::kAdmin, {{"X-Step-Up-Token", "a"}, {"X-Step-Up-Token", "b"}}},
+  };
+  // clang-format on
+  Run(cases);
+  // One of each is fine: the same create goes through with one key and one Idempotency-Key.
+  HttpResponse ok =
+      admin_->Post("/v1/orders", ValidOrderJson("BAD-2IDEM"), {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(ok.status, 201) << ok.Describe();
+  ExpectDatabaseHoldsOnlyTheSeed(1);
+}
+
+// JSON between systems is UTF-8 (RFC 8259). A body labelled with another charset is refused by
+// name (415) instead of being read as UTF-8; utf-8 in any spelling and quoting is accepted.
+TEST_F(BadInputTest, BodiesLabelledWithACharsetOtherThanUtf8Are415) {
+  // clang-format off
+  std::vector<Case> cases = {
+      {"charset=gbk", "POST", "/v1/orders", ValidOrderJson("BAD-GBK"), {415}, "unsupported_media_type", Who::kAdmin,
+       {{"Content-Type", "application/json; charset=gbk"}}},
+      {"charset=\"ISO-8859-1\"", "POST", "/v1/orders", ValidOrderJson("BAD-LATIN1"), {415}, "unsupported_media_type",
+       Who::kAdmin, {{"Content-Type", "application/json;charset=\"ISO-8859-1\""}}},
+      {"charset after another parameter", "PUT", "/v1/inventory/SKU-CS", R"({"on_hand":1})", {415}, "unsupported_media_type",
+       Who::kAdmin, {{"Content-Type", "application/json; profile=x; charset=utf-16"}}},
+  };
+  // clang-format on
+  Run(cases);
+  int n = 0;
+  for (const char* ct : {"application/json; charset=utf-8", "Application/JSON;Charset=\"UTF-8\"",
+                         "application/json ; charset = utf8", "application/json; profile=x"}) {
+    HttpResponse r = admin_->Post("/v1/orders", ValidOrderJson("CS-OK-" + std::to_string(n++)),
+                                  {{"Content-Type", ct}});
+    EXPECT_EQ(r.status, 201) << ct << ": " << r.Describe();
+  }
+  ExpectDatabaseHoldsOnlyTheSeed(n);
 }
 
 TEST_F(BadInputTest, GuessingKeysIsThrottledWith429AndRetryAfter) {

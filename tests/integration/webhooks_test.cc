@@ -424,6 +424,63 @@ TEST_F(WebhooksTest, AFailingPartnerGetsExactlyThreeRetriesThenDeadLettersAndRep
             "");
 }
 
+// The dead-letter list pages like every list (API.md: ?limit= default 50, ?cursor=,
+// next_cursor): every letter once, newest first, and a last page whose next_cursor is null.
+// Before, it had no cursor at all and cut the list at 500 without saying so.
+TEST_F(WebhooksTest, DeadLettersArePagedByCursorNewestFirst) {
+  StartServer();
+  ReceiverBehavior b;
+  b.status = [](const ReceivedRequest&, size_t) { return 503; };
+  WebhookReceiver receiver(b);
+  std::string sub = Subscribe(receiver.Url(), 60000, 1);
+  constexpr size_t kOrders = 5;
+  std::set<std::string> orders;
+  for (size_t i = 0; i < kOrders; ++i)
+    orders.insert(CreateOrder(*channel_, "DLQ-PAGE-" + std::to_string(i)));
+  HttpResponse all;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        all = admin_client_->Get("/v1/dead-letters?subscription_id=" + sub);
+        return all.status == 200 && Obj(all).at("items").as_array().size() == kOrders;
+      },
+      seconds(30)))
+      << all.Describe();
+  bj::object whole = Obj(all);
+  EXPECT_TRUE(whole.at("next_cursor").is_null());
+  std::vector<std::string> newest_first;
+  for (const auto& d : whole.at("items").as_array())
+    newest_first.push_back(Str(d.as_object(), "id"));
+
+  std::vector<std::string> paged;
+  std::set<std::string> paged_orders;
+  std::string target = "/v1/dead-letters?limit=2&subscription_id=" + sub;
+  int pages = 0;
+  for (; pages < 10; ++pages) {
+    HttpResponse r = admin_client_->Get(target);
+    ASSERT_EQ(r.status, 200) << r.Describe();
+    bj::object page = Obj(r);
+    ASSERT_LE(page.at("items").as_array().size(), 2u) << r.Describe();
+    for (const auto& d : page.at("items").as_array()) {
+      paged.push_back(Str(d.as_object(), "id"));
+      paged_orders.insert(Str(d.as_object(), "order_id"));
+    }
+    if (page.at("next_cursor").is_null()) break;
+    target = "/v1/dead-letters?limit=2&subscription_id=" + sub +
+             "&cursor=" + std::string(page.at("next_cursor").as_string());
+  }
+  EXPECT_EQ(pages + 1, 3) << "5 letters, 2 a page";
+  EXPECT_EQ(paged, newest_first);
+  EXPECT_EQ(paged_orders, orders);
+
+  for (const char* bad :
+       {"/v1/dead-letters?cursor=c5", "/v1/dead-letters?cursor=d1.2.",
+        "/v1/dead-letters?cursor=d1.x.dlq_A", "/v1/dead-letters?cursor=d-1.2.dlq_A",
+        "/v1/dead-letters?cursor=d1.2.dlq%27--", "/v1/dead-letters?limit=0",
+        "/v1/dead-letters?limit=1&limit=2", "/v1/dead-letters?page=2"}) {
+    EXPECT_EQ(CheckProblem(admin_client_->Get(bad), 400, "invalid_request"), "") << bad;
+  }
+}
+
 TEST_F(WebhooksTest, BodiesAreGzippedOnceThePartnerAcceptsItAndStillVerify) {
   StartServer();
   ReceiverBehavior b;

@@ -841,6 +841,76 @@ TEST_F(SqliteStoreTest, SubscriptionViewsRoundTripAcrossReopen) {
   EXPECT_EQ((*got)[2].view_channel, "");
 }
 
+// Dead letters page newest first, and a page goes on after the last one's position, so letters
+// that tie on time and event (one event dead for two subscribers in the same millisecond) are
+// each listed exactly once, and letters added meanwhile do not repeat earlier ones.
+TEST_F(SqliteStoreTest, DeadLettersPageNewestFirstWithTiesListedOnce) {
+  for (const char* id : {"sub_1", "sub_2"})
+    ASSERT_TRUE(store_->InsertSubscription(Subscription(id)).ok());
+  auto letter = [](std::string id, std::string sub, int64_t seq, int64_t at) {
+    DeadLetterRecord d;
+    d.id = std::move(id);
+    d.subscription_id = std::move(sub);
+    d.event_seq = seq;
+    d.event_id = "evt_" + std::to_string(seq);
+    d.event_type = "order.created";
+    d.order_id = "ord_" + std::to_string(seq);
+    d.attempts = 4;
+    d.last_error = "HTTP 503";
+    d.created_at_ms = at;
+    d.updated_at_ms = at;
+    return d;
+  };
+  // Newest first: (3000, 9) then the tie at (2000, 5) by id, then (2000, 4), then (1000, 7).
+  DeliveryProgress one{"sub_1",
+                       9,
+                       {letter("dlq_A", "sub_1", 7, 1000), letter("dlq_C", "sub_1", 5, 2000),
+                        letter("dlq_D", "sub_1", 4, 2000), letter("dlq_E", "sub_1", 9, 3000)},
+                       {},
+                       {}};
+  DeliveryProgress two{"sub_2", 9, {letter("dlq_B", "sub_2", 5, 2000)}, {}, {}};
+  ASSERT_TRUE(store_->RecordDelivery(one).ok());
+  ASSERT_TRUE(store_->RecordDelivery(two).ok());
+  const std::vector<std::string> newest_first = {"dlq_E", "dlq_C", "dlq_B", "dlq_D", "dlq_A"};
+
+  for (size_t limit : {1, 2, 3, 5}) {
+    std::vector<std::string> seen;
+    DeadLetterQuery q{"", limit, std::nullopt};
+    for (int page = 0; page < 10; ++page) {
+      auto got = store_->ListDeadLetters(q);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ASSERT_LE(got->size(), limit);
+      for (const auto& d : *got) seen.push_back(d.id);
+      if (got->size() < limit) break;
+      const DeadLetterRecord& last = got->back();
+      q.after = DeadLetterPosition{last.created_at_ms, last.event_seq, last.id};
+    }
+    EXPECT_EQ(seen, newest_first) << "limit " << limit;
+  }
+
+  // One subscription's, after a position.
+  DeadLetterQuery mine{"sub_1", 10, DeadLetterPosition{2000, 5, "dlq_C"}};
+  auto rest = store_->ListDeadLetters(mine);
+  ASSERT_TRUE(rest.ok());
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].id, "dlq_D");
+  EXPECT_EQ((*rest)[1].id, "dlq_A");
+
+  // A letter newer than the first page does not push the second page's letters back onto it.
+  DeadLetterQuery first{"", 2, std::nullopt};
+  auto page1 = store_->ListDeadLetters(first);
+  ASSERT_TRUE(page1.ok());
+  DeliveryProgress later{"sub_2", 10, {letter("dlq_F", "sub_2", 10, 4000)}, {}, {}};
+  ASSERT_TRUE(store_->RecordDelivery(later).ok());
+  const DeadLetterRecord& end = page1->back();
+  DeadLetterQuery second{"", 2, DeadLetterPosition{end.created_at_ms, end.event_seq, end.id}};
+  auto page2 = store_->ListDeadLetters(second);
+  ASSERT_TRUE(page2.ok());
+  ASSERT_EQ(page2->size(), 2u);
+  EXPECT_EQ((*page2)[0].id, "dlq_B");
+  EXPECT_EQ((*page2)[1].id, "dlq_D");
+}
+
 // A view role this binary does not know must not turn into "no view" or a wider one.
 TEST_F(SqliteStoreTest, AnUnknownSubscriptionViewRoleIsAnErrorNotAWiderView) {
   SubscriptionRecord r = Subscription("sub_1");
