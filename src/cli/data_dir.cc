@@ -10,8 +10,17 @@
 
 namespace oc::cli {
 
-Result<DataDir> PrepareDataDir(const std::string& root) {
+Result<DataDir> PrepareDataDir(const std::string& root, const std::string& keyring) {
   if (root.empty()) return Status::InvalidArgument("--data-dir must not be empty");
+  if (!keyring.empty()) {
+    std::string parent = keyring.substr(0, keyring.find_last_of('/') + 1);
+    struct stat st {};
+    if (keyring.back() == '/' ||
+        (!parent.empty() && (stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))) {
+      return Status::InvalidArgument("--keyring " + keyring +
+                                     ": must name a file in an existing directory");
+    }
+  }
   if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
     return Status::IOError("create data dir " + root + ": " + std::strerror(errno));
   }
@@ -19,10 +28,24 @@ Result<DataDir> PrepareDataDir(const std::string& root) {
   if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::IOError(root + " is not a directory");
   }
-  return DataDir{root};
+  return DataDir{root, keyring};
 }
 
-Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections) {
+Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections,
+                                     bool new_keyring) {
+  struct stat keyring_st {};
+  struct stat db_st {};
+  bool keyring_missing = stat(dir.KeyringPath().c_str(), &keyring_st) != 0 && errno == ENOENT;
+  bool db_has_data = stat(dir.DatabasePath().c_str(), &db_st) == 0 && db_st.st_size > 0;
+  if (keyring_missing && db_has_data && !new_keyring) {
+    return Status::Make(
+        ErrorKind::kConflict, "keyring_missing",
+        "there is no keyring at " + dir.KeyringPath() + ", but " + dir.DatabasePath() +
+            " holds data sealed under one: a new keyring could not open it. Restore the "
+            "keyring file that belongs to this database, or name it with --keyring (or "
+            "ORDERCENTER_KEYRING). To start with a new keyring anyway, knowing that personal "
+            "data stored before cannot be read again, start orderd once with --new-keyring");
+  }
   OpenedStore out;
   OC_ASSIGN_OR_RETURN(out.keys,
                       privacy::FileKeyProvider::OpenOrCreate(dir.KeyringPath(), Random::Secure()));

@@ -22,15 +22,12 @@ int Fail(const Status& s) {
   return 1;
 }
 
-Result<OpenedStore> OpenStore(const std::string& root) {
-  OC_ASSIGN_OR_RETURN(DataDir dir, PrepareDataDir(root));
+Result<OpenedStore> OpenStore(const DataDir& dir) {
   return OpenDataDirStore(dir, /*read_connections=*/1);
 }
 
 // Records what an operator did from the command line (actor "orderctl", as the local admin).
-Status AuditLocal(const std::string& root, store::Store& store, std::string action,
-                  std::string detail) {
-  OC_ASSIGN_OR_RETURN(DataDir dir, PrepareDataDir(root));
+Status AuditLocal(const DataDir& dir, store::Store& store, std::string action, std::string detail) {
   IdGenerator ids(Clock::System(), Random::Secure());
   privacy::AuditCheckpoint checkpoint(dir.AuditCheckpointPath());
   privacy::AuditLog log(store, ids, Clock::System(), checkpoint);
@@ -44,15 +41,15 @@ Status AuditLocal(const std::string& root, store::Store& store, std::string acti
   return log.AppendAndWait(std::move(e));
 }
 
-int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
-  auto store = OpenStore(root);
+int KeysCreate(const DataDir& dir, const privacy::KeyRequest& request) {
+  auto store = OpenStore(dir);
   if (!store.ok()) return Fail(store.status());
   IdGenerator ids(Clock::System(), Random::Secure());
   auto issued =
       privacy::IssueApiKey(*store->store, ids, Random::Secure(), Clock::System(), request);
   if (!issued.ok()) return Fail(issued.status());
   Status audited =
-      AuditLocal(root, *store->store, "keys.create",
+      AuditLocal(dir, *store->store, "keys.create",
                  "key " + std::string(issued->at("id").as_string()) + " role " + request.role);
   if (!audited.ok()) return Fail(audited);
   std::cout << boost::json::serialize(*issued) << std::endl;
@@ -62,16 +59,14 @@ int KeysCreate(const std::string& root, const privacy::KeyRequest& request) {
 // Adds a master key and makes it active. New data keys are wrapped under it at once (a running
 // orderd reloads the keyring within a second) and orderd re-wraps the existing ones in the
 // background; the old master keys stay, so nothing becomes unreadable.
-int KeysRotateMaster(const std::string& root) {
-  auto dir = PrepareDataDir(root);
-  if (!dir.ok()) return Fail(dir.status());
-  auto store = OpenStore(root);  // creates the keyring on a fresh data dir
+int KeysRotateMaster(const DataDir& dir) {
+  auto store = OpenStore(dir);  // creates the keyring on a fresh data dir
   if (!store.ok()) return Fail(store.status());
   std::string previous = store->keys->active_id();
-  auto active = privacy::FileKeyProvider::RotateMaster(dir->KeyringPath(), Random::Secure(),
+  auto active = privacy::FileKeyProvider::RotateMaster(dir.KeyringPath(), Random::Secure(),
                                                        Clock::System().NowUnixMs());
   if (!active.ok()) return Fail(active.status());
-  Status audited = AuditLocal(root, *store->store, "keys.rotate_master",
+  Status audited = AuditLocal(dir, *store->store, "keys.rotate_master",
                               "active master key " + previous + " -> " + *active);
   if (!audited.ok()) return Fail(audited);
   boost::json::object out{{"active", *active}, {"previous", previous}};
@@ -83,13 +78,11 @@ int KeysRotateMaster(const std::string& root) {
 // Removes an old master key from the keyring for good, once nothing names it: after a rotation
 // orderd re-wraps every order's data key and reseals every other sealed value under the active
 // key (its log reports the passes). Until then the key stays, and this says what still uses it.
-int KeysRetireMaster(const std::string& root, const std::string& id, int64_t min_active_minutes) {
-  auto dir = PrepareDataDir(root);
-  if (!dir.ok()) return Fail(dir.status());
-  auto store = OpenStore(root);
+int KeysRetireMaster(const DataDir& dir, const std::string& id, int64_t min_active_minutes) {
+  auto store = OpenStore(dir);
   if (!store.ok()) return Fail(store.status());
   Status retired = privacy::FileKeyProvider::RetireMaster(
-      dir->KeyringPath(), id, Clock::System().NowUnixMs(), min_active_minutes * 60'000,
+      dir.KeyringPath(), id, Clock::System().NowUnixMs(), min_active_minutes * 60'000,
       [&](std::string_view key) -> Status {
         OC_ASSIGN_OR_RETURN(auto counts, store->store->CountSealedUnder(key));
         std::string uses;
@@ -104,7 +97,7 @@ int KeysRetireMaster(const std::string& root, const std::string& id, int64_t min
       });
   if (!retired.ok()) return Fail(retired);
   Status audited =
-      AuditLocal(root, *store->store, "keys.retire_master", "master key " + id + " retired");
+      AuditLocal(dir, *store->store, "keys.retire_master", "master key " + id + " retired");
   if (!audited.ok()) return Fail(audited);
   boost::json::object out{{"retired", id}, {"active", store->keys->active_id()}};
   std::cout << boost::json::serialize(out) << std::endl;
@@ -114,12 +107,10 @@ int KeysRetireMaster(const std::string& root, const std::string& id, int64_t min
   return 0;
 }
 
-int AuditVerify(const std::string& root) {
-  auto dir = PrepareDataDir(root);
-  if (!dir.ok()) return Fail(dir.status());
-  auto store = OpenStore(root);
+int AuditVerify(const DataDir& dir) {
+  auto store = OpenStore(dir);
   if (!store.ok()) return Fail(store.status());
-  privacy::AuditCheckpoint checkpoint(dir->AuditCheckpointPath());
+  privacy::AuditCheckpoint checkpoint(dir.AuditCheckpointPath());
   auto verdict = privacy::VerifyAuditChain(*store->store, checkpoint);
   if (!verdict.ok()) return Fail(verdict.status());
   if (verdict->ok) {
@@ -135,23 +126,21 @@ int AuditVerify(const std::string& root) {
   return 1;
 }
 
-int Demo(const std::string& root, int64_t orders) {
-  auto dir = PrepareDataDir(root);
-  if (!dir.ok()) return Fail(dir.status());
+int Demo(const DataDir& dir, int64_t orders) {
   // The demo goes through an in-process writer; a running orderd owns the writer role.
-  auto lock = DataDirLock::Acquire(*dir);
+  auto lock = DataDirLock::Acquire(dir);
   if (!lock.ok()) {
     return Fail(Status::Conflict(
-        "data_dir_locked", "orderd is running on " + root +
+        "data_dir_locked", "orderd is running on " + dir.root +
                                "; stop it, load the demo, then start it again (scripts/run.sh "
                                "does this for you)"));
   }
-  auto store = OpenStore(root);
+  auto store = OpenStore(dir);
   if (!store.ok()) return Fail(store.status());
   IdGenerator ids(Clock::System(), Random::Secure());
   auto writer = orders::OrderWriter::Start(*store->store, Clock::System(), ids);
   if (!writer.ok()) return Fail(writer.status());
-  std::cerr << "loading " << orders << " demo orders into " << dir->DatabasePath() << "\n";
+  std::cerr << "loading " << orders << " demo orders into " << dir.DatabasePath() << "\n";
   auto report = LoadDemo(**writer, orders, [](int64_t done, int64_t total) {
     std::cerr << "  " << done << "/" << total << " orders\n";
   });
@@ -171,6 +160,10 @@ int RunOrderctl(int argc, char** argv) {
   app.require_subcommand(1);
   std::string data_dir;
   app.add_option("--data-dir", data_dir, "the directory orderd serves")->required();
+  std::string keyring;
+  app.add_option("--keyring", keyring,
+                 "the keyring file, if not DATA_DIR/keyring.json (the same one orderd uses)")
+      ->envname("ORDERCENTER_KEYRING");
 
   auto* keys = app.add_subcommand("keys", "manage API keys");
   keys->require_subcommand(1);
@@ -207,11 +200,13 @@ int RunOrderctl(int argc, char** argv) {
   auto* verify = audit->add_subcommand("verify", "check the hash chain; prints ok, exits 0");
 
   CLI11_PARSE(app, argc, argv);
-  if (verify->parsed()) return AuditVerify(data_dir);
-  if (rotate->parsed()) return KeysRotateMaster(data_dir);
-  if (retire->parsed()) return KeysRetireMaster(data_dir, retire_id, min_active_minutes);
-  if (create->parsed()) return KeysCreate(data_dir, request);
-  if (demo->parsed()) return Demo(data_dir, demo_orders);
+  auto dir = PrepareDataDir(data_dir, keyring);
+  if (!dir.ok()) return Fail(dir.status());
+  if (verify->parsed()) return AuditVerify(*dir);
+  if (rotate->parsed()) return KeysRotateMaster(*dir);
+  if (retire->parsed()) return KeysRetireMaster(*dir, retire_id, min_active_minutes);
+  if (create->parsed()) return KeysCreate(*dir, request);
+  if (demo->parsed()) return Demo(*dir, demo_orders);
   return Fail(Status::InvalidArgument("no command given"));
 }
 

@@ -51,6 +51,15 @@ int main(int argc, char** argv) {
       std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS") != nullptr &&
       std::string(std::getenv("ORDERCENTER_ALLOW_PRIVATE_WEBHOOKS")) == "1";
   app.add_option("--data-dir", data_dir, "directory for the database and keyring")->required();
+  std::string keyring;
+  app.add_option("--keyring", keyring,
+                 "the keyring file, if not DATA_DIR/keyring.json (a secrets mount, so that "
+                 "backups of the data directory hold ciphertext only)")
+      ->envname("ORDERCENTER_KEYRING");
+  bool new_keyring = false;
+  app.add_flag("--new-keyring", new_keyring,
+               "create a keyring although the database has data (after losing the old one: "
+               "personal data stored before cannot be read again)");
   app.add_option("--listen", listen, "host:port to listen on (port 0 picks a free one)");
   app.add_option("--config", config, "configuration file (scale-out backends)");
   app.add_flag("--allow-private-webhooks", allow_private_webhooks,
@@ -112,11 +121,11 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
 
-  auto dir = oc::cli::PrepareDataDir(data_dir);
+  auto dir = oc::cli::PrepareDataDir(data_dir, keyring);
   if (!dir.ok()) return Fail(dir.status());
   auto lock = oc::cli::DataDirLock::Acquire(*dir);
   if (!lock.ok()) return Fail(lock.status());
-  auto opened = oc::cli::OpenDataDirStore(*dir, /*read_connections=*/4);
+  auto opened = oc::cli::OpenDataDirStore(*dir, /*read_connections=*/4, new_keyring);
   if (!opened.ok()) return Fail(opened.status());
   oc::store::Store& store = *opened->store;
 

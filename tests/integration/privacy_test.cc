@@ -4,6 +4,7 @@
 // bytes on disk and in the log holding no plaintext.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -763,6 +764,74 @@ TEST_F(PrivacyTest, SwappedCiphertextsRefuseToDecrypt) {
     EXPECT_EQ(r.body.find("1390000"), std::string::npos);
   }
   EXPECT_EQ(admin_->Get("/healthz").status, 200);
+}
+
+// Sets an environment variable for the scope (the binaries this test starts inherit it).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { Unset(); }
+  void Unset() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+// The keyring may live outside the data directory (ORDERCENTER_KEYRING or --keyring, for both
+// binaries), so that a copy of the data directory holds ciphertext only. A database whose
+// keyring is missing is refused by both binaries, naming the path; before, orderd made a new
+// keyring beside it and served, and every order stored before failed to decrypt one by one.
+TEST(KeyringPlacementTest, AKeyringOutsideTheDataDirIsUsedAndAMissingOneIsRefused) {
+  namespace fs = std::filesystem;
+  TempDir secrets;
+  const std::string keyring = secrets.path() + "/keyring.json";
+  ScopedEnv env("ORDERCENTER_KEYRING", keyring);
+  TestServer server;
+  ASSERT_TRUE(server.Start());
+  const std::string dir = server.data_dir();
+  ApiKey admin = CreateKey(dir, "admin", "root");
+  ApiKey douyin = CreateKey(dir, "channel", "dy", "douyin");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  HttpResponse created = server.Client(douyin.key)->Post("/v1/orders", MakeOrder("douyin", "KR-1"));
+  ASSERT_EQ(created.status, 201) << created.Describe();
+  const std::string id = Str(Obj(created), "id");
+  const std::string before = server.Client(admin.key)->Get("/v1/orders/" + id).body;
+  EXPECT_NE(before.find("138****5678"), std::string::npos) << "the phone decrypts: " << before;
+  EXPECT_TRUE(fs::exists(keyring));
+  EXPECT_EQ(fs::status(keyring).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE(fs::exists(dir + "/keyring.json")) << "the data directory holds no keyring";
+  ASSERT_EQ(server.Stop(), 0);
+
+  env.Unset();
+  ProcessResult orderd = RunProcess({OrderdBin(), "--data-dir", dir, "--listen", "127.0.0.1:0"},
+                                    std::chrono::seconds(60));
+  EXPECT_EQ(orderd.exit_code, 1) << orderd.out << orderd.err;
+  EXPECT_NE(orderd.err.find("keyring_missing"), std::string::npos) << orderd.err;
+  EXPECT_NE(orderd.err.find(dir + "/keyring.json"), std::string::npos) << orderd.err;
+  EXPECT_EQ(orderd.out.find("listening on"), std::string::npos);
+  ProcessResult verify =
+      RunProcess({OrderctlBin(), "--data-dir", dir, "audit", "verify"}, std::chrono::seconds(60));
+  EXPECT_EQ(verify.exit_code, 1) << verify.out << verify.err;
+  EXPECT_NE(verify.err.find("keyring_missing"), std::string::npos) << verify.err;
+  EXPECT_FALSE(fs::exists(dir + "/keyring.json")) << "no keyring was made on the way";
+
+  // Named on the command line instead, by both: everything as before.
+  ASSERT_TRUE(server.Start({"--keyring", keyring}));
+  EXPECT_EQ(server.Client(admin.key)->Get("/v1/orders/" + id).body, before);
+  ProcessResult named =
+      RunProcess({OrderctlBin(), "--data-dir", dir, "--keyring", keyring, "audit", "verify"},
+                 std::chrono::seconds(60));
+  EXPECT_EQ(named.exit_code, 0) << named.out << named.err;
+  ASSERT_EQ(server.Stop(), 0);
+
+  // An operator who has lost the keyring for good may start over on purpose.
+  ASSERT_TRUE(server.Start({"--new-keyring"}));
+  EXPECT_TRUE(fs::exists(dir + "/keyring.json"));
+  HttpResponse fresh = server.Client(douyin.key)->Post("/v1/orders", MakeOrder("douyin", "KR-2"));
+  EXPECT_EQ(fresh.status, 201) << fresh.Describe();
 }
 
 }  // namespace
