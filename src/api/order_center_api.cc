@@ -482,12 +482,6 @@ void OrderCenterApi::GetMetrics(const std::shared_ptr<Exchange>& ex) {
   out.append("# TYPE ordercenter_store_fsyncs_total counter\n");
   out.append("ordercenter_store_fsyncs_total " + std::to_string(deps_.store.fsyncs()) + "\n");
   out.append(
-      "# HELP ordercenter_store_directory_fsyncs_total fsyncs of the database's directory (one "
-      "per new write-ahead log file).\n");
-  out.append("# TYPE ordercenter_store_directory_fsyncs_total counter\n");
-  out.append("ordercenter_store_directory_fsyncs_total " +
-             std::to_string(deps_.store.directory_syncs()) + "\n");
-  out.append(
       "# HELP ordercenter_audit_write_failures_total Audit entries that could not be written.\n");
   out.append("# TYPE ordercenter_audit_write_failures_total counter\n");
   out.append("ordercenter_audit_write_failures_total " + std::to_string(deps_.audit.failed()) +

@@ -1,7 +1,6 @@
 // SQLite backend of Store. WAL journal with synchronous=NORMAL, so COMMIT appends the batch's
-// frames to the WAL without waiting for the disk, and Sync() fdatasyncs the WAL (and the first
-// time for each new log file, the directory naming it): together they are synchronous=FULL,
-// split so the writer never waits on the disk. (NORMAL still syncs the WAL
+// frames to the WAL without waiting for the disk, and Sync() fdatasyncs the WAL: together they
+// are synchronous=FULL, split so the writer never waits on the disk. (NORMAL still syncs the WAL
 // before every checkpoint and the database after it, so checkpoints stay crash-safe.) WAL
 // recovery replays only whole, checksummed transactions in log order, so what a Sync() makes
 // durable is always a prefix of the commits. Readers use a pool of
@@ -29,19 +28,6 @@
 
 namespace oc::store {
 namespace {
-
-// fsync of the directory that holds `file`: makes the file's name (its creation) durable.
-Status SyncDirectoryOf(const std::string& file) {
-  size_t slash = file.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("open directory " + dir + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int saved = errno;
-  ::close(fd);
-  if (rc != 0) return Status::IOError("fsync directory " + dir + ": " + std::strerror(saved));
-  return Status::Ok();
-}
 
 namespace bj = boost::json;
 
@@ -1229,7 +1215,6 @@ class SqliteStore final : public Store {
 
   Status Sync() override { return SyncUpTo(durability_.finished()); }
   int64_t fsyncs() const override { return fsyncs_.load(); }
-  int64_t directory_syncs() const override { return directory_syncs_.load(); }
 
   // Makes commits up to `target` durable, unless a concurrent Sync() already did.
   Status SyncUpTo(int64_t target) {
@@ -1280,23 +1265,11 @@ class SqliteStore final : public Store {
       if (wal_fd_ < 0) return Status::IOError("open " + wal + ": " + std::strerror(errno));
       wal_ino_ = st.st_ino;
       wal_dev_ = st.st_dev;
-      wal_name_durable_ = false;
     }
     if (::fdatasync(wal_fd_) != 0) {
       return Status::IOError("fdatasync " + wal + ": " + std::strerror(errno));
     }
     fsyncs_.fetch_add(1);
-    if (!wal_name_durable_) {
-      // The log's data is on disk now, but a log SQLite has just created (at the first write
-      // after every clean start: the last close deletes it) is reached through a directory
-      // entry nothing has synced. SQLite syncs the directory at its own first sync of the log,
-      // which synchronous=NORMAL puts off until the first checkpoint. Until then a power cut
-      // could take the log, and every commit this sync acknowledges, with it (and on a new
-      // database the database file's own entry).
-      OC_RETURN_IF_ERROR(SyncDirectoryOf(path_));
-      directory_syncs_.fetch_add(1);
-      wal_name_durable_ = true;
-    }
     return Status::Ok();
   }
 
@@ -2023,10 +1996,8 @@ class SqliteStore final : public Store {
   PiiCodec* codec_;
   DurabilityTracker durability_;
   std::atomic<int64_t> fsyncs_{0};
-  std::atomic<int64_t> directory_syncs_{0};
   std::mutex sync_mu_;
   int wal_fd_ = -1;
-  bool wal_name_durable_ = false;  // the open log's directory entry is synced
   ino_t wal_ino_ = 0;
   dev_t wal_dev_ = 0;
 };

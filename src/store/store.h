@@ -344,9 +344,6 @@ class Store {
   virtual Status Sync() = 0;
   // fsyncs performed so far (for /metrics: how many writes each fsync carries).
   virtual int64_t fsyncs() const = 0;
-  // fsyncs of the directory holding the database: one after each new log file is created, so
-  // the file's name is as durable as the commits in it.
-  virtual int64_t directory_syncs() const = 0;
 
   virtual Result<std::optional<Order>> GetOrder(std::string_view id) = 0;
   virtual Result<OrderPage> ListOrders(const OrderQuery& query) = 0;

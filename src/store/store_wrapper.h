@@ -18,7 +18,6 @@ class StoreWrapper : public Store {
   Result<std::unique_ptr<WriteTransaction>> BeginWrite() override { return target_.BeginWrite(); }
   Status Sync() override { return target_.Sync(); }
   int64_t fsyncs() const override { return target_.fsyncs(); }
-  int64_t directory_syncs() const override { return target_.directory_syncs(); }
   Result<std::optional<Order>> GetOrder(std::string_view id) override {
     return target_.GetOrder(id);
   }

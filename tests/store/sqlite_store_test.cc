@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -1374,40 +1373,6 @@ TEST_F(SqliteStoreTest, ReadsSeeOnlyDurableDataAndSyncFirstWhenTheyMustNot) {
   key.key_hash = "hash-x";
   ASSERT_TRUE(store_->InsertApiKey(key).ok());
   EXPECT_EQ(store_->fsyncs(), before + 2);  // a key insert is its own durable commit
-}
-
-// A write-ahead log SQLite creates (on a new database, and after every clean close, which
-// deletes the old one) is reached through a directory entry: the first Sync() of each log file
-// fsyncs the directory too, or a power cut could take the whole log with commits Sync() had
-// called durable. Later syncs of the same file need not, and do not.
-TEST_F(SqliteStoreTest, TheFirstSyncOfEachNewLogFileSyncsTheDirectoryToo) {
-  auto commit_one = [&](const std::string& id) {
-    auto txn = Begin();
-    ASSERT_TRUE(txn->InsertOrder(MakeOrder(id, "douyin", id)).ok());
-    ASSERT_TRUE(txn->Commit().ok());
-    ASSERT_TRUE(store_->Sync().ok());
-  };
-  auto wal_inode = [&] {
-    struct stat st {};
-    EXPECT_EQ(::stat((DbPath() + "-wal").c_str(), &st), 0) << "no log file";
-    return st.st_ino;
-  };
-  // Opening a new database wrote its schema into a new log and made it durable, name included.
-  EXPECT_EQ(store_->directory_syncs(), 1);
-  ino_t first_log = wal_inode();
-  commit_one("ord_1");
-  commit_one("ord_2");
-  EXPECT_EQ(store_->directory_syncs(), 1) << "the same log file: its name is durable already";
-  EXPECT_EQ(wal_inode(), first_log);
-
-  store_.reset();
-  ASSERT_FALSE(std::filesystem::exists(DbPath() + "-wal")) << "a clean close deletes the log";
-  Open();  // opening writes again, into a new log file
-  wal_inode();
-  EXPECT_EQ(store_->directory_syncs(), 1);
-  commit_one("ord_3");
-  EXPECT_EQ(store_->directory_syncs(), 1);
-  EXPECT_TRUE(Get("ord_1").has_value());
 }
 
 }  // namespace
