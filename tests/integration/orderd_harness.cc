@@ -691,6 +691,15 @@ HttpResult HttpClient::SendRaw(const std::string& bytes) {
 // ---------------------------------------------------------------------------------------------
 // TestServer
 
+ScopedEnv::ScopedEnv(std::vector<std::pair<std::string, std::string>> vars)
+    : vars_(std::move(vars)) {
+  for (const auto& [name, value] : vars_) setenv(name.c_str(), value.c_str(), 1);
+}
+
+void ScopedEnv::Unset() {
+  for (const auto& [name, value] : vars_) unsetenv(name.c_str());
+}
+
 TestServer::TestServer() {
   data_dir_ = tmp_.path() + "/data";
   log_path_ = tmp_.path() + "/orderd.log";

@@ -106,6 +106,20 @@ struct ApiKey {
   std::string raw_json;
 };
 
+// Sets environment variables for a scope (the processes started in it inherit them), and unsets
+// them at its end or at Unset().
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::vector<std::pair<std::string, std::string>> vars);
+  ~ScopedEnv() { Unset(); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  void Unset();
+
+ private:
+  std::vector<std::pair<std::string, std::string>> vars_;
+};
+
 struct ProcessResult {
   int exit_code = -1;  // -1: killed by a signal or timed out
   std::string out;

@@ -766,19 +766,6 @@ TEST_F(PrivacyTest, SwappedCiphertextsRefuseToDecrypt) {
   EXPECT_EQ(admin_->Get("/healthz").status, 200);
 }
 
-// Sets an environment variable for the scope (the binaries this test starts inherit it).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() { Unset(); }
-  void Unset() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
 // The keyring may live outside the data directory (ORDERCENTER_KEYRING or --keyring, for both
 // binaries), so that a copy of the data directory holds ciphertext only. A database whose
 // keyring is missing is refused by both binaries, naming the path; before, orderd made a new
@@ -787,7 +774,7 @@ TEST(KeyringPlacementTest, AKeyringOutsideTheDataDirIsUsedAndAMissingOneIsRefuse
   namespace fs = std::filesystem;
   TempDir secrets;
   const std::string keyring = secrets.path() + "/keyring.json";
-  ScopedEnv env("ORDERCENTER_KEYRING", keyring);
+  ScopedEnv env({{"ORDERCENTER_KEYRING", keyring}});
   TestServer server;
   ASSERT_TRUE(server.Start());
   const std::string dir = server.data_dir();
