@@ -121,15 +121,16 @@ inline Result<store::DeadLetterPosition> DecodeDeadLetterCursor(std::string_view
   return at;
 }
 
-// Calls `take(key, value)` for each parameter of a query string, decoded ('+' is a space), and
-// stops at its first error. `query` must be NUL-terminated at its end (see Exchange::query). A
+// Calls `take(key, value)` for each parameter of a query string, percent-decoded, and stops at
+// its first error. A '+' stays a '+' (RFC 3986; only HTML forms mean a space by it), so that
+// `since=2026-11-11T00:00:00+08:00` is the time it says; a space is %20. `query` must be NUL-terminated at its end (see Exchange::query). A
 // malformed query, or a parameter given twice, is refused first: which of two would count is a
 // guess either way, and a filter silently dropped is worse.
 template <typename Take>
 Status ForEachQueryParam(std::string_view query, Take take) {
   if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");
   boost::urls::encoding_opts decoding;
-  decoding.space_as_plus = true;
+  decoding.space_as_plus = false;
   std::set<std::string> seen;
   for (auto p : boost::urls::params_view(query, decoding)) {
     std::string key = p.key;

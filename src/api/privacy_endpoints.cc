@@ -115,6 +115,14 @@ void OrderCenterApi::StepUp(const std::shared_ptr<Exchange>& ex) {
     ex->Fail(Status::Unauthenticated("the API key no longer exists"));
     return;
   }
+  if ((*key)->totp_unreadable) {
+    ex->Fail(Status::Conflict(
+        "totp_unreadable",
+        "this admin key's TOTP secret was sealed under a master key the keyring no longer has "
+        "(orderd was started with --new-keyring); issue a new admin key with orderctl keys "
+        "create --role admin"));
+    return;
+  }
   auto issued = step_up_.Issue(ex->principal, (*key)->totp_secret, *code);
   if (!issued.ok() && issued.status().code() == "step_up_failed") {
     auth_.RecordSecondFactorFailure(ex->request[http::field::authorization], ex->remote_ip);

@@ -7,20 +7,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace oc::cli {
 
 Result<DataDir> PrepareDataDir(const std::string& root, const std::string& keyring) {
   if (root.empty()) return Status::InvalidArgument("--data-dir must not be empty");
-  if (!keyring.empty()) {
-    std::string parent = keyring.substr(0, keyring.find_last_of('/') + 1);
-    struct stat st {};
-    if (keyring.back() == '/' ||
-        (!parent.empty() && (stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))) {
-      return Status::InvalidArgument("--keyring " + keyring +
-                                     ": must name a file in an existing directory");
-    }
-  }
   if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
     return Status::IOError("create data dir " + root + ": " + std::strerror(errno));
   }
@@ -28,15 +20,38 @@ Result<DataDir> PrepareDataDir(const std::string& root, const std::string& keyri
   if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::IOError(root + " is not a directory");
   }
-  return DataDir{root, keyring};
+  if (keyring.empty()) return DataDir{root, ""};
+  // Absolute, so that orderd and orderctl started from different directories agree on it.
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::absolute(keyring, ec);
+  auto refuse = [&] {
+    return Status::InvalidArgument("--keyring " + keyring +
+                                   ": must name a file (not a directory) in an existing directory");
+  };
+  if (ec || keyring.back() == '/' || std::filesystem::is_directory(path, ec)) return refuse();
+  if (!std::filesystem::is_directory(path.parent_path(), ec)) return refuse();
+  return DataDir{root, path.lexically_normal().string()};
 }
 
 Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections,
                                      bool new_keyring) {
-  struct stat keyring_st {};
+  // The database first: a first start creates the keyring before the database, so an orderctl
+  // running beside it never sees a database without its keyring.
   struct stat db_st {};
-  bool keyring_missing = stat(dir.KeyringPath().c_str(), &keyring_st) != 0 && errno == ENOENT;
-  bool db_has_data = stat(dir.DatabasePath().c_str(), &db_st) == 0 && db_st.st_size > 0;
+  bool db_has_data = false;
+  if (stat(dir.DatabasePath().c_str(), &db_st) == 0) {
+    db_has_data = db_st.st_size > 0;
+  } else if (errno != ENOENT) {
+    return Status::IOError("stat " + dir.DatabasePath() + ": " + std::strerror(errno));
+  }
+  struct stat keyring_st {};
+  bool keyring_missing = false;
+  if (stat(dir.KeyringPath().c_str(), &keyring_st) != 0) {
+    if (errno != ENOENT) {
+      return Status::IOError("stat " + dir.KeyringPath() + ": " + std::strerror(errno));
+    }
+    keyring_missing = true;
+  }
   if (keyring_missing && db_has_data && !new_keyring) {
     return Status::Make(
         ErrorKind::kConflict, "keyring_missing",
@@ -44,7 +59,8 @@ Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections
             " holds data sealed under one: a new keyring could not open it. Restore the "
             "keyring file that belongs to this database, or name it with --keyring (or "
             "ORDERCENTER_KEYRING). To start with a new keyring anyway, knowing that personal "
-            "data stored before cannot be read again, start orderd once with --new-keyring");
+            "data stored before cannot be read again and admin keys must be issued again, "
+            "start orderd once with --new-keyring");
   }
   OpenedStore out;
   OC_ASSIGN_OR_RETURN(out.keys,

@@ -595,7 +595,11 @@ Result<std::optional<ApiKeyRecord>> FindKeyOn(Connection& c, const char* sql, st
   r.principal.channel = st.Text(4);
   r.totp_secret = st.Text(5);
   if (codec != nullptr && !r.totp_secret.empty()) {
-    OC_ASSIGN_OR_RETURN(r.totp_secret, codec->OpenText(TotpContext(r.principal.id), r.totp_secret));
+    // Who the key belongs to is plain; only the second factor is sealed. A secret that will not
+    // open fails the step-up alone, not every request the key makes.
+    auto opened = codec->OpenText(TotpContext(r.principal.id), r.totp_secret);
+    r.totp_secret = opened.ok() ? std::move(*opened) : std::string();
+    r.totp_unreadable = !opened.ok();
   }
   r.created_at_ms = st.Int(6);
   return std::optional<ApiKeyRecord>(std::move(r));

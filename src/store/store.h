@@ -105,6 +105,9 @@ struct ApiKeyRecord {
   Principal principal;
   std::string key_hash;     // hex SHA-256 of the secret key; the key itself is never stored
   std::string totp_secret;  // base32, admins only
+  // The sealed secret could not be opened (sealed under a master key the keyring no longer
+  // has, after `orderd --new-keyring`): the key still names its principal, but cannot step up.
+  bool totp_unreadable = false;
   int64_t created_at_ms = 0;
 };
 

@@ -252,6 +252,12 @@ TEST_F(OrdersApiTest, ListCursorPagingWalksEveryOrderOnce) {
   // since= filters by creation time.
   EXPECT_TRUE(ListAll(*admin_, "since=2999-01-01T00:00:00Z", 50).empty());
   EXPECT_EQ(ListAll(*admin_, "since=2000-01-01T00:00:00Z", 50).size(), 55u);
+  // An offset written as it is: '+' in a query is a plus sign, not a space (RFC 3986). Before,
+  // "+08:00" read as " 08:00" and the request was refused.
+  EXPECT_EQ(ListAll(*admin_, "since=2000-01-01T08:00:00+08:00", 50).size(), 55u);
+  EXPECT_TRUE(ListAll(*admin_, "since=2999-01-01T08:00:00+08:00", 50).empty());
+  HttpResponse audit = admin_->Get("/v1/audit?since=2000-01-01T08:00:00+08:00&limit=1");
+  EXPECT_EQ(audit.status, 200) << audit.Describe();
 }
 
 TEST_F(OrdersApiTest, HappyPathThroughTheWholeLifecycle) {

@@ -819,6 +819,40 @@ TEST(KeyringPlacementTest, AKeyringOutsideTheDataDirIsUsedAndAMissingOneIsRefuse
   EXPECT_TRUE(fs::exists(dir + "/keyring.json"));
   HttpResponse fresh = server.Client(douyin.key)->Post("/v1/orders", MakeOrder("douyin", "KR-2"));
   EXPECT_EQ(fresh.status, 201) << fresh.Describe();
+  // The admin key made before still authenticates; only its second factor is gone, and it says
+  // so (it used to answer 500 to every request).
+  auto old_admin = server.Client(admin.key);
+  HttpResponse subs = old_admin->Get("/v1/subscriptions");
+  EXPECT_EQ(subs.status, 200) << subs.Describe();
+  int64_t step = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count() /
+                 privacy::kTotpStepSeconds;
+  HttpResponse stepped = old_admin->Post(
+      "/v1/auth/step-up",
+      bj::object{{"totp", privacy::TotpCode(admin.totp_secret, step).value_or("")}});
+  EXPECT_EQ(CheckProblem(stepped, 409, "totp_unreadable"), "") << stepped.Describe();
+}
+
+// --keyring may name a file inside a data directory that does not exist yet (it is made first),
+// and must not name a directory: such a path used to pass, and then failed as "readable by
+// others; chmod 600 it", inviting a chmod of /tmp.
+TEST(KeyringPlacementTest, AKeyringPathInANewDataDirWorksAndADirectoryIsRefused) {
+  TempDir tmp;
+  const std::string fresh = tmp.path() + "/fresh";
+  ProcessResult made = RunProcess(
+      {OrderctlBin(), "--data-dir", fresh, "--keyring", fresh + "/keys.json", "audit", "verify"},
+      std::chrono::seconds(60));
+  EXPECT_EQ(made.exit_code, 0) << made.out << made.err;
+  EXPECT_TRUE(std::filesystem::exists(fresh + "/keys.json"));
+  EXPECT_FALSE(std::filesystem::exists(fresh + "/keyring.json"));
+  for (const std::string& dir_path : {tmp.path(), tmp.path() + "/"}) {
+    ProcessResult refused = RunProcess({OrderctlBin(), "--data-dir", tmp.path() + "/other",
+                                        "--keyring", dir_path, "audit", "verify"},
+                                       std::chrono::seconds(60));
+    EXPECT_EQ(refused.exit_code, 1) << dir_path << ": " << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("not a directory"), std::string::npos) << refused.err;
+  }
 }
 
 }  // namespace
