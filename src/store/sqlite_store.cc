@@ -257,6 +257,12 @@ CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys(created_at);
 PRAGMA secure_delete = ON;
 UPDATE idempotency_keys SET request_hash = '' WHERE request_hash NOT LIKE 'k1:%';
 )sql",
+    // 13: dead letters in list order (newest first), so that a page of GET /v1/dead-letters
+    // reads its rows from where the cursor points instead of sorting the whole table: a
+    // partner's day-long outage leaves a dead letter for every event it missed.
+    R"sql(
+CREATE INDEX IF NOT EXISTS dead_letters_newest ON dead_letters(created_at, event_seq, id);
+)sql",
 };
 
 constexpr const char* kOrderColumns =
@@ -1643,15 +1649,21 @@ class SqliteStore final : public Store {
       OC_ASSIGN_OR_RETURN(
           Statement st,
           (*lease).Prepare(
-              "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, attempts, "
-              "last_error, state, created_at, updated_at FROM dead_letters "
-              "WHERE (?1 = '' OR subscription_id = ?1) "
-              "AND (?3 = 0 OR (created_at, event_seq, id) < (?4, ?5, ?6)) "
-              "ORDER BY created_at DESC, event_seq DESC, id DESC LIMIT ?2"));
+              // Two statements, not one with "?3 = 0 OR": a bare row-value range lets the
+              // index (dead_letters_newest) start at the cursor.
+              q.after ? "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, "
+                        "attempts, last_error, state, created_at, updated_at FROM dead_letters "
+                        "WHERE (created_at, event_seq, id) < (?3, ?4, ?5) "
+                        "AND (?1 = '' OR subscription_id = ?1) "
+                        "ORDER BY created_at DESC, event_seq DESC, id DESC LIMIT ?2"
+                      : "SELECT id, subscription_id, event_seq, event_id, event_type, order_id, "
+                        "attempts, last_error, state, created_at, updated_at FROM dead_letters "
+                        "WHERE ?1 = '' OR subscription_id = ?1 "
+                        "ORDER BY created_at DESC, event_seq DESC, id DESC LIMIT ?2"));
       st.Bind(1, q.subscription_id).Bind(2, static_cast<int64_t>(q.limit));
-      st.Bind(3, int64_t{q.after ? 1 : 0});
-      st.Bind(4, q.after ? q.after->created_at_ms : 0).Bind(5, q.after ? q.after->event_seq : 0);
-      st.Bind(6, q.after ? q.after->id : std::string());
+      if (q.after) {
+        st.Bind(3, q.after->created_at_ms).Bind(4, q.after->event_seq).Bind(5, q.after->id);
+      }
       std::vector<DeadLetterRecord> out;
       while (true) {
         OC_ASSIGN_OR_RETURN(bool row, st.Step());
