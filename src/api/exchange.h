@@ -123,9 +123,10 @@ inline Result<store::DeadLetterPosition> DecodeDeadLetterCursor(std::string_view
 
 // Calls `take(key, value)` for each parameter of a query string, percent-decoded, and stops at
 // its first error. A '+' stays a '+' (RFC 3986; only HTML forms mean a space by it), so that
-// `since=2026-11-11T00:00:00+08:00` is the time it says; a space is %20. `query` must be NUL-terminated at its end (see Exchange::query). A
-// malformed query, or a parameter given twice, is refused first: which of two would count is a
-// guess either way, and a filter silently dropped is worse.
+// `since=2026-11-11T00:00:00+08:00` is the time it says; a space is %20. `query` must be
+// NUL-terminated at its end (see Exchange::query). A malformed query, or a parameter given
+// twice, is refused first: which of two would count is a guess either way, and a filter
+// silently dropped is worse.
 template <typename Take>
 Status ForEachQueryParam(std::string_view query, Take take) {
   if (!boost::urls::parse_query(query)) return Status::InvalidArgument("malformed query string");

@@ -13,8 +13,8 @@ namespace oc::cli {
 
 struct DataDir {
   std::string root;
-  // The keyring file when it lives elsewhere (--keyring, ORDERCENTER_KEYRING): a secrets mount,
-  // say, so that a copy or backup of the data directory holds ciphertext only.
+  // The keyring file when it lives elsewhere (--keyring, ORDERCENTER_KEYRING): on its own
+  // volume, say, so that a copy or backup of the data directory holds ciphertext only.
   std::string keyring;
   std::string DatabasePath() const { return root + "/ordercenter.db"; }
   std::string LockPath() const { return root + "/orderd.lock"; }

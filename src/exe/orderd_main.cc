@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "directory for the database and keyring")->required();
   std::string keyring;
   app.add_option("--keyring", keyring,
-                 "the keyring file, if not DATA_DIR/keyring.json (a secrets mount, so that "
-                 "backups of the data directory hold ciphertext only)")
+                 "the keyring file, if not DATA_DIR/keyring.json (on its own volume, say, so "
+                 "that backups of the data directory hold ciphertext only)")
       ->envname("ORDERCENTER_KEYRING");
   bool new_keyring = false;
   app.add_flag("--new-keyring", new_keyring,
