@@ -5,6 +5,7 @@
 #include "api/exchange.h"
 #include "privacy/csv_export.h"
 #include "privacy/field_crypto.h"
+#include "privacy/masking.h"
 #include "privacy/order_view.h"
 
 namespace oc::api {
@@ -168,7 +169,8 @@ void OrderCenterApi::RevealOrder(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   ex->audit().fields = wanted;
-  ex->audit().detail = "reason: " + *reason;
+  // The audit log keeps the reason; a phone or ID number quoted in it is masked first.
+  ex->audit().detail = "reason: " + privacy::MaskDigitRuns(*reason);
   if (!ex->Ok(step_up_.Check(ex->request["X-Step-Up-Token"], ex->principal))) return;
   auto found = FindPathOrder(deps_.store, ex->path_id);
   if (!ex->Ok(found)) return;

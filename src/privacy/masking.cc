@@ -58,6 +58,26 @@ std::string MaskName(std::string_view name) { return KeepEnds(name, 1, 0); }
 
 std::string MaskIdNumber(std::string_view id) { return KeepEnds(id, 6, 2); }
 
+std::string MaskDigitRuns(std::string_view text) {
+  constexpr size_t kRunMin = 7, kKeepHead = 3, kKeepTail = 2;
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string out(text);
+  for (size_t i = 0; i < out.size();) {
+    if (!digit(out[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < out.size() && digit(out[end])) ++end;
+    if (end < out.size() && (out[end] == 'X' || out[end] == 'x') && end - i >= 14) ++end;
+    if (end - i >= kRunMin) {
+      for (size_t k = i + kKeepHead; k < end - kKeepTail; ++k) out[k] = '*';
+    }
+    i = end;
+  }
+  return out;
+}
+
 std::string MaskAddressDetail(std::string_view d) {
   if (d.empty()) return "";
   auto cps = CodePoints(d);

@@ -103,4 +103,21 @@ TEST(MaskAddressDetailTest, KeepsTwoCodePoints) {
 }
 
 }  // namespace
+TEST(MaskDigitRunsTest, PhonesAndIdNumbersInFreeTextAreMasked) {
+  EXPECT_EQ(MaskDigitRuns("客户13812345678来电"), "客户138******78来电");
+  EXPECT_EQ(MaskDigitRuns("id 11010119900307123X, phone 13812345678."),
+            "id 110*************3X, phone 138******78.");
+  EXPECT_EQ(MaskDigitRuns("1234567"), "123**67");  // the shortest run that is masked
+}
+
+TEST(MaskDigitRunsTest, ShortNumbersAndTextStay) {
+  EXPECT_EQ(MaskDigitRuns("ticket 4711, 2026-12-02, order ord_01M8TP43W3BW"),
+            "ticket 4711, 2026-12-02, order ord_01M8TP43W3BW");
+  EXPECT_EQ(MaskDigitRuns("123456"), "123456");
+  EXPECT_EQ(MaskDigitRuns(""), "");
+  EXPECT_EQ(MaskDigitRuns("张三 asked"), "张三 asked");
+  // An X after a short run is a letter, not a check digit.
+  EXPECT_EQ(MaskDigitRuns("1234567X"), "123**67X");
+}
+
 }  // namespace oc::privacy
