@@ -9,28 +9,42 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/files.h"
+
 namespace oc::cli {
 
 Result<DataDir> PrepareDataDir(const std::string& root, const std::string& keyring) {
   if (root.empty()) return Status::InvalidArgument("--data-dir must not be empty");
-  if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+  // The keyring's path is checked before anything is created, so a wrong one leaves nothing
+  // behind. Absolute, so that orderd and orderctl started from different directories agree.
+  std::string keyring_path;
+  if (!keyring.empty()) {
+    std::error_code ec;
+    auto normal = [&](const std::string& p) {
+      std::filesystem::path n = std::filesystem::absolute(p, ec).lexically_normal();
+      return n.has_filename() ? n : n.parent_path();  // "dir/" is dir
+    };
+    std::filesystem::path path = normal(keyring);
+    std::filesystem::path parent = path.parent_path();
+    bool parent_is_new_data_dir = parent == normal(root);
+    if (ec || keyring.back() == '/' || std::filesystem::is_directory(path, ec) ||
+        (!std::filesystem::is_directory(parent, ec) && !parent_is_new_data_dir)) {
+      return Status::InvalidArgument(
+          "--keyring " + keyring + ": must name a file (not a directory) in an existing directory");
+    }
+    keyring_path = path.string();
+  }
+  if (mkdir(root.c_str(), 0700) == 0) {
+    // A new directory: its own name must survive a power cut along with what goes in it.
+    OC_RETURN_IF_ERROR(SyncParentDir(root));
+  } else if (errno != EEXIST) {
     return Status::IOError("create data dir " + root + ": " + std::strerror(errno));
   }
   struct stat st {};
   if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::IOError(root + " is not a directory");
   }
-  if (keyring.empty()) return DataDir{root, ""};
-  // Absolute, so that orderd and orderctl started from different directories agree on it.
-  std::error_code ec;
-  std::filesystem::path path = std::filesystem::absolute(keyring, ec);
-  auto refuse = [&] {
-    return Status::InvalidArgument("--keyring " + keyring +
-                                   ": must name a file (not a directory) in an existing directory");
-  };
-  if (ec || keyring.back() == '/' || std::filesystem::is_directory(path, ec)) return refuse();
-  if (!std::filesystem::is_directory(path.parent_path(), ec)) return refuse();
-  return DataDir{root, path.lexically_normal().string()};
+  return DataDir{root, keyring_path};
 }
 
 Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections,

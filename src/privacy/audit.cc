@@ -11,6 +11,7 @@
 #include <future>
 #include <sstream>
 
+#include "core/files.h"
 #include "privacy/hashing.h"
 
 namespace oc::privacy {
@@ -40,17 +41,6 @@ Status WriteAllAndSync(int fd, const std::string& data, const std::string& path)
   if (::fdatasync(fd) != 0)
     return Status::IOError("fdatasync " + path + ": " + std::strerror(errno));
   return Status::Ok();
-}
-
-// Makes a new or renamed directory entry durable.
-void SyncParentDir(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
 }
 
 bool IsHex64(const std::string& s) {
@@ -94,7 +84,7 @@ Status AuditCheckpoint::Record(int64_t seq, const std::string& hash) {
     if (::rename(tmp.c_str(), path_.c_str()) != 0) {
       return Status::IOError("rename " + tmp + ": " + std::strerror(errno));
     }
-    SyncParentDir(path_);
+    OC_RETURN_IF_ERROR(SyncParentDir(path_));
     recorded_seq_ = seq;
     return Status::Ok();
   }
@@ -103,7 +93,7 @@ Status AuditCheckpoint::Record(int64_t seq, const std::string& hash) {
   if (fd < 0) return Status::IOError("open " + path_ + ": " + std::strerror(errno));
   Status s = WriteAllAndSync(fd, line, path_);
   ::close(fd);
-  if (s.ok() && created) SyncParentDir(path_);
+  if (s.ok() && created) s = SyncParentDir(path_);
   if (s.ok()) recorded_seq_ = seq;
   return s;
 }

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/files.h"
 #include "core/json.h"
 #include "privacy/hashing.h"
 
@@ -176,7 +177,8 @@ Status WriteNewKeyring(const std::string& path, Random& random) {
   ::close(fd);
   Wipe(text);
   if (!ok) return Status::IOError("write keyring " + path + ": " + std::strerror(errno));
-  return Status::Ok();
+  // The file's data is on the disk; its name must be too, before anything is sealed under it.
+  return SyncParentDir(path);
 }
 
 }  // namespace
@@ -224,14 +226,7 @@ Status ReplaceKeyringFile(const std::string& path, std::string text) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::IOError("rename " + tmp + ": " + std::strerror(errno));
   }
-  std::string dir =
-      path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/'));
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
+  return SyncParentDir(path);
 }
 
 }  // namespace

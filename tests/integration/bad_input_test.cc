@@ -611,6 +611,8 @@ TEST_F(BadInputTest, NonAsciiBodiesLabelledWithACharsetOtherThanUtf8Are415) {
        Who::kAdmin, {{"Content-Type", "application/json;charset=\"ISO-8859-1\""}}},
       {"charset after another parameter", "POST", "/v1/orders", chinese, {415}, "unsupported_media_type",
        Who::kAdmin, {{"Content-Type", "application/json; profile=x; charset=utf-16"}}},
+      {"UTF-16 body of ASCII text", "PUT", "/v1/inventory/SKU-U16", std::string("{\0\"\0}\0", 6), {415},
+       "unsupported_media_type", Who::kAdmin, {{"Content-Type", "application/json; charset=utf-16le"}}},
   };
   // clang-format on
   Run(cases);
