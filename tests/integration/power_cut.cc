@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -54,17 +55,13 @@ bool PowerCutModel::Replay(const std::string& log_path, std::string* error) {
   };
   size_t at = 0;
   while (at < log.size()) {
+    // A record the kill cut short is the last one; what it describes did take place (it is
+    // logged after the call), but leaving it out only makes the disk lose more.
     RecordHeader h{};
-    if (log.size() - at < sizeof h) {
-      *error = "a torn record at the end of the log";
-      return false;
-    }
+    if (log.size() - at < sizeof h) break;
     std::memcpy(&h, log.data() + at, sizeof h);
     at += sizeof h;
-    if (log.size() - at < h.path_len + h.data_len) {
-      *error = "a torn record at the end of the log";
-      return false;
-    }
+    if (log.size() - at < h.path_len + h.data_len) break;
     std::string path = log.substr(at, h.path_len);
     at += h.path_len;
     std::string_view data(log.data() + at, h.data_len);
@@ -116,10 +113,10 @@ bool PowerCutModel::Replay(const std::string& log_path, std::string* error) {
         ++writes_;
         break;
       }
-      case kSync: {
+      case kSyncBegin: {
+        SyncKey key{h.pid, h.a};
         if (open_dirs_.count(fd) != 0) {
-          durable_names_ = names_;  // one directory: every name in it
-          ++dir_syncs_;
+          dir_syncs_begun_[key] = names_;  // one directory: every name in it
           break;
         }
         auto it = open_files_.find(fd);
@@ -127,7 +124,24 @@ bool PowerCutModel::Replay(const std::string& log_path, std::string* error) {
           *error = "a sync of a descriptor the model does not know";
           return false;
         }
-        inodes_[it->second].durable = inodes_[it->second].data;
+        file_syncs_[key] = {it->second, inodes_[it->second].data};
+        break;
+      }
+      case kSync: {
+        SyncKey key{h.pid, h.a};
+        if (auto d = dir_syncs_begun_.find(key); d != dir_syncs_begun_.end()) {
+          durable_names_ = std::move(d->second);
+          dir_syncs_begun_.erase(d);
+          ++dir_syncs_;
+          break;
+        }
+        auto f = file_syncs_.find(key);
+        if (f == file_syncs_.end()) {
+          *error = "the end of a sync that never began";
+          return false;
+        }
+        inodes_[f->second.first].durable = std::move(f->second.second);
+        file_syncs_.erase(f);
         ++syncs_;
         break;
       }
@@ -187,8 +201,17 @@ std::string PowerCutModel::Summary() const {
     std::string& list = it != durable_names_.end() && it->second == inode ? kept : lost;
     list += (list.empty() ? "" : ", ") + name;
   }
+  size_t dropped = 0;  // bytes that differ between what the processes saw and the disk keeps
+  for (const auto& [name, inode] : names_) {
+    const Inode& in = inodes_[inode];
+    size_t n = std::max(in.data.size(), in.durable.size());
+    for (size_t i = 0; i < n; ++i) {
+      dropped += i >= in.data.size() || i >= in.durable.size() || in.data[i] != in.durable[i];
+    }
+  }
   return std::to_string(writes_) + " writes, " + std::to_string(syncs_) + " file syncs, " +
-         std::to_string(dir_syncs_) + " directory syncs; names kept: " + kept +
+         std::to_string(dropped) + " unsynced bytes dropped, " + std::to_string(dir_syncs_) +
+         " directory syncs; names kept: " + kept +
          "; names lost (never synced): " + (lost.empty() ? "none" : lost);
 }
 

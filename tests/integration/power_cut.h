@@ -26,7 +26,8 @@ class PowerCutModel {
   // Replaces the directory's regular files with the durable state. False on I/O errors.
   bool WriteDurableState(std::string* error) const;
 
-  // For the report: how many writes and syncs the log held, and the files kept and lost.
+  // For the report: how many writes and syncs the log held, how many bytes the cut dropped, and
+  // the files kept and lost.
   std::string Summary() const;
 
  private:
@@ -42,6 +43,11 @@ class PowerCutModel {
   std::map<std::string, size_t> durable_names_;  // as of its last fsync
   std::map<FdKey, size_t> open_files_;
   std::map<FdKey, bool> open_dirs_;
+  // Syncs begun and not yet ended, by (pid, token): the file's bytes, or the directory's names,
+  // as they were at the begin; that is what the sync makes durable when it ends.
+  using SyncKey = std::pair<uint32_t, uint64_t>;
+  std::map<SyncKey, std::pair<size_t, std::string>> file_syncs_;
+  std::map<SyncKey, std::map<std::string, size_t>> dir_syncs_begun_;
   int64_t writes_ = 0, syncs_ = 0, dir_syncs_ = 0;
 };
 

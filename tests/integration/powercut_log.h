@@ -12,7 +12,8 @@ enum RecordType : uint32_t {
   kClose = 2,
   kWrite = 3,   // a: offset; data: the bytes written
   kTrunc = 4,   // a: the new length
-  kSync = 5,    // fsync or fdatasync returned 0, on a file or on the directory
+  kSyncBegin = 8,  // a: a token; fsync or fdatasync was called, on a file or the directory
+  kSync = 5,       // a: the begin's token; that call returned 0
   kUnlink = 6,  // path
   kRename = 7,  // path: from; data: to
 };

@@ -7,8 +7,10 @@
 //
 // Calls on tracked descriptors are serialised under one lock, with their log record written
 // before the lock is released, so the log's order is the order the calls took effect in this
-// process. `-shm` files (SQLite's shared-memory index, rebuilt from the log on open, and written
-// through mmap) and the data directory's lock file are not tracked.
+// process. A sync is the exception: it logs a begin record, runs outside the lock (writes go on
+// meanwhile, as they do on a real system), and logs its end; the model makes durable only what
+// was written before the begin. `-shm` files (SQLite's shared-memory index, rebuilt from the log on
+// open, and written through mmap) and the data directory's lock file are not tracked.
 //
 // The records are powercut_log.h's.
 #undef _FORTIFY_SOURCE  // this file defines open() and friends itself
@@ -39,6 +41,7 @@ constexpr int kFdsTracked = 65536;
 
 struct FdState {
   bool tracked = false;
+  bool append = false;  // O_APPEND: a write lands at the end, wherever that is then
   uint64_t pos = 0;
 };
 
@@ -46,6 +49,7 @@ struct Shim {
   std::string prefix;  // POWERCUT_DIR with a trailing '/'
   int log_fd = -1;
   std::mutex mu;
+  uint64_t next_sync_token = 0;  // under mu
   FdState fds[kFdsTracked];
 };
 
@@ -98,9 +102,12 @@ bool TrackedPath(const std::string& abs) {
   return !EndsWith(abs, "-shm") && !EndsWith(abs, "/orderd.lock");
 }
 
+// A first look, without the lock. Callers that act on it look again under the lock
+// (StillTracked): the descriptor may have been closed, and its number reused, in between.
 bool TrackedFd(int fd) {
   return Active() && fd >= 0 && fd < kFdsTracked && TheShim().fds[fd].tracked;
 }
+bool StillTracked(int fd) { return TheShim().fds[fd].tracked; }
 
 // Under the lock.
 void Log(RecordType type, int fd, const std::string& path, uint64_t a, const void* data,
@@ -129,11 +136,8 @@ int OpenTracked(int real_fd_or_error, const std::string& abs, int flags, bool ex
   }
   FdState& st = TheShim().fds[real_fd_or_error];
   st.tracked = true;
+  st.append = (flags & O_APPEND) != 0;
   st.pos = 0;
-  if ((flags & O_APPEND) != 0) {
-    struct stat sb {};
-    if (::fstat(real_fd_or_error, &sb) == 0) st.pos = static_cast<uint64_t>(sb.st_size);
-  }
   uint64_t a = static_cast<uint32_t>(flags) | (existed ? 0 : kCreatedBit);
   Log(kOpen, real_fd_or_error, abs, a, nullptr, 0);
   return real_fd_or_error;
@@ -163,12 +167,77 @@ mode_t ModeArg(int flags, va_list ap) {
   return (flags & (O_CREAT | O_TMPFILE)) != 0 ? static_cast<mode_t>(va_arg(ap, int)) : 0;
 }
 
-ssize_t LoggedWrite(int fd, const void* buf, size_t n, ssize_t r, uint64_t offset, bool advance) {
-  if (r > 0) {
-    Log(kWrite, fd, "", offset, buf, static_cast<uint64_t>(r));
-    if (advance) TheShim().fds[fd].pos = offset + static_cast<uint64_t>(r);
+// A write at the descriptor's position (write, writev): logged at the offset it landed at.
+template <typename Call>
+ssize_t PositionedWrite(int fd, Call call, std::string (*bytes)(const void*, ssize_t),
+                        const void* arg) {
+  std::unique_lock lock(TheShim().mu);
+  if (!StillTracked(fd)) {
+    lock.unlock();
+    return call();
   }
-  (void)n;
+  FdState& st = TheShim().fds[fd];
+  ssize_t r = call();
+  if (r > 0) {
+    uint64_t offset = st.pos;
+    if (st.append) {  // at the end, wherever another process left it: ask where this one ended
+      auto end = static_cast<int64_t>(::syscall(SYS_lseek, fd, 0, SEEK_CUR));
+      offset = end >= r ? static_cast<uint64_t>(end - r) : 0;
+    }
+    std::string data = bytes(arg, r);
+    Log(kWrite, fd, "", offset, data.data(), data.size());
+    st.pos = offset + static_cast<uint64_t>(r);
+  }
+  return r;
+}
+
+template <typename Call>
+ssize_t OffsetWrite(int fd, const void* buf, uint64_t off, Call call) {
+  std::unique_lock lock(TheShim().mu);
+  if (!StillTracked(fd)) {
+    lock.unlock();
+    return call();
+  }
+  ssize_t r = call();
+  if (r > 0) Log(kWrite, fd, "", off, buf, static_cast<uint64_t>(r));
+  return r;
+}
+
+template <typename Call>
+auto Seek(int fd, Call call) {
+  std::unique_lock lock(TheShim().mu);
+  auto r = call();
+  if (r >= 0 && StillTracked(fd)) TheShim().fds[fd].pos = static_cast<uint64_t>(r);
+  return r;
+}
+
+template <typename Call>
+int Truncate(int fd, uint64_t len, Call call) {
+  std::unique_lock lock(TheShim().mu);
+  if (!StillTracked(fd)) {
+    lock.unlock();
+    return call();
+  }
+  int r = call();
+  if (r == 0) Log(kTrunc, fd, "", len, nullptr, 0);
+  return r;
+}
+
+// The begin record marks what the sync covers: what was written before it. The real call runs
+// outside the lock, so writes that land while the disk works are logged after the begin and
+// count as unsynced, as they may be.
+template <typename Call>
+int Sync(int fd, Call call) {
+  uint64_t token = 0;
+  {
+    std::lock_guard lock(TheShim().mu);
+    if (!StillTracked(fd)) return call();
+    token = ++TheShim().next_sync_token;
+    Log(kSyncBegin, fd, "", token, nullptr, 0);
+  }
+  int r = call();
+  std::lock_guard lock(TheShim().mu);
+  if (r == 0) Log(kSync, fd, "", token, nullptr, 0);
   return r;
 }
 
@@ -219,104 +288,92 @@ int openat64(int dirfd, const char* path, int flags, ...) {
 int close(int fd) {
   static auto real = Real<int (*)(int)>("close");
   if (!TrackedFd(fd)) return real(fd);
-  std::lock_guard lock(TheShim().mu);
-  int r = real(fd);
-  Log(kClose, fd, "", 0, nullptr, 0);
+  std::unique_lock lock(TheShim().mu);
+  if (!StillTracked(fd)) {
+    lock.unlock();
+    return real(fd);
+  }
+  // Untracked before the number is free again: another thread may get it at once.
   TheShim().fds[fd].tracked = false;
-  return r;
+  Log(kClose, fd, "", 0, nullptr, 0);
+  return real(fd);
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
   static auto real = Real<ssize_t (*)(int, const void*, size_t)>("write");
   if (!TrackedFd(fd)) return real(fd, buf, n);
-  std::lock_guard lock(TheShim().mu);
-  uint64_t pos = TheShim().fds[fd].pos;
-  return LoggedWrite(fd, buf, n, real(fd, buf, n), pos, true);
+  return PositionedWrite(
+      fd, [&] { return real(fd, buf, n); },
+      [](const void* b, ssize_t r) { return std::string(static_cast<const char*>(b), r); }, buf);
 }
 
 ssize_t writev(int fd, const iovec* iov, int count) {
   static auto real = Real<ssize_t (*)(int, const iovec*, int)>("writev");
   if (!TrackedFd(fd)) return real(fd, iov, count);
-  std::lock_guard lock(TheShim().mu);
-  uint64_t pos = TheShim().fds[fd].pos;
-  ssize_t r = real(fd, iov, count);
-  if (r > 0) {
-    std::string joined;
-    for (int i = 0; i < count && joined.size() < static_cast<size_t>(r); ++i) {
-      joined.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-    }
-    joined.resize(static_cast<size_t>(r));
-    LoggedWrite(fd, joined.data(), joined.size(), r, pos, true);
-  }
-  return r;
+  struct Vec {
+    const iovec* iov;
+    int count;
+  } vec{iov, count};
+  return PositionedWrite(
+      fd, [&] { return real(fd, iov, count); },
+      [](const void* v, ssize_t r) {
+        const Vec& in = *static_cast<const Vec*>(v);
+        std::string joined;
+        for (int i = 0; i < in.count && joined.size() < static_cast<size_t>(r); ++i) {
+          joined.append(static_cast<const char*>(in.iov[i].iov_base), in.iov[i].iov_len);
+        }
+        joined.resize(static_cast<size_t>(r));
+        return joined;
+      },
+      &vec);
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
   static auto real = Real<ssize_t (*)(int, const void*, size_t, off_t)>("pwrite");
   if (!TrackedFd(fd)) return real(fd, buf, n, off);
-  std::lock_guard lock(TheShim().mu);
-  return LoggedWrite(fd, buf, n, real(fd, buf, n, off), static_cast<uint64_t>(off), false);
+  return OffsetWrite(fd, buf, static_cast<uint64_t>(off), [&] { return real(fd, buf, n, off); });
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t off) {
   static auto real = Real<ssize_t (*)(int, const void*, size_t, off64_t)>("pwrite64");
   if (!TrackedFd(fd)) return real(fd, buf, n, off);
-  std::lock_guard lock(TheShim().mu);
-  return LoggedWrite(fd, buf, n, real(fd, buf, n, off), static_cast<uint64_t>(off), false);
+  return OffsetWrite(fd, buf, static_cast<uint64_t>(off), [&] { return real(fd, buf, n, off); });
 }
 
 off_t lseek(int fd, off_t off, int whence) {
   static auto real = Real<off_t (*)(int, off_t, int)>("lseek");
   if (!TrackedFd(fd)) return real(fd, off, whence);
-  std::lock_guard lock(TheShim().mu);
-  off_t r = real(fd, off, whence);
-  if (r >= 0) TheShim().fds[fd].pos = static_cast<uint64_t>(r);
-  return r;
+  return Seek(fd, [&] { return real(fd, off, whence); });
 }
 
 off64_t lseek64(int fd, off64_t off, int whence) {
   static auto real = Real<off64_t (*)(int, off64_t, int)>("lseek64");
   if (!TrackedFd(fd)) return real(fd, off, whence);
-  std::lock_guard lock(TheShim().mu);
-  off64_t r = real(fd, off, whence);
-  if (r >= 0) TheShim().fds[fd].pos = static_cast<uint64_t>(r);
-  return r;
+  return Seek(fd, [&] { return real(fd, off, whence); });
 }
 
 int ftruncate(int fd, off_t len) {
   static auto real = Real<int (*)(int, off_t)>("ftruncate");
   if (!TrackedFd(fd)) return real(fd, len);
-  std::lock_guard lock(TheShim().mu);
-  int r = real(fd, len);
-  if (r == 0) Log(kTrunc, fd, "", static_cast<uint64_t>(len), nullptr, 0);
-  return r;
+  return Truncate(fd, static_cast<uint64_t>(len), [&] { return real(fd, len); });
 }
 
 int ftruncate64(int fd, off64_t len) {
   static auto real = Real<int (*)(int, off64_t)>("ftruncate64");
   if (!TrackedFd(fd)) return real(fd, len);
-  std::lock_guard lock(TheShim().mu);
-  int r = real(fd, len);
-  if (r == 0) Log(kTrunc, fd, "", static_cast<uint64_t>(len), nullptr, 0);
-  return r;
+  return Truncate(fd, static_cast<uint64_t>(len), [&] { return real(fd, len); });
 }
 
 int fsync(int fd) {
   static auto real = Real<int (*)(int)>("fsync");
   if (!TrackedFd(fd)) return real(fd);
-  std::lock_guard lock(TheShim().mu);
-  int r = real(fd);
-  if (r == 0) Log(kSync, fd, "", 0, nullptr, 0);
-  return r;
+  return Sync(fd, [&] { return real(fd); });
 }
 
 int fdatasync(int fd) {
   static auto real = Real<int (*)(int)>("fdatasync");
   if (!TrackedFd(fd)) return real(fd);
-  std::lock_guard lock(TheShim().mu);
-  int r = real(fd);
-  if (r == 0) Log(kSync, fd, "", 0, nullptr, 0);
-  return r;
+  return Sync(fd, [&] { return real(fd); });
 }
 
 int unlink(const char* path) {
