@@ -80,9 +80,20 @@ Result<OpenedStore> OpenDataDirStore(const DataDir& dir, size_t read_connections
   OC_ASSIGN_OR_RETURN(out.keys,
                       privacy::FileKeyProvider::OpenOrCreate(dir.KeyringPath(), Random::Secure()));
   out.codec = std::make_unique<privacy::EnvelopePiiCodec>(*out.keys, Random::Secure());
-  OC_ASSIGN_OR_RETURN(out.store, store::OpenSqliteStore({.path = dir.DatabasePath(),
-                                                         .read_connections = read_connections,
-                                                         .pii_codec = out.codec.get()}));
+  auto opened = store::OpenSqliteStore({.path = dir.DatabasePath(),
+                                        .read_connections = read_connections,
+                                        .pii_codec = out.codec.get(),
+                                        .adopt_keyring = new_keyring});
+  if (!opened.ok() && opened.status().code() == "keyring_mismatch") {
+    return Status::Make(ErrorKind::kConflict, "keyring_mismatch",
+                        "the keyring at " + dir.KeyringPath() + " is not the one " +
+                            dir.DatabasePath() + " was sealed with: " + opened.status().detail() +
+                            ". Name the right one with --keyring (or ORDERCENTER_KEYRING); to "
+                            "adopt this one, knowing that personal data stored before cannot be "
+                            "read again, start orderd once with --new-keyring");
+  }
+  if (!opened.ok()) return opened.status();
+  out.store = std::move(*opened);
   return out;
 }
 

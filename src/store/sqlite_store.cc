@@ -675,6 +675,40 @@ Result<std::array<unsigned char, NumberMask::kKeyBytes>> HoldIdKey(Connection& c
   return key;
 }
 
+// The keyring this database's personal data is sealed under, recorded on first use as a keyed
+// digest under the keyring's index key (never rotated, so master-key rotations keep it). A
+// database opened with another keyring is refused: everything new would be sealed and indexed
+// under keys that open nothing stored before, and the loss would show order by order. `adopt`
+// (orderd --new-keyring) records the given keyring instead.
+Status CheckKeyringFingerprint(Connection& c, PiiCodec& codec, bool adopt) {
+  OC_ASSIGN_OR_RETURN(std::string given, codec.KeyedDigest("keyring-fingerprint", "ordercenter"));
+  auto stored = [&]() -> Result<std::string> {
+    OC_ASSIGN_OR_RETURN(Statement st,
+                        c.Prepare("SELECT value FROM settings WHERE name = 'keyring_fingerprint'"));
+    OC_ASSIGN_OR_RETURN(bool row, st.Step());
+    return row ? st.Text(0) : std::string();
+  };
+  OC_ASSIGN_OR_RETURN(std::string recorded, stored());
+  if (recorded.empty() || (adopt && recorded != given)) {
+    OC_ASSIGN_OR_RETURN(Statement st,
+                        c.Prepare(adopt ? "INSERT OR REPLACE INTO settings (name, value) VALUES "
+                                          "('keyring_fingerprint', ?)"
+                                        : "INSERT OR IGNORE INTO settings (name, value) VALUES "
+                                          "('keyring_fingerprint', ?)"));
+    st.Bind(1, given);
+    OC_RETURN_IF_ERROR(st.Run());
+    OC_ASSIGN_OR_RETURN(recorded, stored());  // another process may have recorded it first
+  }
+  if (recorded != given) {
+    return Status::Make(ErrorKind::kConflict, "keyring_mismatch",
+                        "this database's personal data is sealed under another keyring (its "
+                        "fingerprint " +
+                            recorded.substr(0, 11) + "…, the given keyring's " +
+                            given.substr(0, 11) + "…)");
+  }
+  return Status::Ok();
+}
+
 // Which commits are durable yet. Readers see only durable data: after a read, a reader that may
 // have seen commits not yet fsync'd runs (or joins) the fsync before it returns anything, so
 // nobody acts on data — ships an order, delivers an event — that a power cut could still take
@@ -1196,6 +1230,9 @@ class SqliteStore final : public Store {
           writer->Exec("PRAGMA max_page_count=" + std::to_string(opt.max_database_pages)));
     }
     OC_ASSIGN_OR_RETURN(auto hold_id_key, HoldIdKey(*writer));
+    if (opt.pii_codec != nullptr) {
+      OC_RETURN_IF_ERROR(CheckKeyringFingerprint(*writer, *opt.pii_codec, opt.adopt_keyring));
+    }
     auto store =
         std::unique_ptr<SqliteStore>(new SqliteStore(std::move(writer), opt.path, opt.pii_codec));
     store->hold_id_mask_ = std::make_unique<NumberMask>(

@@ -457,6 +457,10 @@ struct SqliteOptions {
   // Seals personal data. orderd and orderctl always pass privacy's encrypting codec; nullptr
   // stores it as plain JSON and exists only for store-level unit tests.
   PiiCodec* pii_codec = nullptr;
+  // The database records which keyring seals it (a digest under the codec's index key) and
+  // refuses another one (keyring_mismatch); true records the codec's keyring instead, for a
+  // keyring made anew on purpose (orderd --new-keyring).
+  bool adopt_keyring = false;
   // Caps the database at this many pages (0: no cap). Writes past it fail as on a full disk,
   // which is also how tests make a disk fill up.
   int64_t max_database_pages = 0;

@@ -859,5 +859,50 @@ TEST(KeyringPlacementTest, AKeyringPathInANewDataDirWorksAndADirectoryIsRefused)
   }
 }
 
+// A keyring that exists but is not the one the database was sealed with (another data
+// directory's, a stale copy) is refused by both binaries: the database records a keyed digest
+// of its keyring on first use. Before, orderd served with it, sealing new orders under keys
+// that open nothing stored before.
+TEST(KeyringPlacementTest, AnotherDatabasesKeyringIsRefused) {
+  TempDir tmp;
+  const std::string a = tmp.path() + "/a", b = tmp.path() + "/b";
+  for (const std::string& dir : {a, b}) {
+    ProcessResult made = RunProcess({OrderctlBin(), "--data-dir", dir, "keys", "create", "--role",
+                                     "channel", "--channel", "dy"},
+                                    std::chrono::seconds(60));
+    ASSERT_EQ(made.exit_code, 0) << made.out << made.err;
+  }
+  auto verify = [&](const std::string& keyring, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {OrderctlBin(), "--data-dir", a, "--keyring", keyring};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"audit", "verify"});
+    return RunProcess(argv, std::chrono::seconds(60));
+  };
+  EXPECT_EQ(verify(a + "/keyring.json").exit_code, 0);
+  ProcessResult wrong = verify(b + "/keyring.json");
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.err.find("keyring_mismatch"), std::string::npos) << wrong.err;
+  EXPECT_NE(wrong.err.find(b + "/keyring.json"), std::string::npos) << wrong.err;
+  ProcessResult served = RunProcess(
+      {OrderdBin(), "--data-dir", a, "--keyring", b + "/keyring.json", "--listen", "127.0.0.1:0"},
+      std::chrono::seconds(60));
+  EXPECT_EQ(served.exit_code, 1) << served.out << served.err;
+  EXPECT_NE(served.err.find("keyring_mismatch"), std::string::npos) << served.err;
+  EXPECT_EQ(served.out.find("listening on"), std::string::npos);
+  EXPECT_EQ(verify(a + "/keyring.json").exit_code, 0) << "the refusal changed nothing";
+
+  // Adopted on purpose, B's keyring is the one A records from then on.
+  OrderdProcess orderd;
+  std::string error;
+  ASSERT_TRUE(orderd.Start(a, tmp.path() + "/orderd.log", std::chrono::seconds(20), &error,
+                           {"--keyring", b + "/keyring.json", "--new-keyring"}))
+      << error;
+  EXPECT_TRUE(orderd.Terminate(std::chrono::seconds(30)).has_value());
+  EXPECT_EQ(verify(b + "/keyring.json").exit_code, 0);
+  ProcessResult old = verify(a + "/keyring.json");
+  EXPECT_EQ(old.exit_code, 1) << old.out << old.err;
+  EXPECT_NE(old.err.find("keyring_mismatch"), std::string::npos) << old.err;
+}
+
 }  // namespace
 }  // namespace oc::itest
