@@ -644,16 +644,19 @@ Status Migrate(Connection& c) {
   return Status::Ok();
 }
 
+// A value of the settings table, or empty when there is none.
+Result<std::string> ReadSetting(Connection& c, std::string_view name) {
+  OC_ASSIGN_OR_RETURN(Statement st, c.Prepare("SELECT value FROM settings WHERE name = ?"));
+  st.Bind(1, name);
+  OC_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Blob(0) : std::string();
+}
+
 // The database's key for hold ids, made on first use from the CSPRNG. INSERT OR IGNORE: a
 // second process (orderctl) opening the same new database reads the key the first one made.
 // Only a database without one is written to.
 Result<std::array<unsigned char, NumberMask::kKeyBytes>> HoldIdKey(Connection& c) {
-  auto stored = [&]() -> Result<std::string> {
-    OC_ASSIGN_OR_RETURN(Statement st,
-                        c.Prepare("SELECT value FROM settings WHERE name = 'hold_id_key'"));
-    OC_ASSIGN_OR_RETURN(bool row, st.Step());
-    return row ? st.Blob(0) : std::string();
-  };
+  auto stored = [&] { return ReadSetting(c, "hold_id_key"); };
   OC_ASSIGN_OR_RETURN(std::string key_bytes, stored());
   if (key_bytes.empty()) {
     std::array<unsigned char, NumberMask::kKeyBytes> fresh{};
@@ -682,12 +685,7 @@ Result<std::array<unsigned char, NumberMask::kKeyBytes>> HoldIdKey(Connection& c
 // (orderd --new-keyring) records the given keyring instead.
 Status CheckKeyringFingerprint(Connection& c, PiiCodec& codec, bool adopt) {
   OC_ASSIGN_OR_RETURN(std::string given, codec.KeyedDigest("keyring-fingerprint", "ordercenter"));
-  auto stored = [&]() -> Result<std::string> {
-    OC_ASSIGN_OR_RETURN(Statement st,
-                        c.Prepare("SELECT value FROM settings WHERE name = 'keyring_fingerprint'"));
-    OC_ASSIGN_OR_RETURN(bool row, st.Step());
-    return row ? st.Text(0) : std::string();
-  };
+  auto stored = [&] { return ReadSetting(c, "keyring_fingerprint"); };
   OC_ASSIGN_OR_RETURN(std::string recorded, stored());
   if (recorded.empty() || (adopt && recorded != given)) {
     OC_ASSIGN_OR_RETURN(Statement st,
