@@ -197,10 +197,11 @@ Status CheckJsonContentType(std::string_view content_type, std::string_view body
       charset = charset.substr(1, charset.size() - 2);
     }
     bool utf8 = boost::beast::iequals(charset, "utf-8") || boost::beast::iequals(charset, "utf8");
-    // NUL is not JSON text either: it is what a UTF-16 or UTF-32 body is full of.
-    bool ascii = std::all_of(body.begin(), body.end(), [](char c) {
-      return c != '\0' && static_cast<unsigned char>(c) < 0x80;
-    });
+    // NUL is not JSON text either: it is what a UTF-16 or UTF-32 body is full of. Only looked
+    // for under another label: a body said to be UTF-8 is not scanned here.
+    bool ascii = utf8 || std::all_of(body.begin(), body.end(), [](char c) {
+                   return c != '\0' && static_cast<unsigned char>(c) < 0x80;
+                 });
     if (!utf8 && !ascii) {
       return unsupported("request bodies must be UTF-8 JSON, but this one is labelled charset '" +
                          std::string(charset.substr(0, 40)) +
